@@ -1,0 +1,41 @@
+# twophase: the two commands of the README are `make book` (main job) and `make test`.
+# Both set up everything on a fresh machine: a virtual environment in .venv with the pinned
+# torch/torchvision pair (constraints.txt), then run.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= quick
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export MPLBACKEND ?= Agg
+
+.PHONY: setup test book notebooks lint bench clean-runs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,book]" -c constraints.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (twophase)" >/dev/null
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+book: setup
+	$(PY) -m twophase.book all --profile $(PROFILE)
+
+notebooks: setup
+	$(PY) -m twophase.book run --profile $(PROFILE)
+
+lint: setup
+	$(VENV)/bin/ruff check twophase tests benchmarks
+
+bench: setup
+	$(PY) -m pip install --quiet -e ".[bench]" -c constraints.txt
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b --quick || exit 1; done
+
+clean-runs:
+	rm -rf runs book/_build book/_generated

@@ -1,0 +1,35 @@
+"""The conda environment and pyproject list the same packages with the same ranges."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].strip().lower()
+
+
+def test_environment_yml_in_step_with_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"])
+    for extra in ("book", "dev"):
+        wanted += project["optional-dependencies"][extra]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = [r for r in pip_section if not r.startswith("-")]
+    assert sorted(map(_name, listed)) == sorted(map(_name, wanted))
+    # same version ranges, not only the same names
+    assert {r.replace(" ", "") for r in listed} == {r.replace(" ", "") for r in wanted}
+
+
+def test_constraints_pin_the_torch_pair():
+    pins = {
+        _name(line): line.strip()
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert "==" in pins["torch"] and "==" in pins["torchvision"]
