@@ -1,9 +1,9 @@
 """The conda environment and pyproject list the same packages with the same ranges."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
