@@ -1,0 +1,148 @@
+"""End-to-end test of the book: the smoke profile of every notebook through the runner, then a
+strict jupyter-book build (warnings are errors), plus the runner's failure reporting.
+
+Slow (about two minutes on two cores): marked ``book`` so that ``pytest -m "not book"`` skips it;
+it runs by default. Needs MathJax (``npm install --prefix book/_vendor mathjax@3``; the test
+installs it through npm when missing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from twophase import book
+from twophase.config import load_matrix
+
+pytestmark = pytest.mark.book
+
+PROFILE = "smoke"
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """Run every notebook of the smoke profile on fresh runs, then build the book strictly."""
+    runs_root = tmp_path_factory.mktemp("runs")
+    results = book.run_notebooks(PROFILE, runs_root, force=True, jobs=2, show_progress=False)
+    index = book.build_book(PROFILE, strict=True)
+    return runs_root, results, index
+
+
+def test_every_applicable_notebook_executed(smoke_book):
+    runs_root, results, _ = smoke_book
+    configs = load_matrix(PROFILE)
+    expected = set()
+    for spec in book.notebook_specs():
+        if spec.scope is book.Scope.PROFILE:
+            expected.add((spec.stem, None))
+        else:
+            expected |= {(spec.stem, c.name) for c in configs if spec.applies(c)}
+    assert {(r.job.spec.stem, r.job.run) for r in results} == expected
+    assert all(r.status == "executed" for r in results)
+    # per-run notebooks exist for every run, the flip notebook only for runs with flipped samples
+    assert ("02_two_phase", "lenet-digits") in expected
+    assert ("04_mislabeled", "lenet-digits") not in expected
+    assert ("04_mislabeled", "lenet-digits-flip") in expected
+    for r in results:
+        nb = nbformat.read(r.job.output, as_version=4)
+        assert not nb.metadata["papermill"]["exception"], r.job.label
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and f'profile = "{PROFILE}"' in injected[0].source
+        if r.job.run is not None:
+            assert f'run = "{r.job.run}"' in injected[0].source
+            assert nb.cells[0].source.splitlines()[0].endswith(f": run {r.job.run}")
+        shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                 if {"image/png", "text/markdown"} & set(o.get("data", {}))]
+        assert shown, f"{r.job.label} shows neither a figure nor computed text"
+    # every notebook type draws figures for at least one run (a run may legitimately have none,
+    # e.g. no class with samples in both splits: the notebook then says so in computed text)
+    for stem in {r.job.spec.stem for r in results}:
+        pngs = [
+            o for r in results if r.job.spec.stem == stem
+            for c in nbformat.read(r.job.output, as_version=4).cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+        ]
+        assert pngs, f"{stem} produced no figure for any run"
+
+
+def test_up_to_date_notebooks_are_skipped(smoke_book):
+    runs_root, results, _ = smoke_book
+    again = book.run_notebooks(PROFILE, runs_root, only=["01", "06"], show_progress=False)
+    assert [r.status for r in again] == ["skipped", "skipped"]
+
+
+def test_book_html(smoke_book):
+    _, results, index = smoke_book
+    html = index.parent
+    assert index.is_file()
+    intro = (html / "intro.html").read_text(encoding="utf-8")
+    # MathJax is served locally, never from a CDN
+    assert re.search(r'src="_static/mathjax/tex-chtml\.js', intro)
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert "cdn.jsdelivr" not in intro and "mathjax@3/es5" not in intro
+    for r in results:
+        page = html / f"{r.job.docname}.html"
+        assert page.is_file(), page
+    toc = (book.generated_dir(PROFILE) / "_toc.yml").read_text(encoding="utf-8")
+    assert "chapters/02_two_phase" in toc and "Run lenet-digits" in toc
+
+
+def _failing_spec(tmp_path: Path) -> book.NotebookSpec:
+    nb = new_notebook(cells=[
+        new_markdown_cell("# A notebook that fails"),
+        new_code_cell('profile = "quick"\nruns_root = "runs"\nrun = "x"',
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell("x = 1"),
+        new_code_cell("raise ValueError(f'broken for {run}')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = tmp_path / "99_broken.ipynb"
+    nbformat.write(nb, path)
+    return book.NotebookSpec("99_broken", "Broken", book.Scope.RUN, source=path)
+
+
+def test_failure_names_notebook_run_and_cell(tmp_path):
+    spec = _failing_spec(tmp_path)
+    out = book.generated_dir("test-failure") / "99_broken" / "some-run.ipynb"
+    job = book.Job(spec, "test-failure", "runs", "some-run", out, ())
+    try:
+        failure = book._execute_job(job, "fp", tmp_path)
+        assert failure is not None
+        assert (failure.notebook, failure.run, failure.cell) == ("99_broken", "some-run", 3)
+        assert "ValueError: broken for some-run" in str(failure)
+        assert "cell 3" in str(failure) and "run 'some-run'" in str(failure)
+        # the executed copy is kept (with the traceback) but never counts as up to date
+        assert out.is_file() and book._stored_fingerprint(out) is None
+    finally:
+        import shutil
+
+        shutil.rmtree(book.generated_dir("test-failure"), ignore_errors=True)
+
+
+def test_build_refuses_failed_manifest():
+    folder = book.generated_dir("test-manifest")
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        (folder / "manifest.json").write_text(json.dumps({"profile": "test-manifest", "notebooks": [
+            {"docname": "_generated/test-manifest/01_primer", "notebook": "01_primer",
+             "title": "Primer", "scope": "profile", "run": None, "status": "failed",
+             "failure": "notebook 01_primer.ipynb, cell 4: ValueError: boom"}]}))
+        with pytest.raises(book.BookBuildError, match="cell 4: ValueError: boom"):
+            book.build_book("test-manifest")
+        with pytest.raises(book.BookBuildError, match="run `python -m twophase.book run"):
+            book.build_book("no-such-profile")
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_cli_reports_failure_exit_code(capsys):
+    assert book.main(["build", "--profile", "no-such-profile"]) == 1
+    assert "no executed notebooks" in capsys.readouterr().err

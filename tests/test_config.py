@@ -1,0 +1,168 @@
+"""Typed run settings and the experiment matrix (twophase.config, experiments.yaml)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from twophase.config import (
+    CheckpointSchedule,
+    ConfigError,
+    NoiseKind,
+    RunConfig,
+    get_run,
+    load_matrix,
+    profiles,
+    run_names,
+)
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "m.yaml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+BASE = """
+defaults:
+  train: {epochs: 10, lr: 0.1}
+profiles:
+  a:
+    defaults:
+      train: {batch_size: 16}
+    runs:
+      r1:
+        model: lenet
+        dataset: digits
+        train: {epochs: 5}
+      r2:
+        extends: r1
+        noise: {kind: random, fraction: 0.1}
+  b:
+    defaults:
+      train: {epochs: 2}
+      interactions: {n: 4}
+    runs:
+      r3:
+        extends: a/r2
+        train: {lr: 0.5}
+"""
+
+
+def test_packaged_profiles_load_and_validate():
+    names = profiles()
+    assert {"smoke", "quick", "cpu", "paper"} <= set(names)
+    for prof in names:
+        runs = load_matrix(prof)
+        assert runs, prof
+        assert len({r.name for r in runs}) == len(runs)
+        assert all(isinstance(r, RunConfig) and r.profile == prof for r in runs)
+
+
+def test_paper_profile_covers_every_model_dataset_pair():
+    runs = load_matrix("paper")
+    pairs = {(r.model, r.dataset) for r in runs}
+    p1 = {
+        ("lenet", "mnist"), ("vgg11", "mnist"), ("vgg13", "mnist"),
+        ("lenet", "cifar10"), ("vgg11", "cifar10"), ("vgg13", "cifar10"),
+        ("alexnet", "cub200"), ("vgg13", "cub200"), ("vgg16", "cub200"),
+        ("alexnet", "tiny-imagenet"), ("vgg13", "tiny-imagenet"), ("vgg16", "tiny-imagenet"),
+        ("bert-tiny", "sst2"), ("bert-medium", "sst2"), ("dgcnn", "shapenet"),
+    }
+    p2 = {("vgg16", "cifar10"), ("alexnet", "cub200"), ("vgg16", "tiny-imagenet")}
+    assert p1 | p2 <= pairs
+    by_name = {r.name: r for r in runs}
+    # P1: 512 epochs everywhere, lr 0.001 on Tiny-ImageNet, 0.01 elsewhere
+    for r in runs:
+        if r.name.startswith("p1"):
+            assert r.train.epochs == 512
+            assert r.train.lr == (0.001 if r.dataset == "tiny-imagenet" else 0.01)
+        assert r.train.batch_size == 128 and r.train.momentum == 0.9
+        assert r.interactions.n == 10 and r.interactions.grid == 8
+    # P2: label noise 1% MNIST/CIFAR-10, 5% CUB; 256 epochs (DGCNN 512)
+    assert by_name["p2-vgg11-mnist"].noise.fraction == 0.01
+    assert by_name["p2-alexnet-cub200"].noise.fraction == 0.05
+    assert by_name["p2-vgg16-cub200"].train.epochs == 256
+    assert by_name["p2-dgcnn-shapenet"].train.epochs == 512
+    flips = [r for r in runs if r.noise.kind is NoiseKind.LOW_CONFIDENCE]
+    assert {(r.model, r.dataset) for r in flips} >= {("vgg11", "mnist"), ("vgg13", "mnist"),
+                                                      ("vgg13", "cifar10")}
+    assert all(r.noise.per_class == 100 and r.interactions.eval_flipped > 0 for r in flips)
+
+
+def test_checkpoint_schedule_dense_early_sparse_late():
+    s = CheckpointSchedule(count=16)
+    e = s.epochs(512)
+    assert e[0] == 0 and e[-1] == 512
+    assert list(e) == sorted(set(e))
+    assert len(e) == 17  # 16 log-spaced in [1, 512] + epoch 0
+    assert e[1:4] == (1, 2, 3)
+    gaps = [b - a for a, b in zip(e[1:], e[2:], strict=False)]
+    assert gaps == sorted(gaps) or max(gaps[:3]) < min(gaps[-3:])
+    assert CheckpointSchedule(count=50).epochs(10) == tuple(range(11))
+    assert CheckpointSchedule(count=3, extra=(7, 99)).epochs(20) == (0, 1, 4, 7, 20)
+    assert CheckpointSchedule(count=1).epochs(5) == (0, 5)
+
+
+def test_extends_and_profile_defaults(tmp_path):
+    p = _write(tmp_path, BASE)
+    r1 = get_run("a", "r1", p)
+    assert (r1.train.epochs, r1.train.lr, r1.train.batch_size) == (5, 0.1, 16)
+    r2 = get_run("a", "r2", p)
+    assert r2.model == "lenet" and r2.noise.kind is NoiseKind.RANDOM and r2.train.epochs == 5
+    r3 = get_run("b", "r3", p)
+    # base a/r2, then profile b's defaults (epochs 2, n 4), then r3's own keys
+    assert (r3.train.epochs, r3.train.lr, r3.interactions.n) == (2, 0.5, 4)
+    assert r3.noise.fraction == 0.1 and r3.profile == "b" and r3.name == "r3"
+    assert run_names("a", p) == ["r1", "r2"]
+    assert [r.name for r in load_matrix("b", p)] == ["r3"]
+
+
+def test_roundtrip_through_dict():
+    r = get_run("quick", "lenet-digits-flip")
+    assert RunConfig.from_dict(r.to_dict()) == r
+
+
+@pytest.mark.parametrize(
+    "snippet, expected",
+    [
+        ("model: resnet\ndataset: digits", ["resnet", "lenet", "vgg16", "bert-tiny"]),
+        ("model: lenet\ndataset: imagenet", ["imagenet", "digits", "cifar10"]),
+        ("model: lenet\ndataset: digits\ntrain: {epochz: 3}", ["epochz", "epochs", "lr"]),
+        ("model: lenet\ndataset: digits\nlearning_rate: 3", ["learning_rate", "train"]),
+        ("model: lenet\ndataset: digits\nnoise: {kind: gaussian}",
+         ["gaussian", "random", "low_confidence"]),
+        ("model: lenet\ndataset: digits\ninteractions: {reward: prob}", ["prob", "log-odds"]),
+        ("model: lenet\ndataset: digits\ntrain: {epochs: many}", ["epochs", "integer"]),
+        ("model: lenet\ndataset: digits\ndataset_options: {colour: 1}", ["colour", "size"]),
+        ("model: lenet\ndataset: digits\nmodel_options: {depth: 3}", ["depth"]),
+        ("model: lenet\ndataset: digits\ninteractions: {n: 40}", ["interactions.n"]),
+        ("model: lenet\ndataset: digits\ninteractions: {eval_flipped: 3}", ["label noise"]),
+        ("model: lenet\ndataset: digits\nnoise: {kind: random}", ["fraction"]),
+        ("dataset: digits", ["model"]),
+    ],
+)
+def test_invalid_settings_name_what_is_valid(tmp_path, snippet, expected):
+    body = textwrap.indent(snippet, " " * 8)
+    p = _write(tmp_path, f"profiles:\n  x:\n    runs:\n      bad:\n{body}\n")
+    with pytest.raises(ConfigError) as info:
+        get_run("x", "bad", p)
+    msg = str(info.value)
+    assert "x/bad" in msg
+    for word in expected:
+        assert word in msg, (word, msg)
+
+
+def test_unknown_profile_run_and_structure(tmp_path):
+    p = _write(tmp_path, BASE)
+    with pytest.raises(ConfigError, match=r"unknown profile 'zz'; valid profiles: a, b"):
+        get_run("zz", "r1", p)
+    with pytest.raises(ConfigError, match=r"unknown run 'r9' in profile 'a'; valid runs: r1, r2"):
+        get_run("a", "r9", p)
+    bad = _write(tmp_path, "profile: {}\n")
+    with pytest.raises(ConfigError, match="valid: defaults, profiles"):
+        profiles(bad)
+    loop = _write(tmp_path, "profiles:\n  a:\n    runs:\n      r: {extends: s}\n      s: {extends: r}\n")
+    with pytest.raises(ConfigError, match="circular"):
+        get_run("a", "r", loop)

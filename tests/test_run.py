@@ -1,0 +1,223 @@
+"""End-to-end runs on embedded data: train -> rewards -> interactions, caching (twophase.run)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from twophase.config import CheckpointSchedule, InteractionConfig, get_run
+from twophase.io import load_torch
+from twophase.run import InteractionRecord, Run
+from twophase.transforms import and_reconstruct, or_reconstruct
+
+
+def _smoke(name="lenet-digits", **changes):
+    cfg = get_run("smoke", name)
+    return dataclasses.replace(cfg, device="cpu", **changes)
+
+
+def _tiny_lenet():
+    cfg = _smoke()
+    return dataclasses.replace(
+        cfg,
+        train=dataclasses.replace(cfg.train, epochs=3, train_subset=60, test_subset=30,
+                                  checkpoints=CheckpointSchedule(count=2)),
+        interactions=dataclasses.replace(cfg.interactions, n=5, eval_train=4, eval_test=3,
+                                         solver={"max_iter": 400}),
+    )
+
+
+@pytest.fixture(scope="module")
+def lenet_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    run = Run(_tiny_lenet(), root, show_progress=False)
+    run.execute()
+    return run
+
+
+def test_end_to_end_shapes_and_universal_matching(lenet_run):
+    run = lenet_run
+    assert [s for s, a in run.log] == ["train", "eval", "rewards", "interactions"]
+    assert all(a == "computed" for _, a in run.log)
+    for f in ("config.json", "metrics.csv", "eval.pt", "rewards.pt", "interactions.pt",
+              "noise.pt", "last.pt", "stages.json"):
+        assert (run.dir / f).exists(), f
+    rec = run.load_interactions()
+    assert isinstance(rec, InteractionRecord)
+    epochs = run.checkpoint_epochs()
+    assert epochs == [0, 1, 3]
+    assert rec.epochs.tolist() == epochs
+    c, s, m = len(epochs), 7, 2**5
+    for t in (rec.v, rec.I_and, rec.I_or, rec.q):
+        assert t.shape == (c, s, m)
+    assert rec.n == 5 and rec.objective.shape == (c, s)
+    # v + q = sum_{T subset S} I_and(T) + sum_{T meets S} I_or(T)   (OR of order <= 1 folded)
+    recon = and_reconstruct(rec.I_and) + or_reconstruct(rec.I_or)
+    assert torch.allclose(recon, rec.v + rec.q, atol=1e-8, rtol=1e-8)
+    bound = 0.02 * (rec.v[..., -1] - rec.v[..., 0]).abs()
+    assert bool((rec.q.abs() <= bound[..., None] + 1e-9).all())
+    orders = torch.tensor([bin(i).count("1") for i in range(m)])
+    assert bool((rec.I_or[..., orders <= 1] == 0).all())
+    # the rewards are the log-odds of the label at the final checkpoint (full sample, mask N)
+    model = run.load_model(epochs[-1])
+    ev = run.load_eval()
+    with torch.no_grad():
+        logits = model(ev["inputs"]).double()
+    y = ev["labels"]
+    z_y = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.scatter(1, y[:, None], float("-inf")).logsumexp(1)
+    assert torch.allclose(rec.v[-1, :, -1], z_y - others, atol=1e-5)
+    # sample table and metrics
+    samples = rec.samples
+    assert list(samples.columns) == ["index", "split", "label", "true_label", "class", "flipped"]
+    assert (samples.split == "train").sum() == 4 and (samples.split == "test").sum() == 3
+    assert not samples.flipped.any()
+    assert rec.metrics.epoch.tolist() == [0, 1, 2, 3]
+    assert rec.tau().shape == (c,)
+    assert torch.allclose(rec.tau(), 0.03 * (rec.v[..., -1] - rec.v[..., 0]).abs().mean(-1))
+    assert rec.split("test").v.shape == (c, 3, m)
+
+
+def test_second_execute_does_no_work(lenet_run):
+    run = Run(lenet_run.config, lenet_run.root, show_progress=False)
+    stamps = {p: p.stat().st_mtime_ns for p in run.dir.rglob("*") if p.is_file()}
+    run.execute()
+    assert run.log == [("train", "skipped"), ("eval", "skipped"), ("rewards", "skipped"),
+                       ("interactions", "skipped")]
+    assert stamps == {p: p.stat().st_mtime_ns for p in run.dir.rglob("*") if p.is_file()}
+    assert all(run.status().values())
+
+
+def test_changing_q_bound_recomputes_only_the_decomposition(lenet_run):
+    cfg = lenet_run.config
+    new = dataclasses.replace(cfg, interactions=dataclasses.replace(cfg.interactions,
+                                                                    q_bound=0.0))
+    run = Run(new, lenet_run.root, show_progress=False)
+    before = (run.dir / "rewards.pt").stat().st_mtime_ns
+    run.execute()
+    assert run.log == [("train", "skipped"), ("eval", "skipped"), ("rewards", "skipped"),
+                       ("interactions", "computed")]
+    assert (run.dir / "rewards.pt").stat().st_mtime_ns == before
+    rec = run.load_interactions()
+    assert bool((rec.q == 0).all())
+    recon = and_reconstruct(rec.I_and) + or_reconstruct(rec.I_or)
+    assert torch.allclose(recon, rec.v, atol=1e-8, rtol=1e-8)
+    # and the old setting is recomputed (not silently reused) when switched back
+    Run(cfg, lenet_run.root, show_progress=False).execute()
+
+
+def test_killed_reward_stage_keeps_finished_checkpoints(tmp_path, monkeypatch):
+    run = Run(_tiny_lenet(), tmp_path, show_progress=False)
+    run.train()
+    calls = []
+    original = Run._rewards_at
+
+    def dying(self, model, ev):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return original(self, model, ev)
+
+    monkeypatch.setattr(Run, "_rewards_at", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run.evaluate_rewards()
+    assert len(list((run.dir / "rewards_parts").glob("*.pt"))) == 1
+    calls.clear()
+    monkeypatch.setattr(Run, "_rewards_at", lambda self, m, e: (calls.append(1),
+                                                                original(self, m, e))[1])
+    v = Run(run.config, tmp_path, show_progress=False).evaluate_rewards()
+    assert len(calls) == 2 and v.shape[0] == 3  # the first checkpoint came from the cache
+
+
+def test_low_confidence_run_records_flipped_samples(tmp_path):
+    cfg = _smoke("lenet-digits-flip")
+    cfg = dataclasses.replace(
+        cfg,
+        train=dataclasses.replace(cfg.train, epochs=2, train_subset=60, test_subset=20,
+                                  checkpoints=CheckpointSchedule(count=1)),
+        interactions=dataclasses.replace(cfg.interactions, n=4, eval_train=3, eval_test=2,
+                                         eval_flipped=4, solver={"max_iter": 200}),
+    )
+    run = Run(cfg, tmp_path, show_progress=False)
+    run.execute()
+    noise = run.noise()
+    assert noise.num_flipped == cfg.noise.per_class * 10
+    assert (run.dir / "pretrain" / "last.pt").exists()
+    rec = run.load_interactions()
+    flipped = rec.samples[rec.samples.flipped]
+    assert len(flipped) == 4 and (flipped.split == "train").all()
+    assert (flipped.label != flipped.true_label).all()
+    clean = rec.samples[~rec.samples.flipped]
+    assert (clean.label == clean.true_label).all()
+    # v uses the assigned (noisy) label
+    assert torch.equal(run.load_eval()["labels"], torch.tensor(rec.samples.label.to_numpy()))
+
+
+def test_point_cloud_run(tmp_path):
+    cfg = _smoke("dgcnn-primitives")
+    cfg = dataclasses.replace(
+        cfg,
+        train=dataclasses.replace(cfg.train, epochs=1, checkpoints=CheckpointSchedule(count=1)),
+        interactions=InteractionConfig(n=4, clusters=6, eval_train=2, eval_test=2,
+                                       solver={"max_iter": 200}),
+    )
+    run = Run(cfg, tmp_path, show_progress=False)
+    run.execute()
+    rec = run.load_interactions()
+    assert rec.v.shape == (2, 4, 16)
+    ev = load_torch(run.dir / "eval.pt")
+    # each of the 4 players owns whole clusters of points; the rest are never masked
+    owner = ev["owner"][..., 0]
+    assert set(owner.unique().tolist()) <= {-1, 0, 1, 2, 3}
+    assert "ClusterPlayers" in rec.players
+
+
+WORDS = ("good great fine moving funny smart warm bad dull boring ugly silly long flat story "
+         "film acting plot jokes music").split()
+
+
+def _write_sst2(root, n_train=40, n_test=12):
+    g = torch.Generator().manual_seed(0)
+    folder = root / "SST-2"
+    folder.mkdir(parents=True)
+
+    def rows(n):
+        out = []
+        for i in range(n):
+            k = int(torch.randint(8, 14, (1,), generator=g))
+            words = [WORDS[int(j)] for j in torch.randint(0, len(WORDS), (k,), generator=g)]
+            out.append(f"{i % 2}\t{' '.join(words)}")
+        return out
+
+    (folder / "train.tsv").write_text("\n".join(["label\tsentence", *rows(n_train)]) + "\n")
+    (folder / "dev.tsv").write_text("\n".join(["label\tcontent", *rows(n_test)]) + "\n")
+
+
+def test_text_run_with_word_players(tmp_path):
+    from twophase.config import RunConfig, TextConfig, TrainConfig
+
+    _write_sst2(tmp_path / "data")
+    cfg = RunConfig(
+        name="bert", profile="t", model="bert-tiny", dataset="sst2", device="cpu",
+        train=TrainConfig(epochs=1, batch_size=8, lr=0.01, checkpoints=CheckpointSchedule(1)),
+        text=TextConfig(vocab_size=120, max_length=16),
+        interactions=InteractionConfig(n=4, eval_train=2, eval_test=2, solver={"max_iter": 200}),
+    )
+    run = Run(cfg, tmp_path / "runs", data_root=tmp_path / "data", show_progress=False)
+    run.execute()
+    assert (run.dir / "tokenizer" / "tokenizer.json").exists()
+    rec = run.load_interactions()
+    assert rec.v.shape == (2, 4, 16)
+    ev = run.load_eval()
+    tok = run.data()["tokenizer"]
+    assert "WordPlayers" in rec.players and f"mask_token_id={tok.mask_token_id}" in rec.players
+    # every player is a whole word (>= 1 token), special tokens and padding are never players
+    owner, ids = ev["owner"], ev["input_ids"]
+    for b in range(len(ids)):
+        assert set(owner[b].unique().tolist()) == {-1, 0, 1, 2, 3}
+        assert bool((owner[b][ids[b] == tok.cls_token_id] == -1).all())
+        assert bool((owner[b][ev["attention_mask"][b] == 0] == -1).all())
+    recon = and_reconstruct(rec.I_and) + or_reconstruct(rec.I_or)
+    assert torch.allclose(recon, rec.v + rec.q, atol=1e-8, rtol=1e-8)

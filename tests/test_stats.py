@@ -1,0 +1,392 @@
+"""Oracle tests for twophase.stats: thresholds, per-order strength, curves, phase boundaries."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from twophase.stats import (
+    PhaseBoundary,
+    TimeAxis,
+    count_salient,
+    interaction_boundary,
+    loss_gap_boundary,
+    mean_order,
+    normalized_order_curve,
+    order_profile,
+    order_strength,
+    salient_threshold,
+    signed_order_curve,
+    smooth_series,
+    sparsity_curve,
+)
+from twophase.transforms import and_interactions, or_interactions
+
+from games import unanimity_and, unanimity_or
+
+
+def popcount(s: int) -> int:
+    return bin(s).count("1")
+
+
+def brute_strength(I: torch.Tensor, tau: float) -> tuple[list[float], list[float]]:  # noqa: E741
+    """Per-order sums by a Python loop over masks (one 1-D vector)."""
+    n = I.shape[-1].bit_length() - 1
+    pos, neg = [0.0] * (n + 1), [0.0] * (n + 1)
+    for s, x in enumerate(I.tolist()):
+        if abs(x) >= tau:
+            pos[popcount(s)] += max(x, 0.0)
+            neg[popcount(s)] += min(x, 0.0)
+    return pos, neg
+
+
+# ---------------------------------------------------------------------------------------------
+# salient_threshold
+# ---------------------------------------------------------------------------------------------
+
+
+def test_salient_threshold_formula():
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(3, 7, 16, generator=g, dtype=torch.float64)
+    tau = salient_threshold(v)
+    assert tau.shape == (3,)
+    for c in range(3):
+        expect = 0.03 * sum(abs(float(v[c, i, 15] - v[c, i, 0])) for i in range(7)) / 7
+        assert tau[c].item() == pytest.approx(expect, rel=1e-12)
+    assert salient_threshold(v, ratio=0.1)[1].item() == pytest.approx(tau[1].item() / 0.3)
+
+
+def test_salient_threshold_errors():
+    with pytest.raises(ValueError, match="samples"):
+        salient_threshold(torch.zeros(8))
+    with pytest.raises(ValueError, match="2\\*\\*n"):
+        salient_threshold(torch.zeros(2, 6))
+
+
+# ---------------------------------------------------------------------------------------------
+# order_strength
+# ---------------------------------------------------------------------------------------------
+
+
+def test_order_strength_hand_built():
+    # n = 3; masks by order: 0 | 1,2,4 | 3,5,6 | 7
+    I = torch.tensor([9.0, 1.0, -0.5, -3.0, 2.0, 0.2, 0.4, -1.0])  # noqa: E741
+    pos, neg = order_strength(I, 0.5)
+    # order 0: 9 ; order 1: +1, -0.5 (|.|>=0.5 kept), +2 ; order 2: -3 (0.2, 0.4 dropped) ; 3: -1
+    assert pos.tolist() == [9.0, 3.0, 0.0, 0.0]
+    assert neg.tolist() == [0.0, -0.5, -3.0, -1.0]
+    # strict threshold drops the entry equal to tau
+    pos_s, neg_s = order_strength(I, 0.5, strict=True)
+    assert neg_s.tolist() == [0.0, 0.0, -3.0, -1.0]
+    # tau = 0 keeps everything
+    pos0, neg0 = order_strength(I, 0.0)
+    assert pos0.tolist() == pytest.approx([9.0, 3.0, 0.6, 0.0])
+
+
+@pytest.mark.parametrize("n", [4, 6])
+def test_order_strength_unanimity_games(n):
+    g = torch.Generator().manual_seed(n)
+    masks = torch.randperm((1 << n) - 1, generator=g)[: 3 * n] + 1
+    coef = {int(m): float(c) for m, c in zip(masks, torch.randn(3 * n, generator=g), strict=True)}
+    v = unanimity_and(n, coef) + 0.7  # v(empty) = 0.7
+    I = and_interactions(v)  # noqa: E741
+    tau = 0.4
+    pos, neg = order_strength(I, tau)
+    exp_pos, exp_neg = [0.0] * (n + 1), [0.0] * (n + 1)
+    exp_pos[0] = 0.7
+    for t, c in coef.items():
+        if abs(c) >= tau:
+            (exp_pos if c > 0 else exp_neg)[popcount(t)] += c
+    assert pos.tolist() == pytest.approx(exp_pos, abs=1e-9)
+    assert neg.tolist() == pytest.approx(exp_neg, abs=1e-9)
+    # the OR twin of the same coefficients gives the same per-order sums for orders >= 1
+    I_or = or_interactions(unanimity_or(n, coef))
+    pos_or, neg_or = order_strength(I_or, tau)
+    assert pos_or[1:].tolist() == pytest.approx(exp_pos[1:], abs=1e-9)
+    assert neg_or[1:].tolist() == pytest.approx(exp_neg[1:], abs=1e-9)
+
+
+def test_order_strength_batched_and_tau_broadcasting():
+    g = torch.Generator().manual_seed(1)
+    I = torch.randn(2, 3, 32, generator=g, dtype=torch.float64)  # noqa: E741
+    tau = torch.tensor([[0.1, 0.5, 1.0], [0.0, 2.0, 0.3]], dtype=torch.float64)
+    pos, neg = order_strength(I, tau)
+    assert pos.shape == neg.shape == (2, 3, 6)
+    for a in range(2):
+        for b in range(3):
+            ep, en = brute_strength(I[a, b], tau[a, b].item())
+            assert pos[a, b].tolist() == pytest.approx(ep)
+            assert neg[a, b].tolist() == pytest.approx(en)
+    # per-checkpoint tau (checkpoints, 1) and the I[..., :1] form (checkpoints, 1, 1) agree
+    tc = torch.tensor([0.3, 0.8], dtype=torch.float64)
+    p1, _ = order_strength(I, tc[:, None])
+    p2, _ = order_strength(I, tc[:, None, None])
+    p3, _ = order_strength(I, tc[:, None].expand(2, 3))
+    assert torch.equal(p1, p2) and torch.equal(p1, p3)
+    assert not torch.equal(p1[0], order_strength(I, 0.8)[0][0])
+
+
+def test_order_strength_errors_and_grad():
+    I = torch.randn(4, 16, requires_grad=True)  # noqa: E741
+    with pytest.raises(ValueError, match="broadcastable"):
+        order_strength(I, torch.ones(3))
+    with pytest.raises(ValueError, match="non-negative"):
+        order_strength(I, -1.0)
+    with pytest.raises(ValueError, match="2\\*\\*n"):
+        order_strength(torch.ones(4, 12), 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        order_strength(torch.tensor([1.0, float("nan")]), 0.1)
+    pos, neg = order_strength(I, 0.5)
+    (pos.sum() - neg.sum()).backward()
+    expect = torch.where(I.detach().abs() >= 0.5, torch.sign(I.detach()), 0.0)
+    assert torch.equal(I.grad, expect)
+
+
+def test_count_salient():
+    g = torch.Generator().manual_seed(2)
+    I = torch.randn(5, 64, generator=g)  # noqa: E741
+    by = count_salient(I, 1.0, by_order=True)
+    total = count_salient(I, 1.0)
+    assert by.dtype == torch.int64 and by.shape == (5, 7)
+    for b in range(5):
+        exp = [0] * 7
+        for s, x in enumerate(I[b].tolist()):
+            if abs(x) >= 1.0:
+                exp[popcount(s)] += 1
+        assert by[b].tolist() == exp
+        assert total[b].item() == sum(exp[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# curves
+# ---------------------------------------------------------------------------------------------
+
+
+def test_normalized_order_curve_matches_definition_and_mean_one():
+    n = 5
+    g = torch.Generator().manual_seed(3)
+    I_and = torch.randn(2, 4, 1 << n, generator=g, dtype=torch.float64)
+    I_or = torch.randn(2, 4, 1 << n, generator=g, dtype=torch.float64)
+    tau = torch.tensor([0.5, 1.2], dtype=torch.float64)
+    curve = normalized_order_curve(I_and, I_or, tau[:, None])
+    assert curve.shape == (2, n)
+    assert torch.allclose(curve.mean(-1), torch.ones(2, dtype=torch.float64))
+    for c in range(2):
+        strength = [0.0] * (n + 1)
+        for x in range(4):
+            for I in (I_and[c, x], I_or[c, x]):  # noqa: E741
+                for s, val in enumerate(I.tolist()):
+                    if abs(val) >= tau[c].item():
+                        strength[popcount(s)] += abs(val) / 4
+        z = sum(strength[1:]) / n
+        assert curve[c].tolist() == pytest.approx([s / z for s in strength[1:]])
+    # AND only
+    and_only = normalized_order_curve(I_and, None, tau[:, None])
+    assert torch.allclose(and_only.mean(-1), torch.ones(2, dtype=torch.float64))
+    assert not torch.allclose(and_only, curve)
+
+
+def test_normalized_order_curve_ignores_empty_set_and_nan_when_nothing_salient():
+    I = torch.zeros(3, 8)  # noqa: E741
+    I[:, 0] = 100.0  # the empty set never counts
+    I[:, 3] = 1.0  # order 2
+    curve = normalized_order_curve(I, None, 0.5)
+    assert curve.tolist() == pytest.approx([0.0, 3.0, 0.0])
+    assert torch.isnan(normalized_order_curve(I, None, 2.0)).all()
+    with pytest.raises(ValueError, match="samples"):
+        normalized_order_curve(torch.ones(8), None, 0.1)
+
+
+def test_signed_order_curve():
+    n = 4
+    g = torch.Generator().manual_seed(4)
+    I_and = torch.randn(6, 1 << n, generator=g, dtype=torch.float64)
+    I_or = torch.randn(6, 1 << n, generator=g, dtype=torch.float64)
+    pos, neg = signed_order_curve(I_and, I_or, 0.7)
+    assert pos.shape == neg.shape == (n,)
+    assert (pos >= 0).all() and (neg <= 0).all()
+    ep, en = [0.0] * (n + 1), [0.0] * (n + 1)
+    for x in range(6):
+        for I in (I_and[x], I_or[x]):  # noqa: E741
+            p, q = brute_strength(I, 0.7)
+            ep = [a + b / 6 for a, b in zip(ep, p, strict=True)]
+            en = [a + b / 6 for a, b in zip(en, q, strict=True)]
+    assert pos.tolist() == pytest.approx(ep[1:])
+    assert neg.tolist() == pytest.approx(en[1:])
+    pn, nn = signed_order_curve(I_and, I_or, 0.7, normalize=True)
+    z = (sum(ep[1:]) - sum(en[1:])) / n
+    assert pn.tolist() == pytest.approx([a / z for a in ep[1:]])
+    assert torch.allclose(pn - nn, normalized_order_curve(I_and, I_or, 0.7))
+
+
+@pytest.mark.parametrize("samples", [3, 4])  # 3: as many samples as checkpoints (no ambiguity)
+def test_curves_accept_per_checkpoint_tau_from_salient_threshold(samples):
+    g = torch.Generator().manual_seed(6)
+    v = torch.randn(3, samples, 16, generator=g, dtype=torch.float64) * torch.tensor(
+        [1.0, 2.0, 4.0]
+    ).view(3, 1, 1)
+    I_and = torch.randn(3, samples, 16, generator=g, dtype=torch.float64) * 2
+    I_or = torch.randn(3, samples, 16, generator=g, dtype=torch.float64) * 2
+    tau = salient_threshold(v, ratio=0.3)
+    assert tau.shape == (3,)
+    curve = normalized_order_curve(I_and, I_or, tau)
+    pos, neg = signed_order_curve(I_and, I_or, tau)
+    mo = mean_order(I_and, I_or, tau)
+    assert mo.shape == (3, samples)
+    for c in range(3):
+        t = tau[c].item()
+        assert not torch.isnan(curve[c]).any()
+        assert torch.allclose(curve[c], normalized_order_curve(I_and[c], I_or[c], t))
+        assert torch.allclose(pos[c], signed_order_curve(I_and[c], I_or[c], t)[0])
+        assert torch.allclose(neg[c], signed_order_curve(I_and[c], I_or[c], t)[1])
+        assert torch.allclose(mo[c], mean_order(I_and[c], I_or[c], t), equal_nan=True)
+
+
+def test_order_profile_matches_the_single_functions():
+    g = torch.Generator().manual_seed(7)
+    I_and = torch.randn(2, 5, 32, generator=g, dtype=torch.float64)
+    I_or = torch.randn(2, 5, 32, generator=g, dtype=torch.float64)
+    tau = torch.tensor([0.5, 1.0], dtype=torch.float64)
+    prof = order_profile(I_and, I_or, tau)
+    assert prof.tau.shape == (2, 5)
+    assert torch.allclose(prof.normalized, normalized_order_curve(I_and, I_or, tau))
+    pos, neg = signed_order_curve(I_and, I_or, tau)
+    pn, nn = signed_order_curve(I_and, I_or, tau, normalize=True)
+    assert torch.allclose(prof.positive, pos) and torch.allclose(prof.negative, neg)
+    assert torch.allclose(prof.positive_normalized, pn)
+    assert torch.allclose(prof.negative_normalized, nn)
+    assert torch.allclose(prof.mean_order, mean_order(I_and, I_or, tau))
+    cnt = count_salient(I_and, tau[:, None], by_order=True) + count_salient(
+        I_or, tau[:, None], by_order=True
+    )
+    assert torch.equal(prof.count, cnt[..., 1:])
+    only_and = order_profile(I_and, None, 0.5)
+    assert torch.allclose(only_and.normalized, normalized_order_curve(I_and, None, 0.5))
+
+
+def test_mean_order_hand_example_and_nan():
+    I_and = torch.zeros(2, 16)
+    I_and[0, 0b0001] = 1.0  # order 1, strength 1
+    I_and[0, 0b0111] = -3.0  # order 3, strength 3
+    I_and[0, 0b0110] = 0.01  # below tau
+    I_or = torch.zeros(2, 16)
+    I_or[0, 0b1111] = 2.0  # order 4, strength 2
+    mo = mean_order(I_and, I_or, 0.1)
+    assert mo[0].item() == pytest.approx((1 * 1 + 3 * 3 + 4 * 2) / 6)
+    assert math.isnan(mo[1].item())
+    assert mean_order(I_and, None, 0.1)[0].item() == pytest.approx(10 / 4)
+
+
+def test_sparsity_curve():
+    I = torch.tensor([[50.0, -2.0, 1.0, 4.0], [0.0, 0.0, 0.0, 0.0]])  # noqa: E741
+    s = sparsity_curve(I)
+    assert s.shape == (2, 3)
+    assert s[0].tolist() == pytest.approx([1.0, 0.5, 0.25])
+    assert torch.isnan(s[1]).all()
+    s_empty = sparsity_curve(I, include_empty=True)
+    assert s_empty[0].tolist() == pytest.approx([1.0, 0.08, 0.04, 0.02])
+    pooled = sparsity_curve(I, -2 * I)
+    assert pooled.shape == (2, 6)
+    assert pooled[0].tolist() == pytest.approx([1.0, 0.5, 0.5, 0.25, 0.25, 0.125])
+    assert (pooled[0].diff() <= 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# phase boundaries
+# ---------------------------------------------------------------------------------------------
+
+
+def hinge(epochs, knee, slope=0.05, pre_slope=0.0):
+    e = np.asarray(epochs, dtype=float)
+    return np.where(e < knee, 1.0 + pre_slope * (e - knee), 1.0 + slope * (e - knee))
+
+
+def test_smooth_series_axes():
+    e = np.array([0, 1, 2, 4, 8, 16, 32])
+    y = np.arange(7, dtype=float) ** 2
+    s = smooth_series(e, y, 3, TimeAxis.INDEX)
+    assert s[0] == pytest.approx((0 + 1) / 2) and s[3] == pytest.approx((4 + 9 + 16) / 3)
+    s_ep = smooth_series(e, y, 4, TimeAxis.EPOCH)  # +-2 epochs
+    assert s_ep[2] == pytest.approx((0 + 1 + 4 + 9) / 4)  # epochs 0, 1, 2, 4 around 2
+    assert s_ep[6] == y[6]
+    # a line is left unchanged away from the ends by a symmetric boxcar
+    lin = smooth_series(np.arange(20), np.arange(20.0), 5)
+    assert lin[2:-2] == pytest.approx(np.arange(20.0)[2:-2])
+    with pytest.raises(TypeError):
+        smooth_series(e, y, 3, "index")
+
+
+def test_loss_gap_boundary_noise_free_hinge_and_v_shape():
+    e = np.arange(200)
+    train = np.exp(-e / 30)
+    b = loss_gap_boundary(e, train, train + hinge(e, 60))
+    assert isinstance(b, PhaseBoundary) and b.found
+    assert 56 <= b.epoch <= 60  # smoothing (+-2 epochs) can only move it earlier
+    assert b.smoothed.shape == (200,) and b.band < 1e-9
+    b_v = loss_gap_boundary(e, train, train + hinge(e, 80, pre_slope=-0.02))
+    assert abs(b_v.epoch - 80) <= 2  # boxcar smoothing shifts the bottom of an asymmetric V
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_loss_gap_boundary_noisy_hinge(seed):
+    rng = np.random.default_rng(seed)
+    e = np.arange(256)
+    train = 2.0 * np.exp(-e / 20) + rng.normal(0, 0.02, e.size)
+    test = train + hinge(e, 100, slope=0.01) + rng.normal(0, 0.05, e.size)
+    b = loss_gap_boundary(e, train, test)
+    assert b.found and abs(b.epoch - 100) <= 15, b.epoch
+    # a temporary bump before the knee must not be taken for the boundary
+    bump = test + 1.0 * np.exp(-0.5 * ((e - 40) / 4) ** 2)
+    b2 = loss_gap_boundary(e, train, bump)
+    assert abs(b2.epoch - 100) <= 15, b2.epoch
+
+
+def test_loss_gap_boundary_irregular_epochs_and_input_order():
+    epochs = np.unique(np.round(np.geomspace(1, 512, 40)))
+    gap = hinge(np.log2(epochs), np.log2(64), slope=0.5)  # knee at epoch 64 on a log axis
+    rng = np.random.default_rng(5)
+    perm = rng.permutation(len(epochs))
+    train = np.full(len(epochs), 0.3)
+    b = loss_gap_boundary(epochs[perm], train, train + gap[perm], window=3)
+    assert b.found
+    assert 40 <= b.epoch <= 64
+    assert epochs[perm][b.index] == b.epoch  # index refers to the caller's order
+    assert (np.diff(b.epochs) > 0).all()
+    b_log = loss_gap_boundary(epochs, train, train + gap, window=0.3, axis=TimeAxis.LOG_EPOCH)
+    assert 40 <= b_log.epoch <= 64
+
+
+def test_loss_gap_boundary_none_when_gap_never_widens_and_errors():
+    e = np.arange(50)
+    b = loss_gap_boundary(e, np.ones(50), np.ones(50) + np.exp(-e / 10))
+    assert not b.found and b.epoch is None and b.index is None
+    flat = loss_gap_boundary(e, np.ones(50), np.ones(50))
+    assert not flat.found
+    with pytest.raises(ValueError, match="same length"):
+        loss_gap_boundary(e, np.ones(50), np.ones(49))
+    with pytest.raises(ValueError, match="duplicates"):
+        loss_gap_boundary([0, 1, 1, 2], [0] * 4, [0] * 4)
+    with pytest.raises(ValueError, match="finite"):
+        loss_gap_boundary([0, 1, 2], [0, 0, 0], [0, np.nan, 0])
+
+
+def test_interaction_boundary_u_shape_log_epochs_with_samples():
+    epochs = np.array([0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256])
+    true_min = 12
+    u = np.log2(epochs + 1)
+    curve = 2.0 + 0.4 * (u - np.log2(true_min + 1)) ** 2  # U-shape in log-epoch
+    rng = np.random.default_rng(0)
+    samples = curve[:, None] + rng.normal(0, 0.05, (len(epochs), 20))
+    samples[3, :5] = np.nan  # samples without salient interactions are ignored
+    b = interaction_boundary(epochs, torch.as_tensor(samples))
+    assert b.found and 8 <= b.epoch <= 16, b.epoch
+    assert interaction_boundary(epochs, curve).epoch == true_min
+    # monotone falling mean order: no boundary yet
+    assert not interaction_boundary(epochs, -u).found
+    with pytest.raises(ValueError, match="no sample"):
+        bad = samples.copy()
+        bad[2] = np.nan
+        interaction_boundary(epochs, bad)

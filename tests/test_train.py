@@ -1,0 +1,254 @@
+"""Training loop: checkpoints, metrics, exact resume, every model family (twophase.train)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from twophase.config import CheckpointSchedule, TrainConfig
+from twophase.io import load_torch
+from twophase.train import (
+    METRIC_COLUMNS,
+    InputAdapter,
+    evaluate,
+    fit,
+    list_checkpoints,
+    predict_proba,
+)
+
+
+class TensorData(torch.utils.data.Dataset):
+    """In-memory (x, y) dataset with ``targets`` and ``gather_inputs`` like twophase.data's."""
+
+    def __init__(self, x, y):
+        self.x, self.targets = x, torch.as_tensor(y, dtype=torch.long)
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        return self.x[i], int(self.targets[i])
+
+    def gather_inputs(self, idx):
+        return self.x[idx]
+
+
+class ListData(torch.utils.data.Dataset):
+    """(x, y) items only (no gather_inputs): exercises the DataLoader path."""
+
+    def __init__(self, xs, ys):
+        self.xs, self.targets = list(xs), torch.as_tensor(ys, dtype=torch.long)
+
+    def __len__(self):
+        return len(self.xs)
+
+    def __getitem__(self, i):
+        return self.xs[i], int(self.targets[i])
+
+
+class DropNet(nn.Module):
+    """Tiny MLP with dropout, so exact resume needs the torch RNG state too."""
+
+    def __init__(self, d=16, k=3):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(d, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, k))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def _blobs(n=120, d=16, k=3, seed=0):
+    centers = torch.randn(k, d, generator=torch.Generator().manual_seed(100)) * 2
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % k
+    x = centers[y] + torch.randn(n, d, generator=g)
+    return TensorData(x, y)
+
+
+def _cfg(**kw):
+    base = dict(epochs=4, batch_size=16, lr=0.05, seed=7, eval_batch_size=64,
+                checkpoints=CheckpointSchedule(count=2))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _model(seed=7):
+    torch.manual_seed(seed)
+    return DropNet()
+
+
+def test_fit_writes_metrics_checkpoints_and_learns(tmp_path):
+    train, test = _blobs(), _blobs(seed=1)
+    m = fit(_model(), train, test, _cfg(), tmp_path, device="cpu", show_progress=False)
+    assert list(m.columns) == METRIC_COLUMNS
+    assert m.epoch.tolist() == [0, 1, 2, 3, 4]
+    assert m.train_loss.iloc[-1] < 0.5 * m.train_loss.iloc[0]
+    assert m.test_acc.iloc[-1] > 0.9
+    on_disk = pd.read_csv(tmp_path / "metrics.csv")
+    pd.testing.assert_frame_equal(on_disk, m, check_dtype=False)
+    assert sorted(list_checkpoints(tmp_path)) == list(_cfg().checkpoint_epochs()) == [0, 1, 4]
+    ck = load_torch(tmp_path / "checkpoints" / "epoch_0004.pt")
+    assert set(ck) >= {"model", "optimizer", "epoch", "rng_state", "config"}
+    assert set(ck["rng_state"]) >= {"torch", "numpy", "python", "generator"}
+    assert ck["epoch"] == 4
+    # the stored metrics of a checkpoint are those at its epoch
+    assert len(load_torch(tmp_path / "checkpoints" / "epoch_0001.pt")["metrics"]) == 2
+    # evaluate() recomputes the logged final test loss exactly
+    model = _model()
+    model.load_state_dict(ck["model"])
+    loss, acc = evaluate(model, test, InputAdapter(), torch.device("cpu"))
+    assert loss == pytest.approx(m.test_loss.iloc[-1], rel=1e-6)
+    p = predict_proba(model, test, InputAdapter(), torch.device("cpu"), batch_size=50)
+    assert p.shape == (120, 3) and torch.allclose(p.sum(1), torch.ones(120))
+
+
+def _assert_same_state(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("data", ["tensor", "list"])
+def test_resume_is_bit_identical(tmp_path, data):
+    train, test = _blobs(), _blobs(seed=1)
+    if data == "list":  # DataLoader path
+        train = ListData(list(train.x), train.targets)
+    cfg = _cfg()
+    straight = fit(_model(), train, test, cfg, tmp_path / "a", device="cpu", show_progress=False)
+    part = fit(_model(), train, test, cfg, tmp_path / "b", device="cpu", show_progress=False,
+               stop_after=2)
+    assert part.epoch.tolist() == [0, 1, 2]
+    # scramble the global RNGs as a fresh process would have them
+    torch.manual_seed(12345)
+    resumed = fit(_model(seed=99), train, test, cfg, tmp_path / "b", device="cpu",
+                  show_progress=False)
+    cols = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]
+    pd.testing.assert_frame_equal(straight[cols], resumed[cols], check_exact=True)
+    a = load_torch(tmp_path / "a" / "last.pt")
+    b = load_torch(tmp_path / "b" / "last.pt")
+    _assert_same_state(a["model"], b["model"])
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(),
+                      strict=True):
+        assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
+    assert torch.equal(a["rng_state"]["generator"], b["rng_state"]["generator"])
+    _assert_same_state(load_torch(tmp_path / "a" / "checkpoints" / "epoch_0001.pt")["model"],
+                       load_torch(tmp_path / "b" / "checkpoints" / "epoch_0001.pt")["model"])
+    # a finished run returns at once, unchanged
+    again = fit(_model(), train, test, cfg, tmp_path / "b", device="cpu", show_progress=False)
+    pd.testing.assert_frame_equal(again[cols], straight[cols], check_exact=True)
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    train = _blobs()
+    fit(_model(), train, None, _cfg(epochs=1), tmp_path, fingerprint="aaa", show_progress=False)
+    with pytest.raises(RuntimeError, match="other settings"):
+        fit(_model(), train, None, _cfg(epochs=2), tmp_path, fingerprint="bbb",
+            show_progress=False)
+
+
+def test_seed_changes_the_run(tmp_path):
+    train = _blobs()
+    a = fit(_model(), train, None, _cfg(epochs=1), tmp_path / "a", show_progress=False)
+    b = fit(_model(), train, None, _cfg(epochs=1, seed=8), tmp_path / "b", show_progress=False)
+    assert a.train_loss.iloc[1] != b.train_loss.iloc[1]
+
+
+# ----------------------------------------------------------------------------------------------
+# every model family trains through the same loop (tiny data; the models' own tests check the
+# architectures). VGG-13/16 share VGG-11's builder and BERT-Medium BERT-Tiny's, so one member of
+# each family keeps the suite fast.
+
+IMAGE_MODELS = {
+    "lenet": dict(in_channels=1, input_size=16),
+    "vgg11": dict(in_channels=3, input_size=32, width=0.125, hidden=16),
+    "alexnet": dict(in_channels=3, input_size=32, width=0.125, hidden=16),
+    "mlp": dict(in_channels=1, input_size=8),
+    "cnn-small": dict(in_channels=1, input_size=8),
+}
+
+
+def _check_roundtrip(model_fn, out, batch, adapter):
+    """Reloading the final checkpoint into a fresh model reproduces its logits exactly."""
+    ck = load_torch(out / "last.pt")
+    a, b = model_fn(), model_fn()
+    a.load_state_dict(ck["model"])
+    b.load_state_dict(load_torch(out / "checkpoints" / f"epoch_{ck['epoch']:04d}.pt")["model"])
+    a.eval()
+    b.eval()
+    inputs, aux = adapter(batch)
+    with torch.no_grad():
+        assert torch.equal(a(inputs, **aux), b(inputs, **aux))
+    return ck
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_MODELS))
+def test_every_image_model_trains(tmp_path, name):
+    from twophase.models import build_model
+
+    kw = IMAGE_MODELS[name]
+    c, s = kw["in_channels"], kw["input_size"]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, c, s, s, generator=g)
+    data = TensorData(x, torch.arange(12) % 3)
+
+    def make():
+        torch.manual_seed(0)
+        return build_model(name, num_classes=3, **kw)
+
+    cfg = _cfg(epochs=1, batch_size=6, lr=0.01, checkpoints=CheckpointSchedule(count=1))
+    before = {k: v.clone() for k, v in make().state_dict().items()}
+    m = fit(make(), data, data, cfg, tmp_path, show_progress=False)
+    assert m.train_loss.notna().all() and len(m) == 2
+    ck = _check_roundtrip(make, tmp_path, x[:4], InputAdapter())
+    assert any(not torch.equal(before[k], ck["model"][k]) for k in before)
+
+
+def test_point_cloud_model_trains(tmp_path):
+    from twophase.models import build_model
+
+    g = torch.Generator().manual_seed(0)
+    pts = torch.randn(8, 32, 3, generator=g)
+    data = TensorData(pts, torch.arange(8) % 2)
+
+    def make():
+        torch.manual_seed(0)
+        return build_model("dgcnn", num_classes=2, k=8, dims=(8, 8, 16, 16), emb=32,
+                           head_dims=(16, 8))
+
+    m = fit(make(), data, data, _cfg(epochs=1, batch_size=8), tmp_path, show_progress=False)
+    assert m.train_loss.notna().all()
+    _check_roundtrip(make, tmp_path, pts[:4], InputAdapter())
+
+
+SENTENCES = [
+    ("a wonderful , moving and funny film", 1), ("dull , tedious and far too long", 0),
+    ("the best acting i have seen this year", 1), ("a boring mess with no story", 0),
+    ("smart writing and great performances", 1), ("the plot is silly and the jokes fall flat", 0),
+    ("warm , touching , beautifully made", 1), ("an ugly , pointless waste of time", 0),
+]
+
+
+def test_text_model_trains_with_tokenizer_and_padding(tmp_path, name="bert-tiny"):
+    from twophase.models import build_model
+    from twophase.text import load_tokenizer, save_tokenizer, train_wordpiece_tokenizer
+
+    texts, labels = zip(*SENTENCES, strict=True)
+    tok = train_wordpiece_tokenizer(texts, vocab_size=200, min_frequency=1)
+    save_tokenizer(tok, tmp_path / "tokenizer")
+    tok = load_tokenizer(tmp_path / "tokenizer")
+    adapter = InputAdapter(tok, max_length=16)
+    ids, aux = adapter(list(texts[:3]))
+    assert ids.shape[0] == 3 and aux["attention_mask"].shape == ids.shape
+    assert int(aux["attention_mask"].sum()) < ids.numel()  # padding is masked
+    data = ListData(texts, labels)
+
+    def make():
+        torch.manual_seed(0)
+        return build_model(name, num_classes=2, tokenizer=tok)
+
+    m = fit(make(), data, data, _cfg(epochs=1, batch_size=4, lr=0.01), tmp_path / "run",
+            adapter=adapter, show_progress=False)
+    assert m.train_loss.notna().all()
+    _check_roundtrip(make, tmp_path / "run", list(texts[:4]), adapter)

@@ -1,0 +1,172 @@
+"""Command line: ``twophase list | train | interactions | run`` (+ registered extras such as ``book``).
+
+Examples::
+
+    twophase list                         # profiles and their runs
+    twophase list --profile quick         # runs of one profile with model, dataset, epochs
+    twophase train quick lenet-digits     # stage 1 only (resumes a killed run)
+    twophase interactions quick lenet-digits   # eval samples, rewards, AND-OR interactions
+    twophase run quick --all              # every run of a profile, all stages, cached
+    twophase run cpu lenet-mnist --data-root ../shared/data
+
+Configuration errors (unknown profile, run, key, model, dataset) print one clear message listing
+the valid choices and exit with status 2 (no traceback).
+
+Other modules add subcommands through :data:`SUBCOMMANDS`: a mapping ``name -> register`` where
+``register(subparsers)`` adds a parser and sets ``func=callable(args) -> int`` on it with
+``set_defaults``. :func:`register_subcommand` adds one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from twophase.config import ConfigError
+
+__all__ = ["main", "build_parser", "SUBCOMMANDS", "register_subcommand"]
+
+Registrar = Callable[[argparse._SubParsersAction], None]
+
+#: extra subcommands: name -> registrar(subparsers)
+SUBCOMMANDS: dict[str, Registrar] = {}
+
+
+def register_subcommand(name: str, registrar: Registrar) -> None:
+    """Add a subcommand: ``registrar(subparsers)`` must create parser ``name`` and set ``func``."""
+    SUBCOMMANDS[name] = registrar
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-root", default=os.environ.get("TWOPHASE_RUNS", "runs"),
+                   help="folder holding <profile>/<run>/ (default: $TWOPHASE_RUNS or ./runs)")
+    p.add_argument("--data-root", default=None,
+                   help="dataset root (default: $TWOPHASE_DATA or ./data)")
+    p.add_argument("--device", default=None, help="auto (default: CUDA when present), cpu, cuda")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--matrix", default=None, help=argparse.SUPPRESS)
+
+
+def _runs(args, names: Sequence[str], all_runs: bool):
+    from twophase.config import get_run, load_matrix, run_names
+
+    if all_runs or not names:
+        if not all_runs and not names:
+            valid = ", ".join(run_names(args.profile, args.matrix))
+            raise ConfigError(f"name one or more runs of profile {args.profile!r} or pass --all; "
+                              f"valid runs: {valid}")
+        return load_matrix(args.profile, args.matrix)
+    return [get_run(args.profile, n, args.matrix) for n in names]
+
+
+def _make_run(args, cfg):
+    from twophase.run import Run
+
+    return Run(cfg, args.runs_root, data_root=args.data_root, device=args.device,
+               show_progress=not args.no_progress)
+
+
+def _cmd_list(args) -> int:
+    from twophase.config import load_matrix, profiles
+
+    names = [args.profile] if args.profile else profiles(args.matrix)
+    for prof in names:
+        runs = load_matrix(prof, args.matrix)
+        print(f"{prof}: {len(runs)} runs")
+        for r in runs:
+            noise = r.noise.kind.value
+            if noise == "random":
+                noise = f"random {r.noise.fraction:g}"
+            elif noise == "low_confidence":
+                noise = f"low-confidence {r.noise.per_class}/class"
+            print(f"  {r.name:<28} {r.model:<12} {r.dataset:<14} epochs={r.train.epochs:<4} "
+                  f"lr={r.train.lr:<6g} noise={noise:<22} n={r.interactions.n}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from twophase.config import get_run
+
+    run = _make_run(args, get_run(args.profile, args.run, args.matrix))
+    metrics = run.train()
+    last = metrics.iloc[-1]
+    print(f"{run}: epoch {int(last.epoch)} train_loss={last.train_loss:.4f} "
+          f"test_loss={last.test_loss:.4f} test_acc={last.test_acc:.3f}")
+    return 0
+
+
+def _cmd_interactions(args) -> int:
+    from twophase.config import get_run
+
+    run = _make_run(args, get_run(args.profile, args.run, args.matrix))
+    run.decompose()
+    print(f"{run}: {', '.join(f'{s}={a}' for s, a in run.log)}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    for cfg in _runs(args, args.runs, args.all):
+        run = _make_run(args, cfg)
+        run.execute()
+        print(f"{run}: {', '.join(f'{s}={a}' for s, a in run.log)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twophase",
+        description="Two-phase dynamics of AND-OR interactions: training runs, interactions, book.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("list", help="list profiles and runs of the experiment matrix")
+    p.add_argument("--profile", default=None, help="only this profile")
+    p.add_argument("--matrix", default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("train", help="train one run (checkpoints + metrics; resumes)")
+    p.add_argument("profile")
+    p.add_argument("run")
+    _common(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("interactions", help="rewards and AND-OR interactions of one run")
+    p.add_argument("profile")
+    p.add_argument("run")
+    _common(p)
+    p.set_defaults(func=_cmd_interactions)
+
+    p = sub.add_parser("run", help="all stages of some or all runs of a profile (cached)")
+    p.add_argument("profile")
+    p.add_argument("runs", nargs="*", metavar="RUN")
+    p.add_argument("--all", action="store_true", help="every run of the profile")
+    _common(p)
+    p.set_defaults(func=_cmd_run)
+
+    for registrar in SUBCOMMANDS.values():
+        registrar(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``twophase`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"twophase: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:  # e.g. DatasetNotFoundError: says where and how
+        print(f"twophase: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("twophase: interrupted (finished stages and checkpoints are kept)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

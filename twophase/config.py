@@ -1,0 +1,564 @@
+"""Typed run settings and the declarative experiment matrix (``experiments.yaml``).
+
+One *run* = one model x dataset x setting. A run is described by a :class:`RunConfig`
+(model, dataset, :class:`TrainConfig`, :class:`NoiseConfig`, :class:`InteractionConfig`,
+:class:`TextConfig`). Runs are grouped in *profiles* (``smoke``, ``quick``, ``cpu``, ``paper``)
+in one YAML file shipped with the package::
+
+    defaults: {...}                 # applied to every run of every profile
+    profiles:
+      quick:
+        description: ...
+        defaults: {...}             # applied to every run of this profile
+        runs:
+          lenet-digits:
+            model: lenet
+            dataset: digits
+            train: {epochs: 60, lr: 0.05}
+          lenet-digits-flip:
+            extends: lenet-digits   # same profile, or "profile/run"
+            noise: {kind: low_confidence, per_class: 8}
+
+Resolution of one run (later wins, dictionaries merged key by key, lists replaced):
+``defaults`` <- (the resolved base run if ``extends`` is given) <- profile ``defaults`` <- the run's
+own keys. Unknown keys, models, datasets, enum values and profile/run names raise
+:class:`ConfigError` naming what is valid.
+
+Checkpoint schedule (dense early, sparse late): epoch 0 (the initialisation), ``count``
+log-spaced epochs in [1, E] (integers, distinct) and the final epoch E, plus any ``extra`` epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "NoiseKind",
+    "CheckpointSchedule",
+    "TrainConfig",
+    "NoiseConfig",
+    "InteractionConfig",
+    "TextConfig",
+    "RunConfig",
+    "profiles",
+    "load_matrix",
+    "get_run",
+    "matrix_path",
+    "parse_run",
+    "valid_models",
+    "valid_datasets",
+]
+
+
+class ConfigError(ValueError):
+    """A setting in the experiment matrix (or given by a user) is invalid; the message says which
+    setting, what was given and what is valid."""
+
+
+class NoiseKind(str, enum.Enum):
+    """Label-noise protocol applied to the training set.
+
+    - ``NONE``: clean labels.
+    - ``RANDOM`` (P2 App. G): a seeded ``fraction`` of the training samples get a label drawn
+      uniformly from the *other* classes (1% MNIST/CIFAR-10, 5% CUB in P2).
+    - ``LOW_CONFIDENCE`` (P1 App. C): train a clean model, then in each class take the
+      ``per_class`` training samples with the lowest softmax probability of their label and
+      relabel them to the model's second-best class; retrain from scratch on the noisy set.
+    """
+
+    NONE = "none"
+    RANDOM = "random"
+    LOW_CONFIDENCE = "low_confidence"
+
+
+@dataclass(frozen=True)
+class CheckpointSchedule:
+    """Which epochs get a kept checkpoint (see :meth:`epochs`).
+
+    ``count`` log-spaced distinct integer epochs in [1, E] (E always included), plus epoch 0 and
+    ``extra``.
+    """
+
+    count: int = 16
+    extra: tuple[int, ...] = ()
+
+    def epochs(self, total: int) -> tuple[int, ...]:
+        """Sorted distinct checkpoint epochs for a run of ``total`` epochs.
+
+        ``count`` points ``round(E^(j/(m-1)))`` for ``j = 0..m-1`` with the smallest ``m >= count``
+        that yields ``min(count, E)`` distinct integers; then 0, E and ``extra`` (<= E) are added.
+        """
+        if total < 0:
+            raise ConfigError(f"epochs must be >= 0, got {total}")
+        chosen: set[int] = {0, total}
+        want = min(self.count, total)
+        if want >= 2:
+            m = want
+            while True:
+                pts = {round(math.exp(math.log(total) * j / (m - 1))) for j in range(m)}
+                if len(pts) >= want or m > 100 * want:
+                    break
+                m += 1
+            chosen |= pts
+        elif want == 1:
+            chosen.add(total)
+        chosen |= {e for e in self.extra if 0 <= e <= total}
+        return tuple(sorted(chosen))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """SGD training (P1 App. A.1 / P2 App. G: SGD, momentum 0.9, batch 128, no decay).
+
+    ``train_subset`` / ``test_subset``: size of a class-stratified subset of each split
+    (``None`` = the whole split), drawn once with ``seed``.
+    """
+
+    epochs: int = 256
+    batch_size: int = 128
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    seed: int = 0
+    train_subset: int | None = None
+    test_subset: int | None = None
+    eval_batch_size: int = 512
+    checkpoints: CheckpointSchedule = field(default_factory=CheckpointSchedule)
+
+    def checkpoint_epochs(self) -> tuple[int, ...]:
+        """Epochs whose weights are kept: 0, log-spaced epochs, the final epoch."""
+        return self.checkpoints.epochs(self.epochs)
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Label noise on the training split (see :class:`NoiseKind`).
+
+    ``fraction``: share of training samples relabelled (RANDOM). ``per_class``: samples flipped per
+    class (LOW_CONFIDENCE). ``pretrain_epochs``: epochs of the clean model that scores the
+    confidence (LOW_CONFIDENCE; ``None`` = ``train.epochs``).
+    """
+
+    kind: NoiseKind = NoiseKind.NONE
+    fraction: float = 0.0
+    per_class: int = 100
+    pretrain_epochs: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class InteractionConfig:
+    """How interactions are evaluated on the checkpoints of a run.
+
+    Players (P1 App. A.2, P2 App. G): ``n`` patches of a ``grid`` x ``grid`` split of the player
+    feature map drawn once per run from the central region (``border`` ring of cells excluded);
+    ``n`` words (text); ``n`` of ``clusters`` k-means point clusters (point clouds).
+    ``baseline``: masked state (``zero`` / ``mean`` for patches). ``reward``: v(x_S), e.g.
+    ``log-odds`` = z_y - logsumexp_{c != y} z_c. ``q_bound``: |q_S| <= q_bound |v(N) - v(empty)|.
+    ``eval_train`` / ``eval_test``: number of class-stratified samples per split (fixed for the
+    run); ``eval_flipped``: extra training samples whose label was flipped by the noise protocol.
+    ``solver``: keyword options passed to :func:`twophase.decompose.decompose_and_or`.
+    ``batch_size``: masked copies per forward call (``None`` = automatic from a memory budget).
+    """
+
+    n: int = 10
+    grid: int = 8
+    border: int = 1
+    clusters: int = 30
+    baseline: str = "zero"
+    reward: str = "log-odds"
+    q_bound: float = 0.02
+    eval_train: int = 50
+    eval_test: int = 50
+    eval_flipped: int = 0
+    seed: int = 0
+    batch_size: int | None = None
+    solver: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Tokenizer for text runs: WordPiece trained on the training split, saved in the run folder."""
+
+    vocab_size: int = 8000
+    max_length: int = 64
+    lowercase: bool = True
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run: model x dataset x setting at a profile; its folder is ``<root>/<profile>/<name>``."""
+
+    name: str
+    profile: str
+    model: str
+    dataset: str
+    description: str = ""
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    interactions: InteractionConfig = field(default_factory=InteractionConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        from twophase.io import to_jsonable
+
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Inverse of :meth:`to_dict` (with validation)."""
+        return parse_run(dict(data))
+
+
+# ----------------------------------------------------------------------------------------------
+# registries (other modules own them; the contract's names are the fallback while they are absent)
+
+_CONTRACT_MODELS = (
+    "lenet", "vgg11", "vgg13", "vgg16", "alexnet", "bert-tiny", "bert-medium", "dgcnn", "mlp",
+    "cnn-small",
+)
+_CONTRACT_DATASETS = (
+    "digits", "mnist", "fashion-mnist", "cifar10", "cub200", "tiny-imagenet", "sst2", "shapenet",
+    "primitives",
+)
+
+
+def _enum_values(obj: Any) -> list[str] | None:
+    if isinstance(obj, type) and issubclass(obj, enum.Enum):
+        return [str(m.value) for m in obj]
+    if isinstance(obj, Mapping):
+        return [str(k) for k in obj]
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [str(k) for k in obj]
+    return None
+
+
+def valid_models() -> list[str]:
+    """Model names known to :func:`twophase.models.build_model`."""
+    try:
+        import twophase.models as models
+    except ImportError:
+        return list(_CONTRACT_MODELS)
+    for attr in ("ModelName", "MODEL_NAMES", "MODELS", "REGISTRY"):
+        vals = _enum_values(getattr(models, attr, None))
+        if vals:
+            return vals
+    return list(_CONTRACT_MODELS)
+
+
+def valid_datasets() -> list[str]:
+    """Dataset names known to :func:`twophase.data.load_dataset`."""
+    try:
+        import twophase.data as data
+    except ImportError:
+        return list(_CONTRACT_DATASETS)
+    for attr in ("DatasetName", "DATASET_NAMES", "DATASETS", "REGISTRY"):
+        vals = _enum_values(getattr(data, attr, None))
+        if vals:
+            return vals
+    return list(_CONTRACT_DATASETS)
+
+
+def _valid_rewards() -> list[str] | None:
+    try:
+        from twophase.rewards import Reward
+    except ImportError:
+        return None
+    return [str(m.value) for m in Reward]
+
+
+def _valid_baselines() -> list[str] | None:
+    try:
+        import twophase.players as players
+    except ImportError:
+        return None
+    for attr in ("Baseline", "BaselineKind"):
+        vals = _enum_values(getattr(players, attr, None))
+        if vals:
+            return vals
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# generic dataclass parsing with validation
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping for {_type_name(tp)}, got {value!r}")
+        return _parse_dataclass(tp, value, where)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        if isinstance(value, tp):
+            return value
+        try:
+            return tp(str(value).lower())
+        except ValueError:
+            valid = ", ".join(str(m.value) for m in tp)
+            raise ConfigError(f"{where}: unknown value {value!r}; valid: {valid}") from None
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, str):
+                try:
+                    return float(value)
+                except ValueError:
+                    pass
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _parse_dataclass(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))} for {cls.__name__}; "
+            f"valid keys: {', '.join(names)}"
+        )
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in kwargs
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        raise ConfigError(f"{where}: missing required key(s) {', '.join(missing)}") from exc
+
+
+def _check_choice(value: str, valid: list[str] | None, where: str) -> None:
+    if valid is not None and value not in valid:
+        raise ConfigError(f"{where}: unknown value {value!r}; valid: {', '.join(map(str, valid))}")
+
+
+def _dataset_options(dataset: str) -> list[str] | None:
+    try:
+        from twophase.data import get_spec
+    except ImportError:
+        return None
+    return [*get_spec(dataset).options(), "max_samples", "per_class", "subset_seed"]
+
+
+def _model_options(model: str) -> list[str] | None:
+    try:
+        import inspect
+
+        from twophase.models.registry import _builder_for, parse_model_name
+    except ImportError:
+        return None
+    builder, _ = _builder_for(parse_model_name(model))
+    skip = ("num_classes", "in_channels", "input_size")
+    return [p for p in inspect.signature(builder).parameters if p not in skip]
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Semantic checks beyond types; returns ``cfg`` or raises :class:`ConfigError`."""
+    w = f"run {cfg.profile}/{cfg.name}"
+    _check_choice(cfg.model, valid_models(), f"{w}.model")
+    _check_choice(cfg.dataset, valid_datasets(), f"{w}.dataset")
+    for key in cfg.dataset_options:
+        _check_choice(key, _dataset_options(cfg.dataset), f"{w}.dataset_options ({cfg.dataset})")
+    for key in cfg.model_options:
+        _check_choice(key, _model_options(cfg.model), f"{w}.model_options ({cfg.model})")
+    _check_choice(cfg.interactions.reward, _valid_rewards(), f"{w}.interactions.reward")
+    _check_choice(cfg.interactions.baseline, _valid_baselines(), f"{w}.interactions.baseline")
+    _check_choice(cfg.device.split(":")[0], ["auto", "cpu", "cuda", "mps"], f"{w}.device")
+    t, ia, nz = cfg.train, cfg.interactions, cfg.noise
+    checks = [
+        (t.epochs >= 1, "train.epochs must be >= 1"),
+        (t.batch_size >= 1, "train.batch_size must be >= 1"),
+        (t.lr > 0, "train.lr must be > 0"),
+        (t.checkpoints.count >= 1, "train.checkpoints.count must be >= 1"),
+        (t.train_subset is None or t.train_subset >= 1, "train.train_subset must be >= 1"),
+        (t.test_subset is None or t.test_subset >= 1, "train.test_subset must be >= 1"),
+        (1 <= ia.n <= 20, "interactions.n must be in 1..20"),
+        (ia.grid >= 1 and ia.border >= 0, "interactions.grid >= 1 and border >= 0 required"),
+        ((ia.grid - 2 * ia.border) ** 2 >= ia.n or cfg.model in ("bert-tiny", "bert-medium",
+                                                                  "dgcnn"),
+         f"interactions: a {ia.grid}x{ia.grid} grid with border {ia.border} has fewer than "
+         f"n={ia.n} central cells"),
+        (ia.q_bound >= 0, "interactions.q_bound must be >= 0"),
+        (min(ia.eval_train, ia.eval_test, ia.eval_flipped) >= 0, "eval counts must be >= 0"),
+        (ia.eval_train + ia.eval_test + ia.eval_flipped >= 1, "no samples to evaluate"),
+        (0.0 <= nz.fraction < 1.0, "noise.fraction must be in [0, 1)"),
+        (nz.kind != NoiseKind.RANDOM or nz.fraction > 0, "noise.kind random needs fraction > 0"),
+        (nz.per_class >= 1, "noise.per_class must be >= 1"),
+        (nz.kind != NoiseKind.NONE or ia.eval_flipped == 0,
+         "interactions.eval_flipped > 0 needs label noise (noise.kind random/low_confidence)"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(f"{w}: {msg}")
+    return cfg
+
+
+def parse_run(data: Mapping[str, Any], where: str | None = None) -> RunConfig:
+    """Build a validated :class:`RunConfig` from a plain mapping."""
+    where = where or f"run {data.get('profile', '?')}/{data.get('name', '?')}"
+    cfg = _parse_dataclass(RunConfig, data, where)
+    return validate(cfg)
+
+
+# ----------------------------------------------------------------------------------------------
+# the YAML matrix
+
+
+def matrix_path() -> Path:
+    """Path of the packaged ``experiments.yaml``."""
+    return Path(str(resources.files("twophase").joinpath("experiments.yaml")))
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+_MATRIX_KEYS = ("defaults", "profiles")
+_PROFILE_KEYS = ("description", "defaults", "runs")
+
+
+def _load_yaml(path: str | Path | None) -> dict[str, Any]:
+    p = Path(path) if path is not None else matrix_path()
+    with open(p, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh) or {}
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{p}: top level must be a mapping with keys {', '.join(_MATRIX_KEYS)}")
+    doc = {k: v for k, v in doc.items() if not str(k).startswith(".")}  # .anchors: helpers
+    unknown = [k for k in doc if k not in _MATRIX_KEYS]
+    if unknown:
+        raise ConfigError(f"{p}: unknown top-level key(s) {unknown}; valid: {', '.join(_MATRIX_KEYS)}")
+    for name, prof in (doc.get("profiles") or {}).items():
+        if not isinstance(prof, Mapping):
+            raise ConfigError(f"{p}: profile {name!r} must be a mapping")
+        bad = [k for k in prof if k not in _PROFILE_KEYS]
+        if bad:
+            raise ConfigError(
+                f"{p}: profile {name!r}: unknown key(s) {bad}; valid: {', '.join(_PROFILE_KEYS)}"
+            )
+    return dict(doc)
+
+
+def profiles(path: str | Path | None = None) -> list[str]:
+    """Names of the profiles in the matrix."""
+    return list((_load_yaml(path).get("profiles") or {}).keys())
+
+
+def _profile(doc: Mapping[str, Any], profile: str) -> Mapping[str, Any]:
+    profs = doc.get("profiles") or {}
+    if profile not in profs:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(profs)}")
+    return profs[profile]
+
+
+def _resolve(doc: Mapping[str, Any], profile: str, name: str, seen: tuple[str, ...]) -> dict:
+    prof = _profile(doc, profile)
+    runs = prof.get("runs") or {}
+    if name not in runs:
+        raise ConfigError(
+            f"unknown run {name!r} in profile {profile!r}; valid runs: {', '.join(runs)}"
+        )
+    key = f"{profile}/{name}"
+    if key in seen:
+        raise ConfigError(f"circular 'extends': {' -> '.join((*seen, key))}")
+    entry = dict(runs[name] or {})
+    base_ref = entry.pop("extends", None)
+    if base_ref is None:
+        merged = _deep_merge(doc.get("defaults") or {}, prof.get("defaults") or {})
+    else:
+        bprof, _, bname = str(base_ref).rpartition("/")
+        base = _resolve(doc, bprof or profile, bname, (*seen, key))
+        for k in ("name", "profile"):
+            base.pop(k, None)
+        merged = _deep_merge(base, prof.get("defaults") or {})
+    merged = _deep_merge(merged, entry)
+    merged["name"] = name
+    merged["profile"] = profile
+    return merged
+
+
+def get_run(profile: str, name: str, path: str | Path | None = None) -> RunConfig:
+    """The fully resolved, validated :class:`RunConfig` of run ``name`` in ``profile``."""
+    doc = _load_yaml(path)
+    return parse_run(_resolve(doc, profile, name, ()), where=f"run {profile}/{name}")
+
+
+def run_names(profile: str, path: str | Path | None = None) -> list[str]:
+    """Names of the runs of ``profile``, in file order."""
+    return list((_profile(_load_yaml(path), profile).get("runs") or {}).keys())
+
+
+def load_matrix(profile: str, path: str | Path | None = None) -> list[RunConfig]:
+    """All runs of ``profile`` (validated), in file order."""
+    doc = _load_yaml(path)
+    runs = _profile(doc, profile).get("runs") or {}
+    return [
+        parse_run(_resolve(doc, profile, name, ()), where=f"run {profile}/{name}") for name in runs
+    ]
