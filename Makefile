@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: setup test book notebooks lint bench clean-runs
+.PHONY: setup test book notebooks lint bench clean-runs screenshots
 
 setup: $(STAMP)
 
@@ -25,10 +25,10 @@ test: setup
 	$(PY) -m pytest -q
 
 book: setup
-	$(PY) -m twophase.book all --profile $(PROFILE)
+	$(PY) -m twophase.book all --profile $(PROFILE) -j 2
 
 notebooks: setup
-	$(PY) -m twophase.book run --profile $(PROFILE)
+	$(PY) -m twophase.book run --profile $(PROFILE) -j 2
 
 lint: setup
 	$(VENV)/bin/ruff check twophase tests benchmarks
@@ -39,3 +39,6 @@ bench: setup
 
 clean-runs:
 	rm -rf runs book/_build book/_generated
+
+screenshots: setup
+	$(PY) -m twophase.book screenshot --profile $(PROFILE)

@@ -42,6 +42,8 @@ _EXPORTS = {
     "load_dataset": "data",
     "load_matrix": "config",
     "Run": "run",
+    "InteractionRecord": "run",
+    "Polish": "decompose",
     "count_salient": "stats",
     "salient_mask": "stats",
     "order_profile": "stats",

@@ -430,19 +430,25 @@ def _execute_job(job: Job, fingerprint: str, cwd: Path) -> NotebookFailure | Non
 
 
 @contextlib.contextmanager
-def _kernel_environment() -> Iterator[None]:
+def _kernel_environment(jobs: int = 1) -> Iterator[None]:
     """Environment inherited by the kernels: figures render inline (the Jupyter default) even
-    when the caller sets ``MPLBACKEND`` to a non-interactive backend (e.g. ``Agg`` in tests)."""
-    key, inline = "MPLBACKEND", "module://matplotlib_inline.backend_inline"
-    old = os.environ.get(key)
-    os.environ[key] = inline
+    when the caller sets ``MPLBACKEND`` to a non-interactive backend (e.g. ``Agg`` in tests), and
+    with ``jobs`` kernels at once each gets ``cores // jobs`` intra-op threads (unless the caller
+    set ``OMP_NUM_THREADS``): oversubscribed torch threads on a small machine are many times slower
+    than one thread each."""
+    changes = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
+        changes["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    old = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _retitle(nb: Any, run: str) -> None:
@@ -568,7 +574,7 @@ def run_notebooks(
     results: list[JobResult] = []
     bar = tqdm(total=len(plan), desc=f"notebooks ({profile})", unit="nb",
                disable=not show_progress)
-    with _kernel_environment(), ThreadPoolExecutor(max_workers=jobs) as pool:
+    with _kernel_environment(jobs), ThreadPoolExecutor(max_workers=jobs) as pool:
         for result in pool.map(work, plan):  # results in plan order
             results.append(result)
             bar.set_postfix_str(result.job.label)

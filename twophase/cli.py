@@ -146,9 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("book", add_help=False,
+                       help="execute the notebooks and build the book (`twophase book -h` for more)")
+    p.add_argument("book_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_book)
+
     for registrar in SUBCOMMANDS.values():
         registrar(sub)
     return parser
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    from twophase.book import main as book_main
+
+    return book_main(args.book_args or ["-h"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -105,7 +105,7 @@ class InteractionRecord:
         (P2 Table 1) over the samples (or the samples selected by the boolean ``mask``)."""
         from twophase.stats import salient_threshold
 
-        v = self.v if mask is None else self.v[:, torch.as_tensor(mask, dtype=torch.bool)]
+        v = self.v if mask is None else self.v[:, torch.tensor(np.asarray(mask), dtype=torch.bool)]
         return salient_threshold(v, ratio)
 
     def select(self, mask: Any) -> InteractionRecord:
