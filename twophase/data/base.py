@@ -224,6 +224,30 @@ class DatasetInfo:
         return replace(self, **changes)
 
 
+def require_files(
+    name: str, root: DataRoot, expected: Sequence[Path], url: str, how: str, *, download: bool
+) -> None:
+    """Make sure the ``expected`` files of dataset ``name`` exist under ``root``.
+
+    When some are missing and ``download`` is true, fetch and extract the archive at ``url`` into
+    the root first (torchvision's downloader). If files are still missing, raise
+    :class:`DatasetNotFoundError` naming every expected path, the missing ones, and ``how`` to get them.
+    """
+
+    def missing() -> list[Path]:
+        return [p for p in expected if not p.exists()]
+
+    if missing() and download:
+        from torchvision.datasets.utils import download_and_extract_archive
+
+        download_and_extract_archive(url, download_root=str(root.path))
+    if missing():
+        raise DatasetNotFoundError(
+            name, root.path, root.origin, list(expected), how,
+            detail="missing: " + ", ".join(str(p) for p in missing()),
+        )
+
+
 def as_targets(values: Sequence[int] | torch.Tensor) -> torch.Tensor:
     """Convert labels to a 1-D ``LongTensor``."""
     t = torch.as_tensor(values)

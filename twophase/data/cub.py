@@ -24,9 +24,9 @@ from .base import (
     IMAGENET_STD,
     DatasetInfo,
     DatasetName,
-    DatasetNotFoundError,
     Modality,
     Split,
+    require_files,
     resolve_root,
 )
 from .images import FileImageDataset
@@ -86,20 +86,11 @@ def load(
     folder = dr.path / FOLDER
     expected = [folder / "images", *(folder / f for f in FILES)]
 
-    def _missing():
-        return [p for p in expected if not p.exists()]
-
-    if _missing() and download:
-        from torchvision.datasets.utils import download_and_extract_archive
-
-        download_and_extract_archive(URL, download_root=str(dr.path))
-    if _missing():
-        raise DatasetNotFoundError(
-            "cub200", dr.path, dr.origin, expected,
-            f"`load_dataset('cub200', download=True)` (needs internet) or extract {URL} "
-            f"into {dr.path}",
-            detail="missing: " + ", ".join(str(p.name) for p in _missing()),
-        )
+    require_files(
+        "cub200", dr, expected, URL,
+        f"`load_dataset('cub200', download=True)` (needs internet) or extract {URL} into {dr.path}",
+        download=download,
+    )
     images = _read_table(folder / "images.txt")
     labels = _read_table(folder / "image_class_labels.txt")
     is_train = _read_table(folder / "train_test_split.txt")

@@ -29,11 +29,11 @@ from torch.utils.data import Dataset
 from .base import (
     DatasetInfo,
     DatasetName,
-    DatasetNotFoundError,
     Modality,
     Split,
     as_targets,
     parse_enum,
+    require_files,
     resolve_root,
 )
 
@@ -142,16 +142,12 @@ def load(
     tf = parse_enum(SST2TestFile, test_file, "test_file")
     fname = "train.tsv" if split is Split.TRAIN else f"{tf.value}.tsv"
     path = folder / fname
-    if not path.is_file() and download:
-        from torchvision.datasets.utils import download_and_extract_archive
-
-        download_and_extract_archive(URL, download_root=str(dr.path))
-    if not path.is_file():
-        raise DatasetNotFoundError(
-            "sst2", dr.path, dr.origin, [path],
-            f"`load_dataset('sst2', download=True)` (needs internet) or unzip GLUE's {URL} "
-            f"into {dr.path} (giving {folder}/train.tsv, dev.tsv, test.tsv)",
-        )
+    require_files(
+        "sst2", dr, [path], URL,
+        f"`load_dataset('sst2', download=True)` (needs internet) or unzip GLUE's {URL} "
+        f"into {dr.path} (giving {folder}/train.tsv, dev.tsv, test.tsv)",
+        download=download,
+    )
     sentences, labels = read_sst2_tsv(path)
     if min_words > 0:
         kept = [i for i, s in enumerate(sentences) if len(s.split()) >= min_words]

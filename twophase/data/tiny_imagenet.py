@@ -27,6 +27,7 @@ from .base import (
     DatasetNotFoundError,
     Modality,
     Split,
+    require_files,
     resolve_root,
 )
 from .images import FileImageDataset
@@ -83,20 +84,12 @@ def load(
     if split is Split.TEST:
         expected.append(folder / "val" / "val_annotations.txt")
 
-    def _missing():
-        return [p for p in expected if not p.exists()]
-
-    if _missing() and download:
-        from torchvision.datasets.utils import download_and_extract_archive
-
-        download_and_extract_archive(URL, download_root=str(dr.path))
-    if _missing():
-        raise DatasetNotFoundError(
-            "tiny-imagenet", dr.path, dr.origin, expected,
-            f"`load_dataset('tiny-imagenet', download=True)` (needs internet) or unzip {URL} "
-            f"into {dr.path}",
-            detail="missing: " + ", ".join(str(p) for p in _missing()),
-        )
+    require_files(
+        "tiny-imagenet", dr, expected, URL,
+        f"`load_dataset('tiny-imagenet', download=True)` (needs internet) or unzip {URL} "
+        f"into {dr.path}",
+        download=download,
+    )
     wnids = sorted({w.strip() for w in (folder / "wnids.txt").read_text().split() if w.strip()})
     keep = select_classes(len(wnids), classes_every, max_classes)
     label_of = {wnids[old]: new for new, old in enumerate(keep)}
