@@ -15,6 +15,8 @@ from twophase.players import (
 )
 from twophase.subsets import presence_matrix
 
+from fake_text import SENTENCES, tokenize
+
 
 def oracle_masked(features, membership, baseline, present):
     """Reference x_S by explicit loops over samples, rows and players."""
@@ -104,28 +106,6 @@ def test_patch_shape_errors():
         PatchPlayers().bind(torch.zeros(2, 16, 16))
     with pytest.raises(ValueError, match="8x8 grid"):
         PatchPlayers().bind(torch.zeros(1, 1, 6, 20))
-
-
-SENTENCES = [
-    ["the", "movie", "is", "an", "unbelievably", "charming", ",", "witty", "romp", "."],
-    ["it", "'s", "not", "a", "dull", "moment", "in", "this", "heartfelt", "story", "!"],
-]
-
-
-def tokenize(sentences, length=16):
-    """Fake WordPiece: words longer than 6 letters become two pieces; [CLS]/[SEP]/[PAD] have None."""
-    ids, word_ids = [], []
-    for s in sentences:
-        tok, wid = [101], [None]
-        for j, w in enumerate(s):
-            pieces = 2 if len(w) > 6 else 1
-            tok += [1000 + 10 * j + p for p in range(pieces)]
-            wid += [j] * pieces
-        tok, wid = tok + [102], wid + [None]
-        tok, wid = tok + [0] * (length - len(tok)), wid + [None] * (length - len(wid))
-        ids.append(tok)
-        word_ids.append(wid)
-    return torch.tensor(ids), word_ids
 
 
 def test_word_players_choose_meaningful_words_with_all_pieces():

@@ -594,23 +594,37 @@ def decompose_and_or(
         polished[rows] = True
         conv_all = conv_all | todo
 
-    def shaped(t: torch.Tensor, per_mask: bool) -> torch.Tensor:
-        t = t.to(v.dtype) if t.is_floating_point() else t
-        return t.reshape(*lead, L) if per_mask else t.reshape(lead)
-
-    return AndOrResult(
-        I_and=shaped(out["I_and"], True),
-        I_or=shaped(out["I_or"], True),
-        gamma=shaped(out["gamma"], True),
-        q=shaped(out["q"], True),
-        objective=shaped(out["objective"], False),
-        lower_bound=shaped(lower, False),
+    return _result(
+        out, lower, v,
+        {"iterations_per_sample": it_all, "converged": conv_all, "polished": polished},
         loss_trace=trace.to(v.dtype).reshape(n_checks, *lead),
         trace_iterations=trace_iterations,
         iterations=int(it_all.max()) if B else 0,
-        iterations_per_sample=shaped(it_all, False),
-        converged=shaped(conv_all, False),
-        polished=shaped(polished, False),
+    )
+
+
+def _result(
+    out: dict[str, torch.Tensor], lower: torch.Tensor, like: torch.Tensor,
+    per_sample: dict[str, torch.Tensor], **other,
+) -> AndOrResult:
+    """Package flat solver outputs (``(B, 2**n)`` per mask, ``(B,)`` per sample, as are ``lower``
+    and the tensors in ``per_sample``) as an :class:`AndOrResult` shaped like ``like``
+    ``(..., 2**n)``, on its device and, for floating tensors, in its dtype; ``other`` fields are
+    passed through unchanged."""
+
+    def shaped(t: torch.Tensor) -> torch.Tensor:
+        t = t.to(like.device, like.dtype) if t.is_floating_point() else t.to(like.device)
+        return t.reshape(like.shape) if t.dim() == 2 else t.reshape(like.shape[:-1])
+
+    return AndOrResult(
+        I_and=shaped(out["I_and"]),
+        I_or=shaped(out["I_or"]),
+        gamma=shaped(out["gamma"]),
+        q=shaped(out["q"]),
+        objective=shaped(out["objective"]),
+        lower_bound=shaped(lower),
+        **{key: shaped(value) for key, value in per_sample.items()},
+        **other,
     )
 
 
@@ -698,24 +712,12 @@ def decompose_and_or_lp(v: torch.Tensor, q_bound: float = 0.02) -> AndOrResult:
         q[b] = torch.from_numpy(np.clip(total - vb, -z, z))
         opt[b] = res.fun
     out = _assemble(flat, v_and, q)
-    dev, dt = v.device, v.dtype
-
-    def shaped(t: torch.Tensor, per_mask: bool) -> torch.Tensor:
-        t = t.to(dev, dt)
-        return t.reshape(*lead, L) if per_mask else t.reshape(lead)
-
-    ones = torch.ones(lead, dtype=torch.bool, device=dev)
-    return AndOrResult(
-        I_and=shaped(out["I_and"], True),
-        I_or=shaped(out["I_or"], True),
-        gamma=shaped(out["gamma"], True),
-        q=shaped(out["q"], True),
-        objective=shaped(out["objective"], False),
-        lower_bound=shaped(opt, False),
-        loss_trace=torch.zeros(0, *lead, dtype=dt, device=dev),
+    ones = torch.ones(out["objective"].shape[0], dtype=torch.bool)
+    return _result(
+        out, opt, v,
+        {"iterations_per_sample": torch.zeros_like(ones, dtype=torch.long), "converged": ones,
+         "polished": ones.clone()},
+        loss_trace=torch.zeros(0, *lead, dtype=v.dtype, device=v.device),
         trace_iterations=[],
         iterations=0,
-        iterations_per_sample=torch.zeros(lead, dtype=torch.long, device=dev),
-        converged=ones,
-        polished=ones.clone(),
     )

@@ -105,6 +105,13 @@ class NoiseModel(str, Enum):
     OUTPUT = "output"
 
 
+def _fast_means_spectral(cls, value):
+    """Enum ``_missing_`` hook: the alias ``"fast"`` (any case) selects ``SPECTRAL``."""
+    if isinstance(value, str) and value.lower() == "fast":
+        return cls.SPECTRAL
+    return None
+
+
 class Solver(str, Enum):
     """How ``M(sigma^2) = (B + D)^{-1} B`` is applied.
 
@@ -117,11 +124,7 @@ class Solver(str, Enum):
     CG = "cg"
     DENSE = "dense"
 
-    @classmethod
-    def _missing_(cls, value):
-        if isinstance(value, str) and value.lower() == "fast":
-            return cls.SPECTRAL
-        return None
+    _missing_ = classmethod(lambda cls, value: _fast_means_spectral(cls, value))
 
 
 class FitMetric(str, Enum):
@@ -482,11 +485,7 @@ class RowNormMethod(str, Enum):
     CG = "cg"
     DENSE = "dense"
 
-    @classmethod
-    def _missing_(cls, value):
-        if isinstance(value, str) and value.lower() == "fast":
-            return cls.SPECTRAL
-        return None
+    _missing_ = classmethod(lambda cls, value: _fast_means_spectral(cls, value))
 
 
 def _poly2_mul(c: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
