@@ -1,4 +1,4 @@
-"""Benchmark: batched AND-OR sparsification (twophase.decompose) against a lab-style SGD reference.
+"""Benchmark: batched AND-OR sparsification (twophase.interactions.decompose) against a lab-style SGD reference.
 
 Run:  .venv/bin/python benchmarks/bench_decompose.py [--quick] [--n 10] [--threads 2]
 
@@ -8,7 +8,7 @@ Games (n players, 2**n masks each):
     CNNs with different seeds (realistic dense games);
   * "planted": sums of 5 AND and 5 OR unanimity games with N(0,1) weights plus N(0, 0.01^2) noise.
 
-Reference ("lab style", paper-spec A.5, written here from its description): for ONE sample at a
+Reference ("lab style": the SGD optimiser of the lab code, written here from its description): for ONE sample at a
 time, dense 2^n x 2^n +-1 AND and OR matrices are built with a Python row loop, then gamma and q
 (zeros) are trained with torch SGD(momentum 0.9) for 20,000 iterations, lr = logspace(lr0 ->
 lr0/10), q clamped to its box every step, loss = sum|I_and| + sum|I_or|; the |S| <= 1 OR terms are
@@ -29,7 +29,7 @@ import time
 import torch
 from torch import nn
 
-from twophase.decompose import decompose_and_or, decompose_and_or_lp, fold_singletons
+from twophase.interactions import decompose_and_or, decompose_and_or_lp, fold_singletons
 
 # ------------------------------------------------------------------------------- games
 

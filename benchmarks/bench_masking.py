@@ -1,7 +1,7 @@
 """Throughput of batched masking: masked copies per second for a LeNet-like tail.
 
-Players: 10 patches of an 8x8 grid on LeNet's first ReLU output (6 x 28 x 28, as in paper-spec E);
-2^10 = 1024 masked copies per sample. Compares :func:`twophase.masking.masked_rewards` at several
+Players: 10 patches of an 8x8 grid on LeNet's first ReLU output (6 x 28 x 28, as in P1 App. A.2);
+2^10 = 1024 masked copies per sample. Compares :func:`twophase.game.masking.masked_rewards` at several
 chunk sizes with a naive reference in the same process that builds one masked copy at a time (clone,
 zero the absent patches) and runs the tail on a batch of one, as the lab code does. The naive loop
 runs on ``--naive-masks`` masks per sample and is checked to give the same rewards.
@@ -19,9 +19,9 @@ import time
 import torch
 from torch import nn
 
-from twophase.masking import masked_rewards
-from twophase.players import PatchPlayers
-from twophase.rewards import log_odds
+from twophase.game.masking import masked_rewards
+from twophase.game.players import PatchPlayers
+from twophase.game.rewards import log_odds
 
 
 class LeNetTail(nn.Module):

@@ -2,11 +2,11 @@
 
 Measures, for each model:
 
-* **epoch**: seconds for one training epoch of :func:`twophase.train.fit`'s inner loop (SGD,
+* **epoch**: seconds for one training epoch of :func:`twophase.pipeline.train.fit`'s inner loop (SGD,
   momentum 0.9, batch 128) over ``--train-samples`` synthetic samples (LeNet: MNIST-sized
   ``1 x 32 x 32`` images; BERT-Tiny: sentences of 12-30 words from a 500-word vocabulary, max
   length 48 tokens), and the derived training samples/s;
-* **masked**: masked samples per second of :func:`twophase.masking.masked_rewards` (the ``tail``
+* **masked**: masked samples per second of :func:`twophase.game.masking.masked_rewards` (the ``tail``
   on all ``2^n`` masked copies, ``n = 10`` players: LeNet 8x8 patch grid on the 1st-ReLU map,
   BERT-Tiny 10 words masked with ``[MASK]``), over ``--eval-samples`` samples.
 
@@ -46,9 +46,9 @@ def _epoch(model, batches, opt):
 
 
 def bench_lenet(train_samples: int, eval_samples: int, repeat: int, n: int) -> dict:
-    from twophase.masking import masked_rewards
+    from twophase.game.masking import masked_rewards
+    from twophase.game.players import PatchPlayers
     from twophase.models import build_model
-    from twophase.players import PatchPlayers
 
     torch.manual_seed(0)
     model = build_model("lenet", num_classes=10, in_channels=1, input_size=32)
@@ -73,10 +73,10 @@ def bench_lenet(train_samples: int, eval_samples: int, repeat: int, n: int) -> d
 
 
 def bench_bert_tiny(train_samples: int, eval_samples: int, repeat: int, n: int) -> dict:
-    from twophase.masking import masked_rewards
+    from twophase.data.tokenizer import encode_batch, train_wordpiece_tokenizer
+    from twophase.game.masking import masked_rewards
+    from twophase.game.players import WordPlayers
     from twophase.models import build_model
-    from twophase.players import WordPlayers
-    from twophase.text import encode_batch, train_wordpiece_tokenizer
 
     g = torch.Generator().manual_seed(0)
     vocab = [f"word{i}" for i in range(500)]

@@ -30,8 +30,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from twophase.subsets import subset_orders
-from twophase.transforms import and_interactions, or_interactions
+from twophase.interactions.subsets import subset_orders
+from twophase.interactions.transforms import and_interactions, or_interactions
 
 TARGET_N, TARGET_RATIO = 14, 1000.0
 

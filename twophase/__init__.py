@@ -4,71 +4,84 @@ Reproduces and extends Zhang et al., *Two-Phase Dynamics of Interactions Explain
 Point of a DNN Learning Over-Fitted Features* (arXiv 2405.10262) and Ren et al., *Towards the
 Dynamics of a DNN Learning Symbolic Interactions* (NeurIPS 2024, arXiv 2407.19198).
 
+The flow, one folder per stage::
+
+    pipeline (config -> train -> eval -> rewards -> interactions, cached)
+        game (players, masking, rewards)  ->  interactions (transforms, AND-OR solver)
+    stats (salience, phases, generalization) -> theory (fusiform, response, fit, simulate)
+        -> report (plots, captions, tables) -> book (notebooks, execute, build)
+
 Subsets of the ``n`` players are bitmasks (bit ``i`` = player ``i`` present); tensors over subsets
-have shape ``(..., 2**n)``.  The names below are imported on first use, so ``import twophase``
-stays light (no transformers, no torchvision) until a model or dataset is asked for.
+have shape ``(..., 2**n)``.  This module is the public map: the names below are imported on first
+use, so ``import twophase`` stays light (no transformers, no torchvision) until a model or dataset
+is asked for.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from .subsets import n_players, presence_matrix, subset_orders
-from .transforms import and_interactions, and_reconstruct, or_interactions, or_reconstruct
+from twophase.interactions.subsets import n_players, presence_matrix, subset_orders
+from twophase.interactions.transforms import (
+    and_interactions,
+    and_reconstruct,
+    or_interactions,
+    or_reconstruct,
+)
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "AndOrResult": "decompose",
-    "decompose_and_or": "decompose",
-    "decompose_and_or_lp": "decompose",
-    "salient_threshold": "stats",
-    "order_strength": "stats",
-    "normalized_order_curve": "stats",
-    "signed_order_curve": "stats",
-    "mean_order": "stats",
-    "sparsity_curve": "stats",
-    "jaccard_by_order": "generalization",
-    "fusiform_curve": "theory",
-    "response_matrix": "theory",
-    "masked_rewards": "masking",
-    "log_odds": "rewards",
-    "Reward": "rewards",
-    "PatchPlayers": "players",
-    "WordPlayers": "players",
-    "ClusterPlayers": "players",
-    "FeatureMaskPlayers": "players",
+    "AndOrResult": "interactions.result",
+    "Polish": "interactions.decompose",
+    "decompose_and_or": "interactions.decompose",
+    "decompose_and_or_lp": "interactions.lp",
+    "salient_threshold": "stats.salience",
+    "order_strength": "stats.salience",
+    "normalized_order_curve": "stats.salience",
+    "signed_order_curve": "stats.salience",
+    "mean_order": "stats.salience",
+    "sparsity_curve": "stats.salience",
+    "count_salient": "stats.salience",
+    "salient_mask": "stats.salience",
+    "order_profile": "stats.salience",
+    "OrderProfile": "stats.salience",
+    "loss_gap_boundary": "stats.phases",
+    "interaction_boundary": "stats.phases",
+    "PhaseBoundary": "stats.phases",
+    "jaccard_by_order": "stats.generalization",
+    "weighted_jaccard": "stats.generalization",
+    "fusiform_curve": "theory.fusiform",
+    "response_matrix": "theory.response",
+    "masked_rewards": "game.masking",
+    "evaluate_all_masks": "game.masking",
+    "masked_inputs": "game.masking",
+    "log_odds": "game.rewards",
+    "Reward": "game.rewards",
+    "compute_reward": "game.rewards",
+    "target_logit": "game.rewards",
+    "PatchPlayers": "game.players",
+    "WordPlayers": "game.players",
+    "ClusterPlayers": "game.players",
+    "FeatureMaskPlayers": "game.players",
+    "Baseline": "game.players",
+    "BoundPlayers": "game.players",
     "build_model": "models",
-    "load_dataset": "data",
-    "load_matrix": "config",
-    "Run": "run",
-    "InteractionRecord": "run",
-    "Polish": "decompose",
-    "count_salient": "stats",
-    "salient_mask": "stats",
-    "order_profile": "stats",
-    "OrderProfile": "stats",
-    "loss_gap_boundary": "stats",
-    "interaction_boundary": "stats",
-    "PhaseBoundary": "stats",
-    "weighted_jaccard": "generalization",
-    "evaluate_all_masks": "masking",
-    "masked_inputs": "masking",
-    "compute_reward": "rewards",
-    "target_logit": "rewards",
-    "Baseline": "players",
-    "BoundPlayers": "players",
     "ModelName": "models",
     "SplitModel": "models",
+    "load_dataset": "data",
     "DatasetName": "data",
     "dataset_info": "data",
-    "get_run": "config",
-    "RunConfig": "config",
+    "load_matrix": "pipeline.config",
+    "get_run": "pipeline.config",
+    "RunConfig": "pipeline.config",
+    "Run": "pipeline.run",
+    "InteractionRecord": "pipeline.results",
+    "open_results": "pipeline.results",
 }
-_SUBMODULES = {
-    "book", "cli", "config", "data", "decompose", "generalization", "io", "masking", "models",
-    "noise", "players", "plots", "rewards", "run", "stats", "subsets", "text", "theory", "train",
-    "transforms",
+_SUBPACKAGES = {
+    "book", "choices", "cli", "data", "game", "interactions", "models", "pipeline", "report",
+    "stats", "theory",
 }
 
 __all__ = [
@@ -85,12 +98,12 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+        module = importlib.import_module(f"twophase.{_EXPORTS[name]}")
         return getattr(module, name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"twophase.{name}")
     raise AttributeError(f"module 'twophase' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBPACKAGES)

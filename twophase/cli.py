@@ -1,20 +1,20 @@
-"""Command line: ``twophase list | train | interactions | run`` (+ registered extras such as ``book``).
+"""Command line: ``twophase list | train | eval | rewards | interactions | run | book``.
 
-Examples::
+The stage commands share the stage names of :mod:`twophase.pipeline.run`; each runs the stages of
+one run in order *up to* the one it names (finished stages are skipped), ``run`` runs all four
+for some or all runs of a profile. Examples::
 
     twophase list                         # profiles and their runs
     twophase list --profile quick         # runs of one profile with model, dataset, epochs
-    twophase train quick lenet-digits     # stage 1 only (resumes a killed run)
-    twophase interactions quick lenet-digits   # eval samples, rewards, AND-OR interactions
+    twophase train quick lenet-digits     # stage train (resumes a killed run)
+    twophase rewards quick lenet-digits   # stages train, eval, rewards
+    twophase interactions quick lenet-digits   # ... and the AND-OR interactions
     twophase run quick --all              # every run of a profile, all stages, cached
     twophase run cpu lenet-mnist --data-root ../shared/data
+    twophase book all --profile quick     # = python -m twophase.book all --profile quick
 
 Configuration errors (unknown profile, run, key, model, dataset) print one clear message listing
 the valid choices and exit with status 2 (no traceback).
-
-Other modules add subcommands through :data:`SUBCOMMANDS`: a mapping ``name -> register`` where
-``register(subparsers)`` adds a parser and sets ``func=callable(args) -> int`` on it with
-``set_defaults``. :func:`register_subcommand` adds one.
 """
 
 from __future__ import annotations
@@ -22,21 +22,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from twophase.config import ConfigError
+from twophase.book.cli import main as book_main
+from twophase.choices import ChoiceError
+from twophase.pipeline.config import ConfigError, get_run, load_matrix, profiles, run_names
+from twophase.pipeline.results import RunResults
+from twophase.pipeline.run import Run
 
-__all__ = ["main", "build_parser", "SUBCOMMANDS", "register_subcommand"]
+__all__ = ["main", "build_parser"]
 
-Registrar = Callable[[argparse._SubParsersAction], None]
-
-#: extra subcommands: name -> registrar(subparsers)
-SUBCOMMANDS: dict[str, Registrar] = {}
-
-
-def register_subcommand(name: str, registrar: Registrar) -> None:
-    """Add a subcommand: ``registrar(subparsers)`` must create parser ``name`` and set ``func``."""
-    SUBCOMMANDS[name] = registrar
+#: help of the stage commands (the stage names of twophase.pipeline.run.STAGES)
+_STAGE_HELP = {
+    "train": "stage train of one run: checkpoints + metrics (resumes a killed run)",
+    "eval": "stages up to eval: + the fixed evaluated samples and their players",
+    "rewards": "stages up to rewards: + the rewards of all masked samples at every checkpoint",
+    "interactions": "stages up to interactions: + the AND-OR interactions",
+}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -50,8 +52,6 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _runs(args, names: Sequence[str], all_runs: bool):
-    from twophase.config import get_run, load_matrix, run_names
-
     if all_runs or not names:
         if not all_runs and not names:
             valid = ", ".join(run_names(args.profile, args.matrix))
@@ -61,16 +61,12 @@ def _runs(args, names: Sequence[str], all_runs: bool):
     return [get_run(args.profile, n, args.matrix) for n in names]
 
 
-def _make_run(args, cfg):
-    from twophase.run import Run
-
+def _make_run(args, cfg) -> Run:
     return Run(cfg, args.runs_root, data_root=args.data_root, device=args.device,
                show_progress=not args.no_progress)
 
 
 def _cmd_list(args) -> int:
-    from twophase.config import load_matrix, profiles
-
     names = [args.profile] if args.profile else profiles(args.matrix)
     for prof in names:
         runs = load_matrix(prof, args.matrix)
@@ -86,23 +82,18 @@ def _cmd_list(args) -> int:
     return 0
 
 
-def _cmd_train(args) -> int:
-    from twophase.config import get_run
-
-    run = _make_run(args, get_run(args.profile, args.run, args.matrix))
-    metrics = run.train()
-    last = metrics.iloc[-1]
-    print(f"{run}: epoch {int(last.epoch)} train_loss={last.train_loss:.4f} "
-          f"test_loss={last.test_loss:.4f} test_acc={last.test_acc:.3f}")
-    return 0
-
-
-def _cmd_interactions(args) -> int:
-    from twophase.config import get_run
-
-    run = _make_run(args, get_run(args.profile, args.run, args.matrix))
-    run.decompose()
+def _report(run) -> None:
     print(f"{run}: {', '.join(f'{s}={a}' for s, a in run.log)}")
+
+
+def _cmd_stage(args) -> int:
+    run = _make_run(args, get_run(args.profile, args.run, args.matrix))
+    run.execute(until=args.command)
+    _report(run)
+    if args.command == "train":
+        last = RunResults(run.dir, run.config).metrics().iloc[-1]
+        print(f"{run}: epoch {int(last.epoch)} train_loss={last.train_loss:.4f} "
+              f"test_loss={last.test_loss:.4f} test_acc={last.test_acc:.3f}")
     return 0
 
 
@@ -110,7 +101,7 @@ def _cmd_run(args) -> int:
     for cfg in _runs(args, args.runs, args.all):
         run = _make_run(args, cfg)
         run.execute()
-        print(f"{run}: {', '.join(f'{s}={a}' for s, a in run.log)}")
+        _report(run)
     return 0
 
 
@@ -127,17 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matrix", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("train", help="train one run (checkpoints + metrics; resumes)")
-    p.add_argument("profile")
-    p.add_argument("run")
-    _common(p)
-    p.set_defaults(func=_cmd_train)
-
-    p = sub.add_parser("interactions", help="rewards and AND-OR interactions of one run")
-    p.add_argument("profile")
-    p.add_argument("run")
-    _common(p)
-    p.set_defaults(func=_cmd_interactions)
+    for stage, help_text in _STAGE_HELP.items():
+        p = sub.add_parser(stage, help=help_text)
+        p.add_argument("profile")
+        p.add_argument("run")
+        _common(p)
+        p.set_defaults(func=_cmd_stage)
 
     p = sub.add_parser("run", help="all stages of some or all runs of a profile (cached)")
     p.add_argument("profile")
@@ -150,15 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="execute the notebooks and build the book (`twophase book -h` for more)")
     p.add_argument("book_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_book)
-
-    for registrar in SUBCOMMANDS.values():
-        registrar(sub)
     return parser
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
-    from twophase.book import main as book_main
-
     return book_main(args.book_args or ["-h"])
 
 
@@ -168,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, ChoiceError) as exc:
         print(f"twophase: error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:  # e.g. DatasetNotFoundError: says where and how
@@ -177,7 +158,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("twophase: interrupted (finished stages and checkpoints are kept)", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -8,7 +8,7 @@ with ``.targets`` (``LongTensor (N,)``) and ``.info`` (:class:`DatasetInfo`); it
 primitives (synthetic).
 """
 
-from .base import (
+from twophase.data.base import (
     ENV_VAR,
     DatasetInfo,
     DatasetName,
@@ -18,11 +18,17 @@ from .base import (
     UnknownDatasetError,
     resolve_root,
 )
-from .idx import SourceSplit, read_idx, write_idx
-from .primitives import Primitive
-from .registry import DatasetSpec, available_datasets, dataset_info, get_spec, load_dataset
-from .sst2 import SST2TestFile, TextDataset
-from .utils import (
+from twophase.data.idx import SourceSplit, read_idx, write_idx
+from twophase.data.primitives import Primitive
+from twophase.data.registry import (
+    DatasetSpec,
+    available_datasets,
+    dataset_info,
+    get_spec,
+    load_dataset,
+)
+from twophase.data.sst2 import SST2TestFile, TextDataset
+from twophase.data.utils import (
     RelabeledDataset,
     SubsetDataset,
     gather_inputs,

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from twophase.choices import ChoiceError
+
 ENV_VAR = "TWOPHASE_DATA"
 DEFAULT_ROOT = Path("data")
 
@@ -48,26 +50,6 @@ class Split(str, Enum):
     TRAIN = "train"
     TEST = "test"
 
-    @classmethod
-    def parse(cls, value: Split | str) -> Split:
-        if isinstance(value, Split):
-            return value
-        try:
-            return cls(str(value).lower())
-        except ValueError:
-            valid = ", ".join(repr(s.value) for s in cls)
-            raise ValueError(f"unknown split {value!r}; valid splits: {valid}") from None
-
-
-def parse_enum(enum_cls: type[Enum], value, what: str):
-    """``enum_cls(value)`` with an error that names the option and lists the valid values."""
-    if isinstance(value, enum_cls):
-        return value
-    try:
-        return enum_cls(str(value).lower())
-    except ValueError:
-        valid = ", ".join(repr(m.value) for m in enum_cls)
-        raise ValueError(f"unknown {what} {value!r}; valid values: {valid}") from None
 
 
 def _canonical(text: str) -> str:
@@ -112,12 +94,11 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-class UnknownDatasetError(ValueError):
+class UnknownDatasetError(ChoiceError):
     """Raised for a dataset name that is not registered; the message lists the valid names."""
 
     def __init__(self, name: object):
-        valid = ", ".join(m.value for m in DatasetName)
-        super().__init__(f"unknown dataset {name!r}; valid names: {valid}")
+        super().__init__("dataset", name, [m.value for m in DatasetName])
         self.name = name
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import (
+from twophase.data.base import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     DatasetInfo,
@@ -30,7 +30,7 @@ from .base import (
     Split,
     resolve_root,
 )
-from .images import InMemoryImageDataset
+from twophase.data.images import InMemoryImageDataset
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))

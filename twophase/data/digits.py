@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import DatasetInfo, DatasetName, Modality, Split
-from .images import InMemoryImageDataset
-from .utils import stratified_split
+from twophase.data.base import DatasetInfo, DatasetName, Modality, Split
+from twophase.data.images import InMemoryImageDataset
+from twophase.data.utils import stratified_split
 
 CLASS_NAMES = tuple(str(i) for i in range(10))
 

@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import (
+from twophase.choices import parse_choice
+from twophase.data.base import (
     FASHION_MEAN,
     FASHION_STD,
     MNIST_MEAN,
@@ -46,11 +47,10 @@ from .base import (
     DatasetNotFoundError,
     Modality,
     Split,
-    parse_enum,
     resolve_root,
 )
-from .images import InMemoryImageDataset
-from .utils import stratified_split
+from twophase.data.images import InMemoryImageDataset
+from twophase.data.utils import stratified_split
 
 _IDX_DTYPES = {
     0x08: np.dtype(np.uint8),
@@ -172,7 +172,7 @@ def _load_idx_dataset(
     dr = resolve_root(root)
     raw_dir = dr.path / folder / "raw"
     dirs = [raw_dir, *extra_dirs]
-    mode = parse_enum(SourceSplit, source_split, "source_split")
+    mode = parse_choice(SourceSplit, source_split, "source_split")
     have_train = _find(dirs, "train-images-idx3-ubyte") and _find(dirs, "train-labels-idx1-ubyte")
     if download and not have_train and mode is not SourceSplit.TEST:
         import torchvision.datasets as tvd

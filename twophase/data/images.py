@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .base import DatasetInfo, Modality, as_targets
+from twophase.data.base import DatasetInfo, Modality, as_targets
 
 
 def preprocess_images(

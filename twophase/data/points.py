@@ -32,7 +32,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .base import DatasetInfo, DatasetName, DatasetNotFoundError, Modality, Split, resolve_root
+from twophase.data.base import (
+    DatasetInfo,
+    DatasetName,
+    DatasetNotFoundError,
+    Modality,
+    Split,
+    resolve_root,
+)
 
 FOLDERS = ("shapenetcore_partanno_segmentation_benchmark_v0",
            "shapenetcore_partanno_segmentation_benchmark_v0_normal")

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .base import DatasetInfo, DatasetName, Modality, Split
-from .points import sample_seed
+from twophase.data.base import DatasetInfo, DatasetName, Modality, Split
+from twophase.data.points import sample_seed
 
 
 class Primitive(str, Enum):

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from . import cifar, cub, digits, idx, points, primitives, sst2, tiny_imagenet
-from .base import DatasetInfo, DatasetName, Modality, Split, resolve_root
-from .utils import stratified_subset, subset
+from twophase.choices import parse_choice
+from twophase.data import cifar, cub, digits, idx, points, primitives, sst2, tiny_imagenet
+from twophase.data.base import DatasetInfo, DatasetName, Modality, Split, resolve_root
+from twophase.data.utils import stratified_subset, subset
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def load_dataset(
     """
     spec = get_spec(name)
     _check_options(spec, opts)
-    sp = Split.parse(split)
+    sp = parse_choice(Split, split, "split")
     ds = spec.loader(root, split=sp, download=download, **opts)
     if max_samples is not None and per_class is not None:
         raise ValueError("give at most one of max_samples and per_class")

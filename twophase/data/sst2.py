@@ -26,13 +26,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from .base import (
+from twophase.choices import parse_choice
+from twophase.data.base import (
     DatasetInfo,
     DatasetName,
     Modality,
     Split,
     as_targets,
-    parse_enum,
     require_files,
     resolve_root,
 )
@@ -139,7 +139,7 @@ def load(
     """
     dr = resolve_root(root)
     folder = dr.path / FOLDER
-    tf = parse_enum(SST2TestFile, test_file, "test_file")
+    tf = parse_choice(SST2TestFile, test_file, "test_file")
     fname = "train.tsv" if split is Split.TRAIN else f"{tf.value}.tsv"
     path = folder / fname
     require_files(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (
+from twophase.data.base import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     DatasetInfo,
@@ -30,8 +30,8 @@ from .base import (
     require_files,
     resolve_root,
 )
-from .images import FileImageDataset
-from .utils import select_classes
+from twophase.data.images import FileImageDataset
+from twophase.data.utils import select_classes
 
 FOLDER = "tiny-imagenet-200"
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"

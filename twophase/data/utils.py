@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from .base import DatasetInfo, Modality, as_targets
+from twophase.data.base import DatasetInfo, Modality, as_targets
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -10,8 +10,17 @@ Families: :mod:`~twophase.models.lenet`, :mod:`~twophase.models.vgg`,
 :mod:`~twophase.models.dgcnn`, :mod:`~twophase.models.small`.
 """
 
-from .base import FeatureSplitModel, PlayerKind, SplitModel, nth_relu_end
-from .registry import MODEL_INFO, ModelInfo, ModelName, build_model, model_names, parse_model_name
+from twophase.game.players import PlayerKind
+from twophase.models.base import FeatureSplitModel, SplitModel, nth_relu_end
+from twophase.models.registry import (
+    MODEL_INFO,
+    ModelInfo,
+    ModelName,
+    build_model,
+    model_names,
+    model_options,
+    parse_model_name,
+)
 
 __all__ = [
     "SplitModel",
@@ -23,5 +32,6 @@ __all__ = [
     "MODEL_INFO",
     "build_model",
     "model_names",
+    "model_options",
     "parse_model_name",
 ]

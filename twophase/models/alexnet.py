@@ -26,8 +26,14 @@ import torch
 import torchvision
 from torch import nn
 
-from .base import ConvNet, FeatureSplitModel, adapt_conv_stack, materialize, nth_relu_end
-from .vgg import Head, resolve_head
+from twophase.models.base import (
+    ConvNet,
+    FeatureSplitModel,
+    adapt_conv_stack,
+    materialize,
+    nth_relu_end,
+)
+from twophase.models.vgg import Head, resolve_head
 
 __all__ = ["AlexNet", "build_alexnet", "SMALL_STEM_MAX_SIZE"]
 

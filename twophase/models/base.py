@@ -1,7 +1,7 @@
 """The split-model interface shared by every network in :mod:`twophase.models`.
 
 Both papers compute interactions on an *intermediate* representation, not on raw inputs
-(paper-spec E, "Input variables"; F.8): for VGG the output of the 2nd ReLU, for LeNet and AlexNet
+(P1 App. A.2, P2 App. G; book/methods/interactions.md (method-players-per-model)): for VGG the output of the 2nd ReLU, for LeNet and AlexNet
 the output of the 1st ReLU, for BERT the input tokens and for DGCNN the input points. A
 :class:`SplitModel` therefore exposes the network as two halves,
 
@@ -24,13 +24,13 @@ Shapes (``B`` = batch):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from enum import Enum
 
 import torch
 from torch import nn
 
+from twophase.game.players import PlayerKind
+
 __all__ = [
-    "PlayerKind",
     "SplitModel",
     "FeatureSplitModel",
     "nth_relu_end",
@@ -39,24 +39,6 @@ __all__ = [
     "adapt_conv_stack",
     "materialize",
 ]
-
-
-class PlayerKind(str, Enum):
-    """What the players of a model are (which :mod:`twophase.players` class fits it).
-
-    ``PATCH``: cells of a grid over an image feature map ``(B, C, H, W)``;
-    ``WORD``: words of a tokenised sentence (groups of token positions);
-    ``CLUSTER``: k-means clusters of the points of a point cloud ``(B, P, 3)``.
-    The values are the lower-case strings ``"patch"``, ``"word"``, ``"cluster"`` and the members
-    compare equal to them.
-    """
-
-    PATCH = "patch"
-    WORD = "word"
-    CLUSTER = "cluster"
-
-    def __str__(self) -> str:  # pragma: no cover - cosmetic
-        return self.value
 
 
 class SplitModel(nn.Module):

@@ -13,7 +13,7 @@ BERT-Medium    8    512  8   2048
 
 The network is :class:`transformers.BertForSequenceClassification` built from a
 :class:`~transformers.BertConfig` (random initialisation, no hub access; the vocabulary comes from
-our own WordPiece tokenizer, :mod:`twophase.text`). Attention is the ``"eager"`` implementation so
+our own WordPiece tokenizer, :mod:`twophase.data.tokenizer`). Attention is the ``"eager"`` implementation so
 attention weights can be returned and results match across machines.
 
 Split: players are tokens, so ``front(input_ids) = input_ids`` ``(B, L)`` and
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from .base import PlayerKind, SplitModel
+from twophase.game.players import PlayerKind
+from twophase.models.base import SplitModel
 
 __all__ = ["BertSize", "BERT_SIZES", "BertClassifier", "build_bert"]
 
@@ -126,7 +127,7 @@ def build_bert(
         size: ``"bert-tiny"`` or ``"bert-medium"`` (:data:`BERT_SIZES`).
         num_classes: number of logits (2 for SST-2).
         vocab_size: vocabulary size; taken from ``len(tokenizer)`` when a tokenizer is given.
-        tokenizer: a tokenizer from :mod:`twophase.text`; supplies vocab size, pad and mask ids.
+        tokenizer: a tokenizer from :mod:`twophase.data.tokenizer`; supplies vocab size, pad and mask ids.
         max_position_embeddings: longest sequence the model accepts.
         hidden_dropout_prob, attention_probs_dropout_prob: BERT's dropouts.
         pad_token_id, mask_token_id: override the tokenizer's ids.
@@ -139,7 +140,7 @@ def build_bert(
         pad_token_id = tokenizer.pad_token_id if pad_token_id is None else pad_token_id
         mask_token_id = tokenizer.mask_token_id if mask_token_id is None else mask_token_id
     if vocab_size is None:
-        raise ValueError("build_bert needs vocab_size=... or tokenizer=... (see twophase.text)")
+        raise ValueError("build_bert needs vocab_size=... or tokenizer=... (see twophase.data.tokenizer)")
     if num_classes < 2:
         raise ValueError(
             f"num_classes must be >= 2 (BertForSequenceClassification with 1 label is a regressor), "

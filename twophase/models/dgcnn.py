@@ -35,7 +35,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .base import PlayerKind, SplitModel
+from twophase.game.players import PlayerKind
+from twophase.models.base import SplitModel
 
 __all__ = ["DGCNN", "EdgeConv", "knn_indices", "edge_features", "build_dgcnn"]
 

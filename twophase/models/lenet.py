@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .base import ConvNet, FeatureSplitModel, adapt_conv_stack, nth_relu_end
+from twophase.models.base import ConvNet, FeatureSplitModel, adapt_conv_stack, nth_relu_end
 
 __all__ = ["LeNet", "build_lenet"]
 

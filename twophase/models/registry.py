@@ -17,7 +17,9 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
-from .base import PlayerKind, SplitModel
+from twophase.choices import parse_choice
+from twophase.game.players import PlayerKind
+from twophase.models.base import SplitModel
 
 __all__ = [
     "ModelName",
@@ -25,6 +27,7 @@ __all__ = [
     "MODEL_INFO",
     "build_model",
     "model_names",
+    "model_options",
     "parse_model_name",
 ]
 
@@ -55,7 +58,7 @@ class ModelInfo:
         name: the :class:`ModelName`.
         modality: ``"image"``, ``"text"`` or ``"pointcloud"`` (matches ``DatasetInfo.modality``).
         player_kind: what the players are.
-        split_layer: where interactions are computed (paper-spec E / F.8).
+        split_layer: where interactions are computed (P1 App. A.2, P2 App. G).
         papers: which of the two papers use the model (``"P1"``, ``"P2"``; empty for our extras).
         description: one line.
     """
@@ -162,49 +165,50 @@ def model_names() -> list[str]:
 
 def parse_model_name(name: ModelName | str) -> ModelName:
     """Map a name (case-insensitive; ``_`` accepted for ``-``) to :class:`ModelName`."""
-    if isinstance(name, ModelName):
-        return name
-    key = str(name).strip().lower().replace("_", "-")
-    try:
-        return ModelName(key)
-    except ValueError:
-        raise ValueError(
-            f"unknown model name {name!r}; valid names: {', '.join(model_names())}"
-        ) from None
+    if isinstance(name, str):
+        name = name.replace("_", "-")
+    return parse_choice(ModelName, name, "model name")
 
 
 def _builder_for(name: ModelName) -> tuple[Callable[..., SplitModel], bool]:
     """(builder, takes image geometry) for ``name``. Only the needed family module is imported,
     so building an image model never imports transformers."""
     if name is ModelName.LENET:
-        from .lenet import build_lenet
+        from twophase.models.lenet import build_lenet
 
         return build_lenet, True
     if name in (ModelName.VGG11, ModelName.VGG13, ModelName.VGG16):
-        from .vgg import build_vgg
+        from twophase.models.vgg import build_vgg
 
         return partial(build_vgg, int(name.value[3:])), True
     if name is ModelName.ALEXNET:
-        from .alexnet import build_alexnet
+        from twophase.models.alexnet import build_alexnet
 
         return build_alexnet, True
     if name in (ModelName.BERT_TINY, ModelName.BERT_MEDIUM):
-        from .bert import build_bert
+        from twophase.models.bert import build_bert
 
         return partial(build_bert, name.value), False
     if name is ModelName.DGCNN:
-        from .dgcnn import build_dgcnn
+        from twophase.models.dgcnn import build_dgcnn
 
         return build_dgcnn, False
     if name is ModelName.MLP:
-        from .small import build_mlp
+        from twophase.models.small import build_mlp
 
         return build_mlp, True
     if name is ModelName.CNN_SMALL:
-        from .small import build_cnn_small
+        from twophase.models.small import build_cnn_small
 
         return build_cnn_small, True
     raise AssertionError(f"no builder registered for {name}")  # pragma: no cover
+
+
+def model_options(name: ModelName | str) -> list[str]:
+    """The family-specific keyword options :func:`build_model` accepts for ``name``."""
+    builder, _ = _builder_for(parse_model_name(name))
+    skip = ("num_classes", "in_channels", "input_size")
+    return [p for p in inspect.signature(builder).parameters if p not in skip]
 
 
 def build_model(
@@ -231,8 +235,7 @@ def build_model(
     """
     model_name = parse_model_name(name)
     builder, takes_geometry = _builder_for(model_name)
-    params = inspect.signature(builder).parameters
-    accepted = sorted(p for p in params if p not in ("num_classes", "in_channels", "input_size"))
+    accepted = sorted(model_options(model_name))
     unknown = sorted(set(kw) - set(accepted))
     if unknown:
         raise TypeError(

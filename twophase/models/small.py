@@ -25,7 +25,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .base import ConvNet, FeatureSplitModel, PlayerKind, SplitModel, adapt_conv_stack, nth_relu_end
+from twophase.game.players import PlayerKind
+from twophase.models.base import (
+    ConvNet,
+    FeatureSplitModel,
+    SplitModel,
+    adapt_conv_stack,
+    nth_relu_end,
+)
 
 __all__ = ["MLP", "CNNSmall", "build_mlp", "build_cnn_small"]
 

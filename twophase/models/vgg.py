@@ -35,7 +35,14 @@ from torch import nn
 from torchvision.models.vgg import cfgs as _VGG_CFGS
 from torchvision.models.vgg import make_layers as _vgg_make_layers
 
-from .base import ConvNet, FeatureSplitModel, adapt_conv_stack, materialize, nth_relu_end
+from twophase.choices import parse_choice
+from twophase.models.base import (
+    ConvNet,
+    FeatureSplitModel,
+    adapt_conv_stack,
+    materialize,
+    nth_relu_end,
+)
 
 __all__ = ["Head", "VGG", "build_vgg", "VGG_DEPTHS", "TORCHVISION_HEAD_MIN_SIZE"]
 
@@ -53,14 +60,11 @@ class Head(str, Enum):
 
 
 def resolve_head(head: Head | str | None, input_size: int) -> Head:
-    """``None`` -> ``TORCHVISION`` if ``input_size >= 224`` else ``COMPACT``; strings -> enum."""
+    """``None`` (automatic) -> ``TORCHVISION`` if ``input_size >= 224`` else ``COMPACT``;
+    strings -> enum."""
     if head is None:
         return Head.TORCHVISION if input_size >= TORCHVISION_HEAD_MIN_SIZE else Head.COMPACT
-    try:
-        return Head(head)
-    except ValueError:
-        valid = ", ".join(repr(h.value) for h in Head)
-        raise ValueError(f"unknown head {head!r}; valid: {valid} or None (automatic)") from None
+    return parse_choice(Head, head, "head")
 
 
 def init_vgg_module(module: nn.Module) -> None:

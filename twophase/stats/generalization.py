@@ -1,6 +1,7 @@
 r"""Generalisation power of interactions: train/test weighted Jaccard similarity per order.
 
-P1 (arXiv 2405.10262) Sec. 3.3, following Zhou et al. (AAAI 2024); paper-spec C. For a class c,
+P1 Sec. 3.3, following Zhou et al. (AAAI 2024); book/methods/generalization.md (method-jaccard).
+For a class c,
 an order k and a split (train or test):
 
 1. vectorise all order-k AND and OR coefficients of a sample, in a fixed subset order, with no
@@ -13,7 +14,7 @@ an order k and a split (train or test):
 
 P1 reports the mean of sim over the first 10 classes for each k; it falls as k grows (high-order
 interactions generalise worse). The metric needs player i to mean the same thing in every sample
-(fixed patch positions per run, paper-spec G.2).
+(fixed patch positions per run, drawn once; :mod:`twophase.pipeline.samples`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from twophase.subsets import n_players, subset_orders
+from twophase.interactions.subsets import n_players, subset_orders
 
 __all__ = ["class_means", "jaccard_by_order", "weighted_jaccard"]
 
@@ -122,7 +123,7 @@ def jaccard_by_order(
 ) -> pd.DataFrame:
     r"""Train/test weighted Jaccard similarity of the class-mean interactions, per order and class.
 
-    Implements paper-spec C exactly (see the module docstring): for each class c and order
+    Implements book/methods/generalization.md (method-jaccard) exactly (see the module docstring): for each class c and order
     k = 1..n, ``sim(ũ, w̃)`` between the projected class means of the order-k AND+OR coefficient
     vectors (length ``2 C(n,k)``, no threshold) of the train split (``ũ``) and the test split
     (``w̃``). The per-order sums of min and max are taken over all orders at once with one

@@ -1,6 +1,6 @@
 r"""Label-noise protocols for the over-fitting experiments.
 
-Two protocols (see :class:`twophase.config.NoiseKind`):
+Two protocols (see :class:`twophase.pipeline.config.NoiseKind`):
 
 * **Random relabelling** (P2 App. G; 1% of MNIST/CIFAR-10, 5% of CUB): a seeded uniform choice of
   :math:`m = \operatorname{round}(\rho N)` training samples gets a label drawn uniformly from the
@@ -19,11 +19,10 @@ records it as ``noise.pt`` in its folder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from twophase.config import NoiseConfig, NoiseKind
+from twophase.pipeline.config import NoiseConfig, NoiseKind
 
 __all__ = ["NoiseResult", "random_relabel", "low_confidence_relabel", "apply_noise"]
 
@@ -64,12 +63,6 @@ class NoiseResult:
     def from_dict(cls, d: dict) -> NoiseResult:
         return cls(d["targets"], d["original_targets"], d["flipped"], NoiseKind(d["kind"]),
                    d.get("scores"))
-
-    @classmethod
-    def load(cls, path: str | Path) -> NoiseResult:
-        from twophase.io import load_torch
-
-        return cls.from_dict(load_torch(path))
 
 
 def _clean(targets: torch.Tensor) -> torch.Tensor:

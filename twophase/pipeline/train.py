@@ -41,8 +41,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from twophase.config import TrainConfig
-from twophase.io import atomic_save_csv, atomic_save_torch, load_torch
+from twophase.pipeline.config import TrainConfig
+from twophase.pipeline.storage import atomic_save_csv, atomic_save_torch, load_torch
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -54,7 +54,6 @@ __all__ = [
     "fit",
     "checkpoint_path",
     "list_checkpoints",
-    "load_checkpoint_weights",
     "capture_rng",
     "restore_rng",
 ]
@@ -219,13 +218,6 @@ def list_checkpoints(out_dir: str | Path) -> dict[int, Path]:
         except (IndexError, ValueError):
             continue
     return found
-
-
-def load_checkpoint_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load the ``model`` state dict of a checkpoint file into ``model`` (on its device)."""
-    ckpt = load_torch(path, map_location="cpu")
-    model.load_state_dict(ckpt["model"])
-    return model
 
 
 def _state_cpu(model: nn.Module) -> dict:

@@ -1,9 +1,9 @@
 r"""Players: which input elements each of the n input variables controls, and its baseline.
 
-Paper-spec A.1: a sample :math:`x` has :math:`n` chosen input variables (players); the masked sample
+Definitions: book/methods/interactions.md (method-players). A sample :math:`x` has :math:`n` chosen input variables (players); the masked sample
 :math:`x_S` keeps player :math:`i` for :math:`i \in S` and puts the baseline :math:`b_i` in for
-:math:`i \notin S`. Everything that belongs to no player stays as it is. Paper-spec E
-("Input variables") and P2 App. G fix the players of each modality:
+:math:`i \notin S`. Everything that belongs to no player stays as it is. P1 App. A.2 and P2 App. G fix the players
+of each modality (book/methods/interactions.md (method-players-per-model)):
 
 * images: the feature map after the 1st (LeNet, AlexNet) or 2nd (VGG) ReLU, split into an 8x8 grid;
   10 cells drawn from the central 6x6; baseline 0 on all channels -> :class:`PatchPlayers`;
@@ -26,7 +26,7 @@ same at every checkpoint. ``players.bind(features, ...)`` returns :class:`BoundP
 Players are disjoint by construction (an element belongs to at most one player), which is what the
 definition of :math:`x_S` needs. ``mask(features, present)`` with ``present`` ``(M, n)`` bool returns
 ``(B, M, *E)`` masked copies, ``out[b, m] = where(player of element absent in row m, baseline,
-features)``. Row ``m`` of :func:`twophase.subsets.presence_matrix` is the bitmask ``m``, bit ``i`` =
+features)``. Row ``m`` of :func:`twophase.interactions.subsets.presence_matrix` is the bitmask ``m``, bit ``i`` =
 player ``i`` present (LSB = player 0).
 
 Per-sample players (words, clusters) are chosen deterministically from the sample's content and the
@@ -41,13 +41,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from twophase.choices import parse_choice
+
+if TYPE_CHECKING:
+    from twophase.pipeline.config import InteractionConfig
+
 __all__ = [
     "Baseline",
+    "PlayerKind",
+    "players_for",
     "BoundPlayers",
     "Players",
     "PatchPlayers",
@@ -60,15 +68,13 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------------
-# helpers
 
 
 def as_presence(masks: Tensor | Sequence[int] | int, n: int, device=None) -> Tensor:
     """Turn subset bitmasks ``(M,)`` (or an int) or a presence matrix ``(M, n)`` into ``(M, n)`` bool.
 
     Bit ``i`` of a bitmask = player ``i`` present (LSB = player 0), as in
-    :func:`twophase.subsets.presence_matrix`.
+    :func:`twophase.interactions.subsets.presence_matrix`.
     """
     masks = torch.as_tensor(masks, device=device)
     if masks.dtype == torch.bool:
@@ -108,8 +114,6 @@ def grid_boundaries(size: int, grid: int) -> list[int]:
     return [(r * size) // grid for r in range(grid + 1)]
 
 
-# --------------------------------------------------------------------------------------------------
-# bound players
 
 
 @dataclass
@@ -284,8 +288,24 @@ class BoundPlayers:
         )
 
 
-# --------------------------------------------------------------------------------------------------
-# player kinds
+
+
+class PlayerKind(str, Enum):
+    """What the players of a model are (which :class:`Players` class fits it).
+
+    ``PATCH``: cells of a grid over an image feature map ``(B, C, H, W)``;
+    ``WORD``: words of a tokenised sentence (groups of token positions);
+    ``CLUSTER``: k-means clusters of the points of a point cloud ``(B, P, 3)``.
+    The values are the lower-case strings ``"patch"``, ``"word"``, ``"cluster"`` and the members
+    compare equal to them.
+    """
+
+    PATCH = "patch"
+    WORD = "word"
+    CLUSTER = "cluster"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Players(ABC):
@@ -322,7 +342,7 @@ class Baseline(str, Enum):
 
 @dataclass
 class PatchPlayers(Players):
-    """``n`` cells of a ``grid x grid`` split of a ``(B, C, H, W)`` feature map (paper-spec E).
+    """``n`` cells of a ``grid x grid`` split of a ``(B, C, H, W)`` feature map (P1 App. A.2, P2 App. G).
 
     Cell ``(r, c)`` covers rows ``[floor(r H/g), floor((r+1) H/g))`` and columns
     ``[floor(c W/g), floor((c+1) W/g))`` (:func:`grid_boundaries`), all channels. The ``n`` cells are
@@ -346,7 +366,7 @@ class PatchPlayers(Players):
     _positions: tuple[tuple[int, int], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.baseline = Baseline(self.baseline)
+        self.baseline = parse_choice(Baseline, self.baseline, "baseline")
         inner = self.grid - 2 * self.border
         if self.grid < 1 or self.border < 0 or inner < 1:
             raise ValueError(
@@ -545,7 +565,7 @@ class WordPlayers(Players):
 
 @dataclass
 class ClusterPlayers(Players):
-    """``n`` of ``n_clusters`` k-means clusters of each point cloud ``(B, P, D)`` (paper-spec E).
+    """``n`` of ``n_clusters`` k-means clusters of each point cloud ``(B, P, D)`` (P2 App. G).
 
     k-means is scikit-learn's ``KMeans`` (Lloyd with k-means++ seeding, ``random_state=seed``,
     ``n_init`` restarts) run per sample: a maintained, well-tested library implementation with
@@ -652,3 +672,20 @@ class FeatureMaskPlayers(Players):
                 f"features' shape {tuple(features.shape)}: {err}"
             ) from None
         return BoundPlayers(owner=owner, baseline=baseline, n=self.n)
+
+
+def players_for(
+    kind: PlayerKind | str, cfg: InteractionConfig, *, mask_token_id: int | None = None
+) -> Players:
+    """The players of a run: ``kind`` (the model's :class:`PlayerKind`) with the settings of its
+    interaction configuration (``n``, ``seed``; ``grid``, ``border``, ``baseline`` for patches;
+    ``clusters`` for point clouds).  Word players need the tokenizer's ``mask_token_id``."""
+    kind = parse_choice(PlayerKind, kind, "player kind")
+    if kind is PlayerKind.PATCH:
+        return PatchPlayers(grid=cfg.grid, n=cfg.n, seed=cfg.seed, border=cfg.border,
+                            baseline=parse_choice(Baseline, cfg.baseline, "baseline"))
+    if kind is PlayerKind.WORD:
+        if mask_token_id is None:
+            raise ValueError("word players need the tokenizer's mask_token_id")
+        return WordPlayers(n=cfg.n, seed=cfg.seed, mask_token_id=mask_token_id)
+    return ClusterPlayers(n_clusters=cfg.clusters, n=cfg.n, seed=cfg.seed)

@@ -43,6 +43,14 @@ from typing import Any
 
 import yaml
 
+from twophase.choices import ChoiceError, parse_choice
+from twophase.data.base import DatasetName
+from twophase.data.registry import get_spec
+from twophase.game.players import Baseline
+from twophase.game.rewards import Reward
+from twophase.models.registry import ModelName, model_options
+from twophase.pipeline.storage import to_jsonable
+
 __all__ = [
     "ConfigError",
     "NoiseKind",
@@ -57,14 +65,22 @@ __all__ = [
     "get_run",
     "matrix_path",
     "parse_run",
-    "valid_models",
-    "valid_datasets",
+    "run_names",
 ]
 
 
 class ConfigError(ValueError):
     """A setting in the experiment matrix (or given by a user) is invalid; the message says which
     setting, what was given and what is valid."""
+
+
+class Device(str, enum.Enum):
+    """Where a run computes (``auto``: CUDA when present, else the CPU)."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    MPS = "mps"
 
 
 class NoiseKind(str, enum.Enum):
@@ -169,7 +185,7 @@ class InteractionConfig:
     ``log-odds`` = z_y - logsumexp_{c != y} z_c. ``q_bound``: |q_S| <= q_bound |v(N) - v(empty)|.
     ``eval_train`` / ``eval_test``: number of class-stratified samples per split (fixed for the
     run); ``eval_flipped``: extra training samples whose label was flipped by the noise protocol.
-    ``solver``: keyword options passed to :func:`twophase.decompose.decompose_and_or`.
+    ``solver``: keyword options passed to :func:`twophase.interactions.decompose.decompose_and_or`.
     ``batch_size``: masked copies per forward call (``None`` = automatic from a memory budget).
     """
 
@@ -215,87 +231,12 @@ class RunConfig:
     device: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
-        from twophase.io import to_jsonable
-
         return to_jsonable(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict` (with validation)."""
         return parse_run(dict(data))
-
-
-# ----------------------------------------------------------------------------------------------
-# registries (other modules own them; the contract's names are the fallback while they are absent)
-
-_CONTRACT_MODELS = (
-    "lenet", "vgg11", "vgg13", "vgg16", "alexnet", "bert-tiny", "bert-medium", "dgcnn", "mlp",
-    "cnn-small",
-)
-_CONTRACT_DATASETS = (
-    "digits", "mnist", "fashion-mnist", "cifar10", "cub200", "tiny-imagenet", "sst2", "shapenet",
-    "primitives",
-)
-
-
-def _enum_values(obj: Any) -> list[str] | None:
-    if isinstance(obj, type) and issubclass(obj, enum.Enum):
-        return [str(m.value) for m in obj]
-    if isinstance(obj, Mapping):
-        return [str(k) for k in obj]
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [str(k) for k in obj]
-    return None
-
-
-def valid_models() -> list[str]:
-    """Model names known to :func:`twophase.models.build_model`."""
-    try:
-        import twophase.models as models
-    except ImportError:
-        return list(_CONTRACT_MODELS)
-    for attr in ("ModelName", "MODEL_NAMES", "MODELS", "REGISTRY"):
-        vals = _enum_values(getattr(models, attr, None))
-        if vals:
-            return vals
-    return list(_CONTRACT_MODELS)
-
-
-def valid_datasets() -> list[str]:
-    """Dataset names known to :func:`twophase.data.load_dataset`."""
-    try:
-        import twophase.data as data
-    except ImportError:
-        return list(_CONTRACT_DATASETS)
-    for attr in ("DatasetName", "DATASET_NAMES", "DATASETS", "REGISTRY"):
-        vals = _enum_values(getattr(data, attr, None))
-        if vals:
-            return vals
-    return list(_CONTRACT_DATASETS)
-
-
-def _valid_rewards() -> list[str] | None:
-    try:
-        from twophase.rewards import Reward
-    except ImportError:
-        return None
-    return [str(m.value) for m in Reward]
-
-
-def _valid_baselines() -> list[str] | None:
-    try:
-        import twophase.players as players
-    except ImportError:
-        return None
-    for attr in ("Baseline", "BaselineKind"):
-        vals = _enum_values(getattr(players, attr, None))
-        if vals:
-            return vals
-    return None
-
-
-# ----------------------------------------------------------------------------------------------
-# generic dataclass parsing with validation
 
 
 def _type_name(tp: Any) -> str:
@@ -324,13 +265,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a mapping for {_type_name(tp)}, got {value!r}")
         return _parse_dataclass(tp, value, where)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        if isinstance(value, tp):
-            return value
-        try:
-            return tp(str(value).lower())
-        except ValueError:
-            valid = ", ".join(str(m.value) for m in tp)
-            raise ConfigError(f"{where}: unknown value {value!r}; valid: {valid}") from None
+        return _choice(tp, value, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
@@ -389,43 +324,32 @@ def _parse_dataclass(cls: type, data: Mapping[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: missing required key(s) {', '.join(missing)}") from exc
 
 
-def _check_choice(value: str, valid: list[str] | None, where: str) -> None:
-    if valid is not None and value not in valid:
-        raise ConfigError(f"{where}: unknown value {value!r}; valid: {', '.join(map(str, valid))}")
-
-
-def _dataset_options(dataset: str) -> list[str] | None:
+def _choice(enum_cls: type[enum.Enum], value: Any, where: str) -> Any:
+    """:func:`~twophase.choices.parse_choice` with the error raised as a :class:`ConfigError`."""
     try:
-        from twophase.data import get_spec
-    except ImportError:
-        return None
-    return [*get_spec(dataset).options(), "max_samples", "per_class", "subset_seed"]
+        return parse_choice(enum_cls, value, "value")
+    except ChoiceError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
-def _model_options(model: str) -> list[str] | None:
-    try:
-        import inspect
-
-        from twophase.models.registry import _builder_for, parse_model_name
-    except ImportError:
-        return None
-    builder, _ = _builder_for(parse_model_name(model))
-    skip = ("num_classes", "in_channels", "input_size")
-    return [p for p in inspect.signature(builder).parameters if p not in skip]
+def _check_key(key: str, valid: list[str], where: str) -> None:
+    if key not in valid:
+        raise ConfigError(f"{where}: unknown key {key!r}; valid: {', '.join(valid)}")
 
 
 def validate(cfg: RunConfig) -> RunConfig:
     """Semantic checks beyond types; returns ``cfg`` or raises :class:`ConfigError`."""
     w = f"run {cfg.profile}/{cfg.name}"
-    _check_choice(cfg.model, valid_models(), f"{w}.model")
-    _check_choice(cfg.dataset, valid_datasets(), f"{w}.dataset")
+    _choice(ModelName, cfg.model, f"{w}.model")
+    _choice(DatasetName, cfg.dataset, f"{w}.dataset")
+    dataset_options = [*get_spec(cfg.dataset).options(), "max_samples", "per_class", "subset_seed"]
     for key in cfg.dataset_options:
-        _check_choice(key, _dataset_options(cfg.dataset), f"{w}.dataset_options ({cfg.dataset})")
+        _check_key(key, dataset_options, f"{w}.dataset_options ({cfg.dataset})")
     for key in cfg.model_options:
-        _check_choice(key, _model_options(cfg.model), f"{w}.model_options ({cfg.model})")
-    _check_choice(cfg.interactions.reward, _valid_rewards(), f"{w}.interactions.reward")
-    _check_choice(cfg.interactions.baseline, _valid_baselines(), f"{w}.interactions.baseline")
-    _check_choice(cfg.device.split(":")[0], ["auto", "cpu", "cuda", "mps"], f"{w}.device")
+        _check_key(key, model_options(cfg.model), f"{w}.model_options ({cfg.model})")
+    _choice(Reward, cfg.interactions.reward, f"{w}.interactions.reward")
+    _choice(Baseline, cfg.interactions.baseline, f"{w}.interactions.baseline")
+    _choice(Device, cfg.device.split(":")[0], f"{w}.device")
     t, ia, nz = cfg.train, cfg.interactions, cfg.noise
     checks = [
         (t.epochs >= 1, "train.epochs must be >= 1"),
@@ -462,13 +386,9 @@ def parse_run(data: Mapping[str, Any], where: str | None = None) -> RunConfig:
     return validate(cfg)
 
 
-# ----------------------------------------------------------------------------------------------
-# the YAML matrix
-
-
 def matrix_path() -> Path:
     """Path of the packaged ``experiments.yaml``."""
-    return Path(str(resources.files("twophase").joinpath("experiments.yaml")))
+    return Path(str(resources.files("twophase.pipeline").joinpath("experiments.yaml")))
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

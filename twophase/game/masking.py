@@ -1,8 +1,10 @@
-r"""Batched masking: the rewards :math:`v(x_S)` of all :math:`2^n` masked samples (paper-spec A.1-A.2).
+r"""Batched masking: the rewards :math:`v(x_S)` of all :math:`2^n` masked samples.
+
+Definitions: book/methods/interactions.md (method-players) and (method-reward).
 
 For each sample :math:`x` (``B`` of them) and each subset :math:`S \subseteq N` (bitmask ``m``, bit
 ``i`` = player ``i`` present, LSB = player 0) the masked sample :math:`x_S` keeps the present players'
-elements and puts the baseline in for the absent ones (:mod:`twophase.players`); the reward is
+elements and puts the baseline in for the absent ones (:mod:`twophase.game.players`); the reward is
 
 .. math::
 
@@ -33,9 +35,10 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .players import BoundPlayers, Players, as_presence
-from .rewards import Reward, compute_reward
-from .subsets import presence_matrix
+from twophase.choices import parse_choice
+from twophase.game.players import BoundPlayers, Players, as_presence
+from twophase.game.rewards import Reward, compute_reward
+from twophase.interactions.subsets import presence_matrix
 
 __all__ = [
     "MAX_MASKED_PLAYERS",
@@ -173,7 +176,7 @@ def masked_rewards(
     r"""Rewards of all :math:`2^n` masked copies of every sample -> ``(B, 2^n)`` float64.
 
     ``out[b, m] = reward(tail(x_b masked by m, **aux_b), target[b])`` with row ``m`` of
-    :func:`twophase.subsets.presence_matrix` (bit ``i`` of ``m`` = player ``i`` present): column 0
+    :func:`twophase.interactions.subsets.presence_matrix` (bit ``i`` of ``m`` = player ``i`` present): column 0
     is :math:`v(x_\emptyset)`, column ``2^n - 1`` is :math:`v(x_N)`.
 
     The ``B * 2^n`` copies are enumerated sample-major and evaluated in chunks of ``batch_size``
@@ -185,11 +188,11 @@ def masked_rewards(
         tail: callable ``tail(masked (K, *E), **aux) -> logits (K, C)`` (or ``(K,)`` for a single-logit
             binary model, or an object with ``.logits``); typically ``SplitModel.tail``.
         features: ``(B, *E)`` the player-layer input of ``B`` samples.
-        players: a :class:`~twophase.players.Players` (bound to ``features`` here) or
-            :class:`~twophase.players.BoundPlayers` already bound to ``features`` (needed for
-            :class:`~twophase.players.WordPlayers`).
+        players: a :class:`~twophase.game.players.Players` (bound to ``features`` here) or
+            :class:`~twophase.game.players.BoundPlayers` already bound to ``features`` (needed for
+            :class:`~twophase.game.players.WordPlayers`).
         target: ``(B,)`` integer labels (or one int for all samples).
-        reward: :class:`~twophase.rewards.Reward`.
+        reward: :class:`~twophase.game.rewards.Reward`.
         aux: extra keyword arguments of ``tail``: tensors with leading dimension ``B`` (e.g.
             ``attention_mask``) are repeated to match the copies; other values are passed unchanged.
         batch_size: copies per forward call (overrides the memory budget).
@@ -205,7 +208,7 @@ def masked_rewards(
     """
     if not isinstance(features, Tensor) or features.dim() < 2:
         raise ValueError("features must be a tensor (B, *element_shape) with a batch dimension")
-    reward = Reward.parse(reward)
+    reward = parse_choice(Reward, reward, "reward")
     device = features.device
     bsz = features.shape[0]
     bound = _bind(players, features)
@@ -276,7 +279,7 @@ def evaluate_all_masks(
 
     ``features = model.front(inputs)`` runs once per sample (no grad, eval mode, flags restored);
     unbound players are bound to the features (with ``player_context``, e.g. ``word_ids`` and
-    ``words`` for :class:`~twophase.players.WordPlayers`); then
+    ``words`` for :class:`~twophase.game.players.WordPlayers`); then
     ``masked_rewards(model.tail, features, players, target, aux=aux, **kwargs)``.
     """
     for name in ("front", "tail"):

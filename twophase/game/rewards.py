@@ -1,4 +1,6 @@
-r"""Rewards :math:`v(x_S)`: the scalar that interactions decompose (paper-spec A.2).
+r"""Rewards :math:`v(x_S)`: the scalar that interactions decompose.
+
+Definition: book/methods/interactions.md (method-reward).
 
 Both papers (P1 §3.1, P2 Table 1) explain the **log-odds of the ground-truth class**
 
@@ -36,6 +38,8 @@ from enum import Enum
 import torch
 from torch import Tensor
 
+from twophase.choices import parse_choice
+
 __all__ = ["Reward", "log_odds", "target_logit", "compute_reward"]
 
 
@@ -49,15 +53,6 @@ class Reward(str, Enum):
     """:math:`v = z_y - \\log\\sum_{c\\ne y} e^{z_c} = \\log(p_y/(1-p_y))` (default, P1/P2)."""
     LOGIT = "logit"
     """:math:`v = z_y`, the pre-softmax logit of the target class (P1 footnote)."""
-
-    @classmethod
-    def parse(cls, value: Reward | str) -> Reward:
-        """``Reward`` from a member or its configuration string, with a clear error."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(repr(r.value) for r in cls)
-            raise ValueError(f"unknown reward {value!r}; valid rewards: {valid}") from None
 
 
 def _check(logits: Tensor, target: Tensor) -> tuple[Tensor, int]:
@@ -94,7 +89,7 @@ def _signed_single_logit(logits: Tensor, target: Tensor) -> Tensor:
 def log_odds(logits: Tensor, target: Tensor) -> Tensor:
     r"""Log-odds of the target class, :math:`v = z_y - \log\sum_{c\ne y} e^{z_c}`.
 
-    Equals :math:`\log\big(p_y/(1-p_y)\big)` with :math:`p = \mathrm{softmax}(z)` (paper-spec A.2),
+    Equals :math:`\log\big(p_y/(1-p_y)\big)` with :math:`p = \mathrm{softmax}(z)` (book/methods/interactions.md (method-reward)),
     computed without forming probabilities, so it is finite and exact for arbitrarily confident
     outputs. For ``C == 2`` it reduces to :math:`z_y - z_{1-y}`; for a single-logit binary model
     (``C == 1``) it is :math:`+z` for label 1 and :math:`-z` for label 0.
@@ -144,4 +139,4 @@ def compute_reward(logits: Tensor, target: Tensor, reward: Reward | str = Reward
 
     ``reward`` may be a :class:`Reward` or its configuration string (``"log-odds"``, ``"logit"``).
     """
-    return _REWARDS[Reward.parse(reward)](logits, target)
+    return _REWARDS[parse_choice(Reward, reward, "reward")](logits, target)

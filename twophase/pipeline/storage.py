@@ -1,4 +1,7 @@
-"""Atomic file writes, loading helpers and content fingerprints for run folders.
+"""Every read and write of a run folder: atomic writes, loaders, content fingerprints.
+
+Nothing else in the package opens a file of a run folder; the file formats live here
+(``torch.save`` for tensors and checkpoints, JSON, CSV, the tokenizer's folder).
 
 Every file a run writes goes through :func:`atomic_write_bytes`: the payload is written to a
 temporary file in the destination folder, flushed and fsync'ed, then moved over the destination
@@ -18,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,8 +36,14 @@ __all__ = [
     "atomic_save_json",
     "atomic_save_torch",
     "atomic_save_csv",
+    "save",
     "load_json",
     "load_torch",
+    "load_csv",
+    "read_text",
+    "remove",
+    "save_tokenizer",
+    "load_tokenizer",
     "to_jsonable",
     "fingerprint",
 ]
@@ -110,6 +120,61 @@ def load_torch(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
 def atomic_save_csv(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
     """Write a DataFrame as CSV (no index) atomically."""
     return atomic_write_text(path, frame.to_csv(index=False))
+
+
+def load_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV file written by :func:`atomic_save_csv`."""
+    return pd.read_csv(path)
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file."""
+    return Path(path).read_text(encoding="utf-8")
+
+
+def save(path: str | os.PathLike, payload: Any) -> Path:
+    """Write ``payload`` atomically in the format named by the suffix of ``path``: ``.pt`` (torch),
+    ``.json`` (JSON), ``.csv`` (a DataFrame)."""
+    suffix = Path(path).suffix
+    if suffix == ".pt":
+        return atomic_save_torch(path, payload)
+    if suffix == ".json":
+        return atomic_save_json(path, payload)
+    if suffix == ".csv":
+        return atomic_save_csv(path, payload)
+    raise ValueError(f"no format for {path} (known suffixes: .pt, .json, .csv)")
+
+
+def remove(*paths: str | os.PathLike) -> None:
+    """Delete files and folders (recursively); missing ones are ignored."""
+    for p in map(Path, paths):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def save_tokenizer(tokenizer: Any, folder: str | os.PathLike, stamp: str) -> Path:
+    """Replace ``folder`` by the tokenizer's files plus ``fingerprint.txt`` holding ``stamp``
+    (written last, so a folder without it is incomplete)."""
+    from twophase.data.tokenizer import save_tokenizer as save_pretrained  # transformers: lazy
+
+    folder = Path(folder)
+    remove(folder)
+    save_pretrained(tokenizer, folder)
+    atomic_write_text(folder / "fingerprint.txt", stamp)
+    return folder
+
+
+def load_tokenizer(folder: str | os.PathLike, stamp: str) -> Any | None:
+    """The tokenizer saved in ``folder`` with ``stamp``; ``None`` when absent or saved with another."""
+    folder = Path(folder)
+    marker = folder / "fingerprint.txt"
+    if not marker.is_file() or read_text(marker).strip() != stamp:
+        return None
+    from twophase.data.tokenizer import load_tokenizer as load_pretrained  # transformers: lazy
+
+    return load_pretrained(folder)
 
 
 def fingerprint(*parts: Any) -> str:

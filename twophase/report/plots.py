@@ -1,7 +1,7 @@
 """Seaborn figures shared by the notebooks: one function per figure, each returns the Figure.
 
 Every function only draws: it takes already computed statistics (NumPy arrays, tensors or pandas
-frames from :mod:`twophase.stats`, :mod:`twophase.generalization`, :mod:`twophase.theory`) and
+frames from :mod:`twophase.stats`, :mod:`twophase.stats.generalization`, :mod:`twophase.theory`) and
 never computes an interaction statistic itself.  Figures are created with
 :class:`matplotlib.figure.Figure` (not through ``pyplot``), so they are not kept alive by pyplot's
 figure registry and do not appear twice in a notebook: end a cell with the figure (or call
@@ -308,7 +308,7 @@ def jaccard_by_order(frame: pd.DataFrame, title: str = "") -> Figure:
     """P1 Fig. 3: train/test Jaccard similarity against order (per class thin, mean bold).
 
     Args:
-        frame: output of :func:`twophase.generalization.jaccard_by_order` (columns ``order``,
+        frame: output of :func:`twophase.stats.generalization.jaccard_by_order` (columns ``order``,
             ``class``, ``similarity``); an optional ``category`` column (e.g. the epoch) draws one
             mean curve per category.
     """

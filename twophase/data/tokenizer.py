@@ -2,8 +2,8 @@
 
 Why train our own: the BERT-Tiny/Medium models of the papers are trained from scratch here (no hub
 access), so their vocabulary must come from the training texts. In transformers 5,
-``BertTokenizer(vocab_file=...)`` silently ignores the file and maps every word to ``[UNK]``
-(environment.md); we therefore build the vocabulary with the ``tokenizers`` library and wrap the
+``BertTokenizer(vocab_file=...)`` silently ignores the file and maps every word to ``[UNK]``;
+we therefore build the vocabulary with the ``tokenizers`` library and wrap the
 result in :class:`transformers.PreTrainedTokenizerFast`.
 
 Pipeline (as BERT's uncased tokenizer): ``BertNormalizer`` (lower-case, strip accents, clean
@@ -14,7 +14,7 @@ mask id is **not** BERT's 103 — read it from ``tokenizer.mask_token_id`` (P2 m
 ``[MASK]``; what matters is the token, not its id).
 
 Words: a "word" is one pre-tokenised unit (a run of letters/digits, or one punctuation sign). The
-players of a sentence (:class:`twophase.players.WordPlayers`) are words; :func:`encode_batch`
+players of a sentence (:class:`twophase.game.players.WordPlayers`) are words; :func:`encode_batch`
 gives, for every token, the index of the word it belongs to (``word_ids``, ``-1`` for
 ``[CLS]``/``[SEP]``/``[PAD]``) and the word strings.
 """

@@ -1,7 +1,7 @@
 r"""Exact AND (Harsanyi/Moebius) and OR interactions by in-place butterflies.
 
 All functions act on the last dimension of a tensor ``(..., 2**n)`` indexed by subset bitmasks
-(see :mod:`twophase.subsets`), are batched over any leading dimensions, run on the tensor's device
+(see :mod:`twophase.interactions.subsets`), are batched over any leading dimensions, run on the tensor's device
 in its dtype, and are differentiable.
 
 The subset-sum ("zeta") matrix ``Z[S, T] = 1[T \subseteq S]`` is the n-fold Kronecker power of
@@ -13,7 +13,7 @@ and no ``2**n x 2**n`` matrix, against the dense O(4^n) products of the lab code
 ("superset") butterflies are the backward passes, so each transform is a custom
 :class:`torch.autograd.Function`.
 
-Public API (design.md):
+Public API (definitions: book/methods/interactions.md (method-and-interactions) and (method-or-interactions)):
 
 * :func:`and_interactions` -- ``I_and(S) = sum_{T subset S} (-1)^{|S|-|T|} v(T)``  (P1 Eq. 1, P2 Eq. 1)
 * :func:`and_reconstruct` -- ``v(S) = sum_{T subset S} I_and(T)``  (universal matching)
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from .subsets import n_players
+from twophase.interactions.subsets import n_players
 
 __all__ = [
     "and_interactions",

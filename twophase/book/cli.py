@@ -1,0 +1,84 @@
+"""The command line of the book (``python -m twophase.book``, ``twophase book``).
+
+Subcommands: ``run`` (execute the notebooks of a profile), ``build`` (the HTML from executed
+notebooks), ``all`` (both), ``screenshot`` (PNG of built pages), ``mathjax`` (install MathJax 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from twophase.book.build import BookBuildError, build_book, ensure_mathjax
+from twophase.book.execute import NotebookExecutionError, run_notebooks
+from twophase.book.notebooks import generated_dir
+from twophase.book.screenshot import screenshot
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m twophase.book",
+                                description="Execute the notebooks and build the HTML book.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--profile", default="quick", help="experiment profile (default: quick)")
+
+    for name, helptext in (("run", "execute the notebooks with papermill"),
+                           ("all", "execute the notebooks, then build the book")):
+        sp = sub.add_parser(name, help=helptext)
+        common(sp)
+        sp.add_argument("--runs-root", default="runs", help="folder of the run folders")
+        sp.add_argument("--only", nargs="+", metavar="NB",
+                        help="notebook stems or numbers, e.g. 02 06_summary")
+        sp.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks")
+        sp.add_argument("--no-runs", action="store_true",
+                        help="do not execute the runs first (notebooks run them if needed)")
+        sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        sp.add_argument("--jobs", "-j", type=int, default=1,
+                        help="notebooks executed in parallel (default 1)")
+        if name == "all":
+            sp.add_argument("--no-strict", action="store_true",
+                            help="do not turn Sphinx warnings into errors")
+    sp = sub.add_parser("build", help="build the HTML book from executed notebooks")
+    common(sp)
+    sp.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
+    sp = sub.add_parser("screenshot", help="PNG screenshots of built pages (headless Chromium)")
+    common(sp)
+    sp.add_argument("--out", default=None,
+                    help="output folder (default: book/_build/<profile>/screenshots)")
+    sp.add_argument("--pages", nargs="+", help="pages relative to the HTML root, no .html")
+    sp.add_argument("--width", type=int, default=1280)
+    sp.add_argument("--height", type=int, default=2200)
+    sub.add_parser("mathjax", help="install MathJax 3 for offline maths (npm)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (0 ok, 1 failure)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in ("run", "all"):
+            t0 = time.perf_counter()
+            results = run_notebooks(args.profile, args.runs_root, only=args.only, force=args.force,
+                                    execute_runs=not args.no_runs, jobs=args.jobs,
+                                    show_progress=not args.no_progress)
+            done = sum(r.status == "executed" for r in results)
+            skipped = sum(r.status == "skipped" for r in results)
+            print(f"notebooks ({args.profile}): {done} executed, {skipped} up to date, "
+                  f"{time.perf_counter() - t0:.1f} s; output in {generated_dir(args.profile)}")
+        if args.command in ("build", "all"):
+            build_book(args.profile, strict=not args.no_strict)
+        if args.command == "screenshot":
+            for png in screenshot(args.profile, args.out, args.pages, args.width, args.height):
+                print(png)
+        if args.command == "mathjax":
+            print(ensure_mathjax(install=True))
+    except (NotebookExecutionError, BookBuildError, FileNotFoundError, ValueError,
+            RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

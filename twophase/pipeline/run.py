@@ -1,0 +1,353 @@
+r"""One run = one model x dataset x setting: its four stages, train -> eval -> rewards -> interactions.
+
+Folder ``<root>/<profile>/<name>/``::
+
+    config.json          the resolved RunConfig
+    stages.json          {stage: fingerprint of its inputs} for the finished stages
+    train:        metrics.csv (epoch, train_loss, train_acc, test_loss, test_acc, seconds),
+                  last.pt (rolling checkpoint, resume), checkpoints/epoch_XXXX.pt (kept epochs),
+                  noise.pt (label noise), pretrain/ (clean model of the low-confidence protocol),
+                  tokenizer/ (WordPiece tokenizer of text runs)
+    eval:         eval.pt, the fixed evaluated samples and their players
+    rewards:      rewards.pt, v: (checkpoints C, samples S, 2^n) float64 and epochs (C,);
+                  rewards_parts/ holds finished checkpoints while the stage runs
+    interactions: interactions.pt, I_and, I_or, q, gamma: (C, S, 2^n); objective (C, S)
+
+Each stage is a :class:`~twophase.pipeline.stages.Stage` run by
+:func:`~twophase.pipeline.stages.run_stage` (cached, atomic). Its fingerprint (:func:`fingerprints`)
+is the SHA-256 of its config section and of the fingerprint of the stage before it, so a changed
+setting recomputes its stage and every later one. A stage method (:meth:`Run.train`,
+:meth:`Run.eval`, :meth:`Run.rewards`, :meth:`Run.interactions`) runs that stage only and needs the
+stage before it to be current; :meth:`Run.execute` runs the stages in order up to ``until``. Read
+the results with :mod:`twophase.pipeline.results`.
+
+Rewards (book/methods/interactions.md (method-players), (method-reward)): for every kept checkpoint
+the weights are loaded, ``front`` runs once per evaluated sample and
+:func:`twophase.game.masking.masked_rewards` evaluates ``tail`` on all :math:`2^n` masked copies,
+:math:`v(x_S)` = log-odds of the sample's (possibly noisy) label. Interactions:
+:func:`twophase.interactions.decompose.decompose_and_or` on the whole ``(C, S, 2^n)`` tensor at once
+(book/methods/decomposition.md (method-decomposition-lp)); the rewards reach it in memory when they
+were computed in the same :meth:`Run.execute`, and are stored once, in ``rewards.pt``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from twophase.choices import parse_choice
+from twophase.data import RelabeledDataset
+from twophase.game.masking import masked_rewards
+from twophase.game.players import BoundPlayers, players_for
+from twophase.interactions.decompose import decompose_and_or
+from twophase.models import MODEL_INFO, parse_model_name
+from twophase.pipeline import stages, storage
+from twophase.pipeline.config import (
+    CheckpointSchedule,
+    InteractionConfig,
+    NoiseKind,
+    RunConfig,
+    get_run,
+)
+from twophase.pipeline.inputs import RunInputs, build_model, load_inputs, targets
+from twophase.pipeline.noise import NoiseResult, apply_noise
+from twophase.pipeline.samples import choose_samples
+from twophase.pipeline.stages import Stage, StageResult, run_stage
+from twophase.pipeline.train import (
+    checkpoint_path,
+    fit,
+    list_checkpoints,
+    predict_proba,
+    resolve_device,
+)
+
+__all__ = ["STAGES", "Run", "StageName", "StageError", "fingerprints"]
+
+_VERSION = 1  # bump to invalidate every cached stage after an algorithm change
+#: version of the eval payload; 2: the players are pickled from ``twophase.game.players``
+_EVAL_VERSION = 2
+
+
+class StageName(str, enum.Enum):
+    """The four stages of a run, in order."""
+
+    TRAIN = "train"
+    EVAL = "eval"
+    REWARDS = "rewards"
+    INTERACTIONS = "interactions"
+
+
+STAGES: tuple[str, ...] = tuple(s.value for s in StageName)
+_OUTPUTS = {"train": "metrics.csv", "eval": "eval.pt", "rewards": "rewards.pt",
+            "interactions": "interactions.pt"}
+
+
+class StageError(RuntimeError):
+    """A stage was asked for before the stage it reads is current; the message says what to run."""
+
+
+def fingerprints(config: RunConfig) -> dict[str, str]:
+    """Input fingerprint of every stage of ``config`` (each includes its upstream stage's)."""
+    c = config
+    ia = c.interactions
+    train = storage.fingerprint("train", _VERSION, c.model, c.model_options, c.dataset,
+                                c.dataset_options, c.train, c.noise, c.text)
+    evals = storage.fingerprint("eval", _EVAL_VERSION, train, ia.n, ia.grid, ia.border,
+                                ia.clusters, ia.baseline, ia.eval_train, ia.eval_test,
+                                ia.eval_flipped, ia.seed)
+    rewards = storage.fingerprint("rewards", evals, ia.reward)
+    inter = storage.fingerprint("interactions", rewards, ia.q_bound, ia.solver)
+    return {"train": train, "eval": evals, "rewards": rewards, "interactions": inter}
+
+
+def _checkpoint_rewards(model: nn.Module, ev: dict, ia: InteractionConfig, eval_batch_size: int,
+                        device: torch.device) -> torch.Tensor:
+    """``v`` ``(S, 2^n)`` of ``model`` on the evaluated samples ``ev`` (the ``eval`` payload)."""
+    labels = ev["labels"].to(device)
+    kw = dict(reward=ia.reward, batch_size=ia.batch_size, show_progress=False)
+    model.eval()
+    if "owner" in ev:  # words / clusters: bound once, features = raw input
+        x = ev["input_ids"] if "input_ids" in ev else ev["inputs"]
+        aux = {"attention_mask": ev["attention_mask"].to(device)} if "attention_mask" in ev else {}
+        with torch.no_grad():
+            feats = model.front(x.to(device))
+        bound = BoundPlayers(owner=ev["owner"].to(device),
+                             baseline=ev["baseline"].to(device, feats.dtype), n=ev["players"].n)
+        return masked_rewards(model.tail, feats, bound, labels, aux=aux, **kw).cpu()
+    x = ev["inputs"]
+    bs = eval_batch_size
+    with torch.no_grad():
+        feats = torch.cat([model.front(x[i:i + bs].to(device)) for i in range(0, len(x), bs)])
+    return masked_rewards(model.tail, feats, ev["players"], labels, **kw).cpu()
+
+
+class Run:
+    """A run folder and its stages.
+
+    Args:
+        config: the :class:`RunConfig`.
+        root: runs root; the folder is ``root/<profile>/<name>``.
+        data_root: dataset root (argument > ``$TWOPHASE_DATA`` > ``./data``).
+        device: overrides ``config.device`` (``"auto"`` = CUDA when present).
+        show_progress: tqdm bars.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        root: str | Path = "runs",
+        *,
+        data_root: str | Path | None = None,
+        device: str | torch.device | None = None,
+        show_progress: bool = True,
+    ):
+        self.config = config
+        self.root = Path(root)
+        self.dir = self.root / config.profile / config.name
+        self.data_root = data_root
+        self.device = resolve_device(device if device is not None else config.device)
+        self.show_progress = show_progress
+        self.log: list[tuple[str, str]] = []  # (stage, "computed" | "skipped")
+        self.fingerprints = fingerprints(config)
+        self._inputs: RunInputs | None = None
+
+    def __repr__(self) -> str:
+        return f"Run({self.config.profile}/{self.config.name}, dir={str(self.dir)!r})"
+
+    @classmethod
+    def open(cls, profile: str, name: str, root: str | Path = "runs", **kw: Any) -> Run:
+        """The run ``name`` of ``profile`` from the packaged matrix."""
+        return cls(get_run(profile, name), root, **kw)
+
+    # what the stages compute on
+    def inputs(self) -> RunInputs:
+        """The run's data subsets, tokenizer and input adapter (loaded once)."""
+        if self._inputs is None:
+            self._inputs = load_inputs(self.config, self.dir, self.data_root)
+        return self._inputs
+
+    def build_model(self) -> nn.Module:
+        """A freshly initialised model (seeded with ``train.seed``) for this run's data."""
+        return build_model(self.config, self.inputs())
+
+    def noise(self) -> NoiseResult:
+        """The label-noise result of this run (``noise.pt``, written by the ``train`` stage)."""
+        return NoiseResult.from_dict(storage.load_torch(self.dir / "noise.pt"))
+
+    def train_set(self) -> RelabeledDataset:
+        """The training subset with the labels the model is trained on."""
+        return RelabeledDataset(self.inputs().train_clean, self.noise().targets)
+
+    def checkpoint_epochs(self) -> list[int]:
+        """Epochs of the kept checkpoints of this run's schedule."""
+        return list(self.config.train.checkpoint_epochs())
+
+    def load_model(self, epoch: int | None = None) -> nn.Module:
+        """The model with the weights of checkpoint ``epoch`` (default: the last), in eval mode."""
+        have = list_checkpoints(self.dir)
+        if not have:
+            raise FileNotFoundError(f"no checkpoints in {self.dir}/checkpoints: train first")
+        epoch = max(have) if epoch is None else epoch
+        if epoch not in have:
+            raise KeyError(f"no checkpoint for epoch {epoch}; available: {sorted(have)}")
+        model = self.build_model()
+        model.load_state_dict(storage.load_torch(have[epoch])["model"])
+        return model.to(self.device).eval()
+
+    # the stages as data
+    def stage(self, name: str, v: torch.Tensor | None = None) -> Stage:
+        """The :class:`~twophase.pipeline.stages.Stage` ``name``; the ``interactions`` stage
+        decomposes ``v`` when given (else the stored rewards)."""
+        name = parse_choice(StageName, name, "stage").value
+        fp = self.fingerprints[name]
+        if name == "train":
+            ckpts = tuple(str(checkpoint_path(Path(), e)) for e in self.checkpoint_epochs())
+            return Stage(name, fp, _OUTPUTS[name], self._train, requires=ckpts)
+        if name == "eval":
+            return Stage(name, fp, _OUTPUTS[name], self._eval)
+        if name == "rewards":
+            return Stage(name, fp, _OUTPUTS[name], self._rewards, scratch=("rewards_parts",))
+        return Stage(name, fp, _OUTPUTS[name], lambda: self._interactions(v))
+
+    def is_current(self, name: str) -> bool:
+        """True when stage ``name`` is finished with the current settings."""
+        return stages.is_current(self.dir, self.stage(name))
+
+    def status(self) -> dict[str, bool]:
+        """``{stage: is_current}``."""
+        return {s: self.is_current(s) for s in STAGES}
+
+    def _run(self, name: str, v: torch.Tensor | None = None) -> StageResult:
+        position = STAGES.index(name)
+        if position and not self.is_current(STAGES[position - 1]):
+            before = STAGES[position - 1]
+            raise StageError(
+                f"{self}: stage {name!r} reads stage {before!r}, which is not current; run "
+                f"`twophase {before} {self.config.profile} {self.config.name}` first "
+                f"(or Run.execute(until={name!r}))")
+        return run_stage(self.dir, self.stage(name, v), self.log)
+
+    def train(self) -> StageResult:
+        """Stage ``train``: (label noise,) training with checkpoints; resumes from ``last.pt``."""
+        return self._run("train")
+
+    def eval(self) -> StageResult:
+        """Stage ``eval``: the fixed evaluated samples and their players (``eval.pt``)."""
+        return self._run("eval")
+
+    def rewards(self) -> StageResult:
+        """Stage ``rewards``: ``v`` (C, S, 2^n) over all kept checkpoints (``rewards.pt``)."""
+        return self._run("rewards")
+
+    def interactions(self, v: torch.Tensor | None = None) -> StageResult:
+        """Stage ``interactions``: the AND-OR decomposition of all checkpoints at once
+        (``interactions.pt``); of ``v`` when given, else of the stored rewards."""
+        return self._run("interactions", v)
+
+    def execute(self, until: str = "interactions") -> Run:
+        """The stages in order up to ``until`` (finished ones are skipped); the rewards reach the
+        interactions stage in memory."""
+        last = STAGES.index(parse_choice(StageName, until, "stage").value)
+        self.log.clear()
+        v = None
+        for name in STAGES[: last + 1]:
+            result = self._run(name, v)
+            if name == "rewards" and result.value is not None:
+                v = result.value["v"]
+        return self
+
+    # the stages' computations
+    def _train(self) -> pd.DataFrame:
+        fp = self.fingerprints["train"]
+        storage.atomic_save_json(self.dir / "config.json", self.config)
+        last = self.dir / "last.pt"
+        if (last.exists() and storage.load_torch(last).get("fingerprint") != fp) or (
+                not last.exists() and (self.dir / "checkpoints").exists()):
+            self._clear_training()  # outputs of other settings, or a run that cannot resume
+        self._make_noise(fp)
+        inputs = self.inputs()
+        return fit(self.build_model(), self.train_set(), inputs.test, self.config.train,
+                   self.dir, adapter=inputs.adapter, device=self.device, fingerprint=fp,
+                   extra_config=self.config.to_dict(), show_progress=self.show_progress)
+
+    def _clear_training(self) -> None:
+        storage.remove(*(self.dir / name for name in (
+            "checkpoints", "pretrain", "rewards_parts", "last.pt", "metrics.csv", "noise.pt",
+            *_OUTPUTS.values())))
+        stages.unmark(self.dir, *STAGES)
+
+    def _make_noise(self, fp: str) -> NoiseResult:
+        c = self.config
+        inputs = self.inputs()
+        path = self.dir / "noise.pt"
+        if path.exists():
+            payload = storage.load_torch(path)
+            if payload.get("fingerprint") == fp:
+                return NoiseResult.from_dict(payload)
+        clean = inputs.train_clean
+        probs = None
+        if c.noise.kind is NoiseKind.LOW_CONFIDENCE:
+            pre_epochs = c.noise.pretrain_epochs or c.train.epochs
+            pre_cfg = replace(c.train, epochs=pre_epochs, checkpoints=CheckpointSchedule(count=1))
+            model = self.build_model()
+            fit(model, clean, inputs.test, pre_cfg, self.dir / "pretrain", adapter=inputs.adapter,
+                device=self.device, fingerprint=storage.fingerprint("pretrain", fp),
+                show_progress=self.show_progress)
+            probs = predict_proba(model, clean, inputs.adapter, self.device,
+                                  c.train.eval_batch_size)
+        result = apply_noise(c.noise, targets(clean), inputs.info.num_classes, probs)
+        storage.atomic_save_torch(path, {**result.to_dict(), "fingerprint": fp})
+        return result
+
+    def _eval(self) -> dict[str, Any]:
+        inputs = self.inputs()
+        kind = MODEL_INFO[parse_model_name(self.config.model)].player_kind
+        mask_id = inputs.tokenizer.mask_token_id if inputs.tokenizer is not None else None
+        players = players_for(kind, self.config.interactions, mask_token_id=mask_id)
+        return choose_samples(self.config, inputs, self.train_set(), self.noise(), players)
+
+    def _rewards(self) -> dict[str, Any]:
+        fp = self.fingerprints["rewards"]
+        ev = storage.load_torch(self.dir / "eval.pt")
+        epochs = self.checkpoint_epochs()
+        have = list_checkpoints(self.dir)
+        parts_dir = self.dir / "rewards_parts"
+        model = self.build_model().to(self.device)
+        vs = []
+        for e in tqdm(epochs, desc=f"rewards {self.config.name}", disable=not self.show_progress):
+            part = parts_dir / f"epoch_{e:04d}.pt"
+            if part.exists():
+                cached = storage.load_torch(part)
+                if cached.get("fingerprint") == fp:
+                    vs.append(cached["v"])
+                    continue
+            model.load_state_dict(storage.load_torch(have[e])["model"])
+            v = _checkpoint_rewards(model, ev, self.config.interactions,
+                                    self.config.train.eval_batch_size, self.device)
+            storage.atomic_save_torch(part, {"fingerprint": fp, "epoch": e, "v": v})
+            vs.append(v)
+        return {"epochs": torch.tensor(epochs), "v": torch.stack(vs),
+                "players": ev["players_description"]}
+
+    def _interactions(self, v: torch.Tensor | None) -> dict[str, Any]:
+        if v is None:
+            v = storage.load_torch(self.dir / "rewards.pt")["v"]
+        ia = self.config.interactions
+        res = decompose_and_or(v.to(self.device), q_bound=ia.q_bound,
+                               show_progress=self.show_progress, **ia.solver)
+        return {
+            "I_and": res.I_and.detach().cpu(), "I_or": res.I_or.detach().cpu(),
+            "q": res.q.detach().cpu(), "gamma": res.gamma.detach().cpu(),
+            "objective": res.objective.detach().cpu(),
+            "lower_bound": res.lower_bound.detach().cpu(),
+            "iterations": int(res.iterations),
+            "converged": res.converged.detach().cpu(),
+        }
+

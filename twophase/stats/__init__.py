@@ -1,0 +1,49 @@
+"""Statistics of a run's interactions: salience and order curves, phase boundaries, generalisation.
+
+- :mod:`~twophase.stats.salience`: salience threshold, per-order strength, P2's normalised curve,
+  mean order, sparsity (book/methods/salience.md);
+- :mod:`~twophase.stats.phases`: the automatic phase boundary on the loss gap or the mean order;
+- :mod:`~twophase.stats.generalization`: train/test Jaccard similarity per order (P1 Fig. 3).
+"""
+
+from twophase.stats.generalization import class_means, jaccard_by_order, weighted_jaccard
+from twophase.stats.phases import (
+    PhaseBoundary,
+    TimeAxis,
+    interaction_boundary,
+    loss_gap_boundary,
+    smooth_series,
+)
+from twophase.stats.salience import (
+    OrderProfile,
+    count_salient,
+    mean_order,
+    normalized_order_curve,
+    order_profile,
+    order_strength,
+    salient_mask,
+    salient_threshold,
+    signed_order_curve,
+    sparsity_curve,
+)
+
+__all__ = [
+    "OrderProfile",
+    "PhaseBoundary",
+    "TimeAxis",
+    "class_means",
+    "count_salient",
+    "interaction_boundary",
+    "jaccard_by_order",
+    "loss_gap_boundary",
+    "mean_order",
+    "normalized_order_curve",
+    "order_profile",
+    "order_strength",
+    "salient_mask",
+    "salient_threshold",
+    "signed_order_curve",
+    "smooth_series",
+    "sparsity_curve",
+    "weighted_jaccard",
+]
