@@ -80,17 +80,22 @@ def test_run_and_train_commands(tmp_path, capsys):
     assert "train=skipped" in out and "interactions=computed" in out
     assert cli.main(["interactions", "t", "r", *common]) == 0
     assert "interactions=skipped" in capsys.readouterr().out
+    assert cli.main(["rewards", "t", "r", *common]) == 0
+    assert "eval=skipped, rewards=skipped" in capsys.readouterr().out
     assert (tmp_path / "runs" / "t" / "r" / "interactions.pt").exists()
 
 
-def test_subcommand_hook(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "SUBCOMMANDS", dict(cli.SUBCOMMANDS))
+def test_stage_commands_share_the_stage_names():
+    from twophase.pipeline.run import STAGES
 
-    def register(sub):
-        p = sub.add_parser("hello")
-        p.add_argument("who")
-        p.set_defaults(func=lambda args: print(f"hi {args.who}") or 0)
+    commands = cli.build_parser()._subparsers._group_actions[0].choices
+    assert set(STAGES) <= set(commands) and {"list", "run", "book"} <= set(commands)
 
-    cli.register_subcommand("hello", register)
-    assert cli.main(["hello", "you"]) == 0
-    assert capsys.readouterr().out.strip() == "hi you"
+
+def test_python_dash_m_twophase(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "twophase", "list", "--profile", "smoke"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("smoke: 4 runs")

@@ -17,7 +17,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from twophase import book
-from twophase.config import load_matrix
+from twophase.book.execute import _execute_job, _stored_fingerprint
+from twophase.pipeline.config import load_matrix
 
 pytestmark = pytest.mark.book
 
@@ -112,13 +113,13 @@ def test_failure_names_notebook_run_and_cell(tmp_path):
     out = book.generated_dir("test-failure") / "99_broken" / "some-run.ipynb"
     job = book.Job(spec, "test-failure", "runs", "some-run", out, ())
     try:
-        failure = book._execute_job(job, "fp", tmp_path)
+        failure = _execute_job(job, "fp", tmp_path)
         assert failure is not None
         assert (failure.notebook, failure.run, failure.cell) == ("99_broken", "some-run", 3)
         assert "ValueError: broken for some-run" in str(failure)
         assert "cell 3" in str(failure) and "run 'some-run'" in str(failure)
         # the executed copy is kept (with the traceback) but never counts as up to date
-        assert out.is_file() and book._stored_fingerprint(out) is None
+        assert out.is_file() and _stored_fingerprint(out) is None
     finally:
         import shutil
 

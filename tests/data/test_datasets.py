@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from data_fixtures import (
+
+from tests.helpers.data_fixtures import (
+    SHARED_DATA,
     write_cifar,
     write_cub,
     write_idx_split,
@@ -20,7 +22,6 @@ from data_fixtures import (
     write_sst2,
     write_tiny_imagenet,
 )
-
 from twophase.data import (
     ENV_VAR,
     DatasetName,
@@ -49,7 +50,7 @@ def _shared_data() -> Path | None:
     candidates = []
     if os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
+    candidates.append(SHARED_DATA)
     for c in candidates:
         if c.is_dir():
             return c
@@ -184,8 +185,9 @@ def test_real_mnist_test_split_files():
     assert labels[:5].tolist() == [7, 2, 1, 0, 4]  # the well-known first MNIST test labels
     official_counts = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert np.bincount(labels).tolist() == official_counts
-    tr = load_dataset("mnist", SHARED, split="train", size=32)
-    te = load_dataset("mnist", SHARED, split="test", size=32)
+    # the split of the official test images (the default when only they are present)
+    tr = load_dataset("mnist", SHARED, split="train", size=32, source_split="test")
+    te = load_dataset("mnist", SHARED, split="test", size=32, source_split="test")
     assert (len(tr), len(te)) == (8000, 2000)
     assert (tr.targets.bincount() + te.targets.bincount()).tolist() == official_counts
     X, _ = to_tensors(subset(te, torch.arange(500)))
@@ -450,7 +452,7 @@ def test_unknown_name_and_option_errors():
     assert DatasetName.parse("Tiny_ImageNet") is DatasetName.TINY_IMAGENET
     with pytest.raises(TypeError, match="valid options"):
         load_dataset("digits", sizee=16)
-    with pytest.raises(ValueError, match="valid splits"):
+    with pytest.raises(ValueError, match="unknown split 'validation'; valid values: 'train', 'test'"):
         load_dataset("digits", split="validation")
     assert set(available_datasets()) == set(DatasetName)
 

@@ -1,13 +1,12 @@
-"""Tests for twophase.text: WordPiece training, the transformers-5 [UNK] trap, word alignment."""
+"""Tests for twophase.data.tokenizer: WordPiece training, the transformers-5 [UNK] trap, word alignment."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import torch
 
-from twophase.text import (
+from tests.helpers.data_fixtures import SHARED_DATA
+from twophase.data.tokenizer import (
     SPECIAL_TOKENS,
     EncodedBatch,
     encode_batch,
@@ -27,7 +26,7 @@ CORPUS = [
     "Nothing here is funny, nothing is new.",
 ] * 5
 
-SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "SST-2" / "train.tsv"
+SST2 = SHARED_DATA / "SST-2" / "train.tsv"
 
 
 @pytest.fixture(scope="module")

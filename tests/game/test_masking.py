@@ -6,12 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from twophase.masking import evaluate_all_masks, masked_inputs, masked_rewards
-from twophase.players import ClusterPlayers, FeatureMaskPlayers, PatchPlayers, WordPlayers
-from twophase.rewards import Reward, compute_reward
-from twophase.transforms import and_interactions
-
-from fake_text import SENTENCES, tokenize
+from tests.helpers.fake_text import SENTENCES, tokenize
+from twophase.game.masking import evaluate_all_masks, masked_inputs, masked_rewards
+from twophase.game.players import ClusterPlayers, FeatureMaskPlayers, PatchPlayers, WordPlayers
+from twophase.game.rewards import Reward, compute_reward
+from twophase.interactions.transforms import and_interactions
 
 
 def blobs(bsz, per, k, seed):
@@ -200,7 +199,7 @@ def test_errors_are_clear():
     with pytest.raises(ValueError, match="leading dimension B=2"):
         masked_rewards(tail, x, PatchPlayers(n=3), torch.tensor([0, 1]),
                        aux={"attention_mask": torch.ones(3, 4)})
-    with pytest.raises(ValueError, match="unknown reward 'prob'; valid rewards"):
+    with pytest.raises(ValueError, match="unknown reward 'prob'; valid values: 'log-odds'"):
         masked_rewards(tail, x, PatchPlayers(n=3), torch.tensor([0, 1]), reward="prob")
     with pytest.raises(ValueError, match="valid labels are 0..3"):
         masked_rewards(tail, x, PatchPlayers(n=3), torch.tensor([0, 4]))

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from twophase.players import (
+from tests.helpers.fake_text import SENTENCES, tokenize
+from twophase.game.players import (
     Baseline,
     BoundPlayers,
     ClusterPlayers,
@@ -13,9 +14,7 @@ from twophase.players import (
     as_presence,
     grid_boundaries,
 )
-from twophase.subsets import presence_matrix
-
-from fake_text import SENTENCES, tokenize
+from twophase.interactions.subsets import presence_matrix
 
 
 def oracle_masked(features, membership, baseline, present):

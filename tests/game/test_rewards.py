@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from twophase.rewards import Reward, compute_reward, log_odds, target_logit
+from twophase.game.rewards import Reward, compute_reward, log_odds, target_logit
 
 
 def direct_log_odds(logits, target):
@@ -62,7 +62,7 @@ def test_target_logit_and_dispatch():
     torch.testing.assert_close(compute_reward(logits, y, Reward.LOGIT), torch.tensor([3.0, 4.0]))
     torch.testing.assert_close(compute_reward(logits, y, "log-odds"), log_odds(logits, y))
     torch.testing.assert_close(compute_reward(logits, y), log_odds(logits, y))
-    with pytest.raises(ValueError, match="valid rewards"):
+    with pytest.raises(ValueError, match="unknown reward 'probability'; valid values: 'log-odds', 'logit'"):
         compute_reward(logits, y, "probability")
 
 

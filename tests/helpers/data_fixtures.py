@@ -14,6 +14,9 @@ import numpy as np
 
 from twophase.data import write_idx
 
+#: The project's real data folder next to the checkout (``../shared/data``), when it exists.
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
 
 def write_idx_split(raw_dir: Path, prefix: str, n: int, seed: int, gz: bool = True,
                     side: int = 28) -> tuple[np.ndarray, np.ndarray]:

@@ -5,18 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from twophase.decompose import (
-    Polish,
-    _o_transpose,
-    _preconditioner,
-    _w_apply,
-    decompose_and_or,
-    decompose_and_or_lp,
-)
-from twophase.subsets import subset_orders
-from twophase.transforms import and_reconstruct, or_reconstruct
-
-from games import random_sparse_coefficients, unanimity_and, unanimity_or
+from tests.helpers.games import random_sparse_coefficients, unanimity_and, unanimity_or
+from twophase.interactions.decompose import Polish, decompose_and_or
+from twophase.interactions.lp import decompose_and_or_lp
+from twophase.interactions.pdhg import _o_transpose, _preconditioner, _w_apply
+from twophase.interactions.subsets import subset_orders
+from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 
 
 def planted(n: int, k: int, noise: float, g: torch.Generator) -> torch.Tensor:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from twophase.subsets import (
+from twophase.interactions.subsets import (
     lsb_to_msb,
     masks_of_order,
     msb_to_lsb,

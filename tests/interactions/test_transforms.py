@@ -1,15 +1,14 @@
 import pytest
 import torch
 
-from twophase import transforms as T
-
-from games import (
+from tests.helpers.games import (
     brute_force_and,
     brute_force_or,
     random_sparse_coefficients,
     unanimity_and,
     unanimity_or,
 )
+from twophase.interactions import transforms as T
 
 
 @pytest.mark.parametrize("n", [1, 3, 5, 6])

@@ -1,4 +1,4 @@
-"""Typed run settings and the experiment matrix (twophase.config, experiments.yaml)."""
+"""Typed run settings and the experiment matrix (twophase.pipeline.config, experiments.yaml)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from twophase.config import (
+from twophase.pipeline.config import (
     CheckpointSchedule,
     ConfigError,
     NoiseKind,

@@ -1,12 +1,12 @@
-"""Label-noise protocols (twophase.noise)."""
+"""Label-noise protocols (twophase.pipeline.noise)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from twophase.config import NoiseConfig, NoiseKind
-from twophase.noise import NoiseResult, apply_noise, low_confidence_relabel, random_relabel
+from twophase.pipeline.config import NoiseConfig, NoiseKind
+from twophase.pipeline.noise import NoiseResult, apply_noise, low_confidence_relabel, random_relabel
 
 
 def test_random_relabel_count_range_and_determinism():
@@ -88,8 +88,8 @@ def test_apply_noise_dispatch_and_roundtrip(tmp_path):
     assert rnd.num_flipped == 10
     with pytest.raises(ValueError, match="softmax"):
         apply_noise(NoiseConfig(kind=NoiseKind.LOW_CONFIDENCE), y, 5)
-    from twophase.io import atomic_save_torch
+    from twophase.pipeline.storage import atomic_save_torch, load_torch
 
     atomic_save_torch(tmp_path / "noise.pt", rnd.to_dict())
-    back = NoiseResult.load(tmp_path / "noise.pt")
+    back = NoiseResult.from_dict(load_torch(tmp_path / "noise.pt"))
     assert torch.equal(back.targets, rnd.targets) and back.kind is NoiseKind.RANDOM

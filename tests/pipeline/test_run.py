@@ -1,4 +1,5 @@
-"""End-to-end runs on embedded data: train -> rewards -> interactions, caching (twophase.run)."""
+"""End-to-end runs on embedded data: train -> eval -> rewards -> interactions, caching
+(twophase.pipeline.run), read back through twophase.pipeline.results."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import dataclasses
 import pytest
 import torch
 
-from twophase.config import CheckpointSchedule, InteractionConfig, get_run
-from twophase.io import load_torch
-from twophase.run import InteractionRecord, Run
-from twophase.transforms import and_reconstruct, or_reconstruct
+from twophase.interactions.transforms import and_reconstruct, or_reconstruct
+from twophase.pipeline import run as run_module
+from twophase.pipeline.config import CheckpointSchedule, InteractionConfig, get_run
+from twophase.pipeline.results import InteractionRecord, RunResults
+from twophase.pipeline.run import Run, StageError
+from twophase.pipeline.storage import load_torch
 
 
 def _smoke(name="lenet-digits", **changes):
@@ -44,7 +47,9 @@ def test_end_to_end_shapes_and_universal_matching(lenet_run):
     for f in ("config.json", "metrics.csv", "eval.pt", "rewards.pt", "interactions.pt",
               "noise.pt", "last.pt", "stages.json"):
         assert (run.dir / f).exists(), f
-    rec = run.load_interactions()
+    results = RunResults(run.dir, run.config)
+    assert results.missing() == []
+    rec = results.interactions()
     assert isinstance(rec, InteractionRecord)
     epochs = run.checkpoint_epochs()
     assert epochs == [0, 1, 3]
@@ -62,7 +67,7 @@ def test_end_to_end_shapes_and_universal_matching(lenet_run):
     assert bool((rec.I_or[..., orders <= 1] == 0).all())
     # the rewards are the log-odds of the label at the final checkpoint (full sample, mask N)
     model = run.load_model(epochs[-1])
-    ev = run.load_eval()
+    ev = results.eval()
     with torch.no_grad():
         logits = model(ev["inputs"]).double()
     y = ev["labels"]
@@ -100,7 +105,7 @@ def test_changing_q_bound_recomputes_only_the_decomposition(lenet_run):
     assert run.log == [("train", "skipped"), ("eval", "skipped"), ("rewards", "skipped"),
                        ("interactions", "computed")]
     assert (run.dir / "rewards.pt").stat().st_mtime_ns == before
-    rec = run.load_interactions()
+    rec = RunResults(run.dir, run.config).interactions()
     assert bool((rec.q == 0).all())
     recon = and_reconstruct(rec.I_and) + or_reconstruct(rec.I_or)
     assert torch.allclose(recon, rec.v, atol=1e-8, rtol=1e-8)
@@ -110,25 +115,53 @@ def test_changing_q_bound_recomputes_only_the_decomposition(lenet_run):
 
 def test_killed_reward_stage_keeps_finished_checkpoints(tmp_path, monkeypatch):
     run = Run(_tiny_lenet(), tmp_path, show_progress=False)
-    run.train()
+    run.execute(until="eval")
     calls = []
-    original = Run._rewards_at
+    original = run_module._checkpoint_rewards
 
-    def dying(self, model, ev):
+    def dying(*args):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt("killed")
-        return original(self, model, ev)
+        return original(*args)
 
-    monkeypatch.setattr(Run, "_rewards_at", dying)
+    monkeypatch.setattr(run_module, "_checkpoint_rewards", dying)
     with pytest.raises(KeyboardInterrupt):
-        run.evaluate_rewards()
+        run.rewards()
     assert len(list((run.dir / "rewards_parts").glob("*.pt"))) == 1
+    assert not run.is_current("rewards") and not (run.dir / "rewards.pt").exists()
     calls.clear()
-    monkeypatch.setattr(Run, "_rewards_at", lambda self, m, e: (calls.append(1),
-                                                                original(self, m, e))[1])
-    v = Run(run.config, tmp_path, show_progress=False).evaluate_rewards()
-    assert len(calls) == 2 and v.shape[0] == 3  # the first checkpoint came from the cache
+    monkeypatch.setattr(run_module, "_checkpoint_rewards",
+                        lambda *args: (calls.append(1), original(*args))[1])
+    result = Run(run.config, tmp_path, show_progress=False).rewards()
+    assert result.status == "computed"
+    assert len(calls) == 2 and result.value["v"].shape[0] == 3  # the first one from the cache
+    assert not (run.dir / "rewards_parts").exists()  # scratch removed once the stage is saved
+
+
+def test_a_stage_needs_the_stage_before_it(tmp_path):
+    run = Run(_tiny_lenet(), tmp_path, show_progress=False)
+    with pytest.raises(StageError, match="twophase train smoke lenet-digits"):
+        run.eval()
+    with pytest.raises(StageError, match="reads stage 'rewards'"):
+        run.interactions()
+    assert not run.dir.exists() or not (run.dir / "eval.pt").exists()
+
+
+def test_interactions_reuse_rewards_in_memory_and_store_them_once(lenet_run, monkeypatch):
+    cfg = lenet_run.config
+    new = dataclasses.replace(cfg, interactions=dataclasses.replace(cfg.interactions,
+                                                                    q_bound=0.01))
+    run = Run(new, lenet_run.root, show_progress=False)
+    v = RunResults(run.dir, new).rewards()["v"]
+    loads = []
+    original = run_module.storage.load_torch
+    monkeypatch.setattr(run_module.storage, "load_torch",
+                        lambda path, *a, **k: (loads.append(path.name), original(path, *a, **k))[1])
+    assert run.interactions(v).status == "computed"
+    assert "rewards.pt" not in loads  # the rewards came in memory
+    assert "v" not in load_torch(run.dir / "interactions.pt")  # stored once, in rewards.pt
+    Run(cfg, lenet_run.root, show_progress=False).execute()  # back to the fixture's settings
 
 
 def test_low_confidence_run_records_flipped_samples(tmp_path):
@@ -145,14 +178,15 @@ def test_low_confidence_run_records_flipped_samples(tmp_path):
     noise = run.noise()
     assert noise.num_flipped == cfg.noise.per_class * 10
     assert (run.dir / "pretrain" / "last.pt").exists()
-    rec = run.load_interactions()
+    results = RunResults(run.dir, run.config)
+    rec = results.interactions()
     flipped = rec.samples[rec.samples.flipped]
     assert len(flipped) == 4 and (flipped.split == "train").all()
     assert (flipped.label != flipped.true_label).all()
     clean = rec.samples[~rec.samples.flipped]
     assert (clean.label == clean.true_label).all()
     # v uses the assigned (noisy) label
-    assert torch.equal(run.load_eval()["labels"], torch.tensor(rec.samples.label.to_numpy()))
+    assert torch.equal(results.eval()["labels"], torch.tensor(rec.samples.label.to_numpy()))
 
 
 def test_point_cloud_run(tmp_path):
@@ -165,7 +199,7 @@ def test_point_cloud_run(tmp_path):
     )
     run = Run(cfg, tmp_path, show_progress=False)
     run.execute()
-    rec = run.load_interactions()
+    rec = RunResults(run.dir, run.config).interactions()
     assert rec.v.shape == (2, 4, 16)
     ev = load_torch(run.dir / "eval.pt")
     # each of the 4 players owns whole clusters of points; the rest are never masked
@@ -196,7 +230,7 @@ def _write_sst2(root, n_train=40, n_test=12):
 
 
 def test_text_run_with_word_players(tmp_path):
-    from twophase.config import RunConfig, TextConfig, TrainConfig
+    from twophase.pipeline.config import RunConfig, TextConfig, TrainConfig
 
     _write_sst2(tmp_path / "data")
     cfg = RunConfig(
@@ -208,10 +242,11 @@ def test_text_run_with_word_players(tmp_path):
     run = Run(cfg, tmp_path / "runs", data_root=tmp_path / "data", show_progress=False)
     run.execute()
     assert (run.dir / "tokenizer" / "tokenizer.json").exists()
-    rec = run.load_interactions()
+    results = RunResults(run.dir, run.config)
+    rec = results.interactions()
     assert rec.v.shape == (2, 4, 16)
-    ev = run.load_eval()
-    tok = run.data()["tokenizer"]
+    ev = results.eval()
+    tok = run.inputs().tokenizer
     assert "WordPlayers" in rec.players and f"mask_token_id={tok.mask_token_id}" in rec.players
     # every player is a whole word (>= 1 token), special tokens and padding are never players
     owner, ids = ev["owner"], ev["input_ids"]

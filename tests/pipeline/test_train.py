@@ -1,4 +1,4 @@
-"""Training loop: checkpoints, metrics, exact resume, every model family (twophase.train)."""
+"""Training loop: checkpoints, metrics, exact resume, every model family (twophase.pipeline.train)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from twophase.config import CheckpointSchedule, TrainConfig
-from twophase.io import load_torch
-from twophase.train import (
+from twophase.pipeline.config import CheckpointSchedule, TrainConfig
+from twophase.pipeline.storage import load_torch
+from twophase.pipeline.train import (
     METRIC_COLUMNS,
     InputAdapter,
     evaluate,
@@ -231,8 +231,8 @@ SENTENCES = [
 
 
 def test_text_model_trains_with_tokenizer_and_padding(tmp_path, name="bert-tiny"):
+    from twophase.data.tokenizer import load_tokenizer, save_tokenizer, train_wordpiece_tokenizer
     from twophase.models import build_model
-    from twophase.text import load_tokenizer, save_tokenizer, train_wordpiece_tokenizer
 
     texts, labels = zip(*SENTENCES, strict=True)
     tok = train_wordpiece_tokenizer(texts, vocab_size=200, min_frequency=1)

@@ -1,4 +1,4 @@
-"""Oracle tests for twophase.generalization (weighted Jaccard per order, paper-spec C)."""
+"""Oracle tests for twophase.stats.generalization (weighted Jaccard per order, book/methods/generalization.md)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from twophase.generalization import class_means, jaccard_by_order, weighted_jaccard
+from twophase.stats.generalization import class_means, jaccard_by_order, weighted_jaccard
 
 
 def literal_jaccard(tr_and, tr_or, ytr, te_and, te_or, yte, classes):
-    """paper-spec C step by step, with explicit subset lists and Python lists (slow, clear)."""
+    """The definition (book/methods/generalization.md (method-jaccard)) step by step, with explicit subset lists and Python lists (slow, clear)."""
     n = tr_and.shape[1].bit_length() - 1
     rows = []
     for k in range(1, n + 1):
@@ -104,7 +104,7 @@ def test_jaccard_decreases_with_order_when_high_orders_are_noisy():
     # shared signal on every order, sample noise growing like 2^{k/2} (P2 Lemma 1): sim falls with k
     n = 6
     g = torch.Generator().manual_seed(2)
-    from twophase.subsets import subset_orders
+    from twophase.interactions.subsets import subset_orders
 
     scale = 2.0 ** (subset_orders(n).double() / 2)
     base = torch.randn(1 << n, generator=g, dtype=torch.float64)
