@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="notebook stems or numbers, e.g. 02 06_summary")
         sp.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks")
         sp.add_argument("--no-runs", action="store_true",
-                        help="do not execute the runs first (notebooks run them if needed)")
+                        help="do not execute the runs first (notebooks then stop on a missing run)")
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
         sp.add_argument("--jobs", "-j", type=int, default=1,
                         help="notebooks executed in parallel (default 1)")

@@ -345,7 +345,8 @@ def run_notebooks(
     only: notebook stems or numeric prefixes to execute (default: all).
     force: execute even when the executed copy is up to date.
     execute_runs: first run ``Run(config, root).execute()`` for every run a notebook reads (cached
-        stages are skipped), with a progress bar; ``False`` leaves missing runs to the notebooks.
+        stages are skipped), with a progress bar; with ``False`` a notebook that reads a missing
+        run stops with an error naming the command that computes it.
     jobs: notebooks executed at the same time (one kernel process each).
 
     Returns the per-job results. Raises :class:`NotebookExecutionError` naming the notebook, run

@@ -1,8 +1,8 @@
 """Seaborn figures shared by the notebooks: one function per figure, each returns the Figure.
 
 Every function only draws: it takes already computed statistics (NumPy arrays, tensors or pandas
-frames from :mod:`twophase.stats`, :mod:`twophase.stats.generalization`, :mod:`twophase.theory`) and
-never computes an interaction statistic itself.  Figures are created with
+frames from :mod:`twophase.stats`, :mod:`twophase.theory` and :mod:`twophase.report.tables`)
+and never computes an interaction statistic itself.  Figures are created with
 :class:`matplotlib.figure.Figure` (not through ``pyplot``), so they are not kept alive by pyplot's
 figure registry and do not appear twice in a notebook: end a cell with the figure (or call
 ``display(fig)``) to show it, ``fig.savefig(...)`` to save it.
@@ -36,6 +36,10 @@ __all__ = [
     "mean_order_groups",
     "per_sample_onsets",
     "summary_grid",
+    "norm_ratios",
+    "fusiform_models",
+    "phase_simulation",
+    "theory_comparison",
 ]
 
 #: Colours of the two boundary markers, used consistently in every figure.
@@ -82,8 +86,6 @@ def _mark_boundaries(ax: Any, boundaries: Mapping[str, float | None], label: boo
                    **style)
 
 
-# ---------------------------------------------------------------------------------------------
-# primer
 
 
 def planted_vs_recovered(table: pd.DataFrame, title: str = "") -> Figure:
@@ -161,8 +163,6 @@ def universal_matching(target: Any, reconstruction: Any, orders: Any) -> Figure:
     return fig
 
 
-# ---------------------------------------------------------------------------------------------
-# two-phase dynamics of one run
 
 
 def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = "",
@@ -300,8 +300,6 @@ def fusiform(observed: Any, theory: Mapping[str, Any], title: str = "") -> Figur
     return fig
 
 
-# ---------------------------------------------------------------------------------------------
-# other chapters
 
 
 def jaccard_by_order(frame: pd.DataFrame, title: str = "") -> Figure:
@@ -450,3 +448,123 @@ def summary_grid(panels: Sequence[Mapping[str, Any]], ncols: int = 3) -> Figure:
                for name, style in BOUNDARY_STYLE.items()]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize="small")
     return fig
+
+
+def norm_ratios(ratios: pd.DataFrame, ncols: int = 3) -> Figure:
+    """P2 Fig. 3: row-norm ratios ``r^(k)`` of ``M(sigma^2)`` against ``sigma^2``, one panel per
+    ``n``, one line per ``k``.
+
+    Args:
+        ratios: columns ``sigma2``, ``ratio``, ``k``, ``n``
+            (:func:`twophase.report.tables.norm_ratio_table`).
+    """
+    ns = sorted(ratios["n"].unique())
+    ncols = min(ncols, len(ns))
+    nrows = -(-len(ns) // ncols)
+    fig, axes = _figure(nrows, ncols, width=3.1 * ncols, height=2.8 * nrows, sharey=True)
+    for ax in axes.flat[len(ns):]:
+        ax.set_visible(False)
+    for i, (ax, n) in enumerate(zip(axes.flat, ns, strict=False)):
+        sns.lineplot(data=ratios[ratios["n"] == n], x="sigma2", y="ratio", hue="k",
+                     palette="viridis", ax=ax, legend="brief" if i == 0 else False)
+        ax.set_xscale("log")
+        ax.set_title(f"n = {n}")
+        ax.set_xlabel(r"$\sigma^2$")
+        ax.set_ylabel(r"$r^{(k)} = \|m_T\| / \|m_{T'}\|$")
+    if len(ns):
+        axes.flat[0].legend(title="k", fontsize="x-small", ncols=2)
+    fig.suptitle("P2 Fig. 3: row-norm ratios of M($\\sigma^2$) between orders k and k+1")
+    return fig
+
+
+def fusiform_models(curves: pd.DataFrame, n: int) -> Figure:
+    """P1 Theorem 3: expected normalised strength at initialisation for each noise model and
+    threshold.
+
+    Args:
+        curves: columns ``k``, ``I^(k)``, ``noise``, ``tau/sigma``
+            (:func:`twophase.report.tables.fusiform_table`).
+        n: number of players.
+    """
+    fig, axes = _figure(width=6.4, height=4.0)
+    ax = axes[0, 0]
+    sns.lineplot(data=curves, x="k", y="I^(k)", hue="noise", style="tau/sigma", markers=True,
+                 ax=ax)
+    ax.set(title=f"Expected normalised strength at initialisation, n={n}",
+           xticks=range(1, n + 1))
+    return fig
+
+
+def phase_simulation(steps: Any, curves: Any, mean_orders: Any, sigma2: Any,
+                     stage_end_steps: Any, optima_mean_orders: Any) -> Figure:
+    """A simulated phase 1 and phase 2: order x step heatmap, and the mean order with each
+    stage's optimum and the ``sigma^2`` schedule.
+
+    Args:
+        steps: ``(R,)`` gradient step of each record.
+        curves: ``(R, n)`` normalised per-order strength of each record.
+        mean_orders: ``(R,)`` mean order of each record.
+        sigma2: ``(R,)`` the ``sigma^2`` in force at each record.
+        stage_end_steps: ``(stages,)`` last step of each stage.
+        optima_mean_orders: ``(stages,)`` mean order of each stage's optimum ``M(sigma^2) w*``.
+    """
+    st = _np(steps)
+    c = _np(curves)
+    n = c.shape[-1]
+    fig, axes = _figure(1, 2, width=13.0, height=4.0)
+    frame = pd.DataFrame(c.T[::-1], index=range(n, 0, -1), columns=st.astype(int).tolist())
+    sns.heatmap(frame, ax=axes[0, 0], cmap="mako_r", cbar_kws={"label": "normalised strength"},
+                xticklabels=max(len(st) // 10, 1))
+    axes[0, 0].set(xlabel="gradient step", ylabel="order k", title="order x step")
+    ax = axes[0, 1]
+    ax.plot(st, _np(mean_orders), color="C0", label="mean order (GD)")
+    ax.scatter(_np(stage_end_steps), _np(optima_mean_orders), color="C3", zorder=3,
+               label=r"optimum $M(\sigma^2)w^*$ of each stage")
+    ax.set(xlabel="gradient step", ylabel="mean order", title="mean order")
+    twin = ax.twinx()
+    twin.step(st, _np(sigma2), where="post", color="grey", alpha=0.5)
+    twin.set_yscale("log")
+    twin.set_ylabel(r"$\sigma^2$ (grey)")
+    twin.grid(False)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def theory_comparison(comparison: Any, checkpoint_epochs: Any, title: str) -> Figure:
+    """P2 Fig. 4/8/9: measured against predicted per-order curves at the first, middle and last
+    phase-2 checkpoint (non-increasing fit), and the fitted ``sigma^2`` over epochs.
+
+    Args:
+        comparison: :class:`twophase.theory.fit.RunComparison`.
+        checkpoint_epochs: ``(C,)`` epochs of the run's checkpoints.
+        title: figure title.
+    """
+    c = comparison
+    epochs = _np(checkpoint_epochs)[c.indices]
+    real, pred = _np(c.real), _np(c.predicted)
+    mono, free = c.monotone, c.free
+    chosen = sorted({0, len(c.indices) // 2, len(c.indices) - 1})
+    n = real.shape[-1]
+    rows = []
+    for j in chosen:
+        for k in range(n):
+            rows.append({"epoch": int(epochs[j]), "k": k + 1, "source": "real",
+                         "I^(k)": real[c.indices[j], k]})
+            rows.append({"epoch": int(epochs[j]), "k": k + 1,
+                         "source": f"theory, sigma^2={mono.sigma2[j].item():.1e}",
+                         "I^(k)": pred[int(mono.index[j]), k]})
+    frame = pd.DataFrame(rows)
+    fig, axes = _figure(1, len(chosen) + 1, width=4.2 * (len(chosen) + 1), height=3.6)
+    for ax, j in zip(axes[0, :-1], chosen, strict=True):
+        sub = frame[frame.epoch == int(epochs[j])]
+        sns.barplot(data=sub, x="k", y="I^(k)", hue="source", ax=ax, palette=["0.35", "C1"])
+        ax.set_title(f"epoch {int(epochs[j])} (L1 {mono.error[j].item():.2f})")
+        ax.legend(fontsize="x-small")
+    ax = axes[0, -1]
+    ax.plot(epochs, _np(free.sigma2), "o-", label="free fit")
+    ax.plot(epochs, _np(mono.sigma2), "s--", label="non-increasing fit")
+    ax.set(yscale="log", xlabel="epoch", ylabel=r"fitted $\sigma^2$", title="fitted noise")
+    ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+

@@ -8,10 +8,13 @@
 
 from twophase.stats.generalization import class_means, jaccard_by_order, weighted_jaccard
 from twophase.stats.phases import (
+    Boundaries,
     PhaseBoundary,
     TimeAxis,
+    find_boundaries,
     interaction_boundary,
     loss_gap_boundary,
+    per_sample_onsets,
     smooth_series,
 )
 from twophase.stats.salience import (
@@ -28,11 +31,13 @@ from twophase.stats.salience import (
 )
 
 __all__ = [
+    "Boundaries",
     "OrderProfile",
     "PhaseBoundary",
     "TimeAxis",
     "class_means",
     "count_salient",
+    "find_boundaries",
     "interaction_boundary",
     "jaccard_by_order",
     "loss_gap_boundary",
@@ -40,6 +45,7 @@ __all__ = [
     "normalized_order_curve",
     "order_profile",
     "order_strength",
+    "per_sample_onsets",
     "salient_mask",
     "salient_threshold",
     "signed_order_curve",

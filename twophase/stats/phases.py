@@ -13,13 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from torch import Tensor
 
 __all__ = [
+    "Boundaries",
     "PhaseBoundary",
     "TimeAxis",
+    "find_boundaries",
     "interaction_boundary",
     "loss_gap_boundary",
+    "per_sample_onsets",
     "smooth_series",
 ]
 
@@ -339,3 +343,54 @@ def interaction_boundary(
         rel_margin=rel_margin,
         noise_margin=noise_margin,
     )
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """The two phase boundaries of a run, found independently (:func:`find_boundaries`).
+
+    Attributes:
+        loss_gap: :func:`loss_gap_boundary` of the per-epoch losses.
+        interactions: :func:`interaction_boundary` of the mean interaction order.
+    """
+
+    loss_gap: PhaseBoundary
+    interactions: PhaseBoundary
+
+    @property
+    def epochs(self) -> dict[str, float | None]:
+        """``{"loss gap": epoch or None, "interactions": epoch or None}`` (the figures' keys)."""
+        return {"loss gap": self.loss_gap.epoch, "interactions": self.interactions.epoch}
+
+
+def find_boundaries(
+    metrics: pd.DataFrame,
+    checkpoint_epochs: Sequence[float] | np.ndarray | Tensor,
+    mean_orders: Sequence[float] | np.ndarray | Tensor,
+) -> Boundaries:
+    """Both boundaries of a run with the default settings: the loss gap of ``metrics`` (columns
+    ``epoch``, ``train_loss``, ``test_loss``) and the mean order ``(T,)`` or ``(T, samples)`` at
+    the checkpoint epochs."""
+    return Boundaries(
+        loss_gap=loss_gap_boundary(metrics["epoch"], metrics["train_loss"], metrics["test_loss"]),
+        interactions=interaction_boundary(checkpoint_epochs, mean_orders),
+    )
+
+
+def per_sample_onsets(
+    checkpoint_epochs: Sequence[float] | np.ndarray | Tensor,
+    mean_orders: np.ndarray | Tensor,
+) -> np.ndarray:
+    """The interaction boundary of every sample on its own: for each column of ``mean_orders``
+    ``(T, samples)`` the epoch where that sample's mean order starts to rise, NaN when it never
+    rises persistently or has checkpoints without salient interactions. Returns ``(samples,)``."""
+    if isinstance(mean_orders, Tensor):
+        mean_orders = mean_orders.detach().cpu().numpy()
+    orders = np.asarray(mean_orders, dtype=np.float64)
+    onsets = np.full(orders.shape[1], np.nan)
+    for s in range(orders.shape[1]):
+        series = orders[:, s]
+        if np.isfinite(series).all():
+            b = interaction_boundary(checkpoint_epochs, series)
+            onsets[s] = b.epoch if b.found else np.nan
+    return onsets

@@ -77,6 +77,11 @@ class PhaseSimulation:
         (:func:`~twophase.stats.salience.mean_order`)."""
         return mean_order(self.w, None, 0.0)
 
+    def stage_end_steps(self) -> torch.Tensor:
+        """``(stages,)`` the step of the last record of each stage."""
+        return torch.stack([self.step[(self.stage == j).nonzero().max()]
+                            for j in range(len(self.schedule))])
+
     def optima_mean_order(self) -> torch.Tensor:
         """Mean order of each stage's optimum ``M(sigma^2) w*``, ``(stages, ...)``."""
         return mean_order(self.optima, None, 0.0)
