@@ -1,7 +1,7 @@
 """Benchmark: P2's response matrix M(sigma^2) = (B + D)^{-1} B, fast paths against the dense solve.
 
 Two tasks, one sigma^2 each:
-  apply     -- w_hat = M w* for a batch of vectors (P2 Eq. 10; the prediction of spec F.6),
+  apply     -- w_hat = M w* for a batch of vectors (P2 Eq. 10; the prediction of P2 Fig. 4),
   row norms -- ||m_T|| for every order |T| = 0..n (P2 Theorem 4, Fig. 3).
 Methods: ``dense`` (form M with torch.linalg.solve, O(8^n)), ``spectral`` (exact Kronecker
 generalised-eigen factorisation, O(n 2^n)), ``cg`` (batched Jacobi-preconditioned conjugate

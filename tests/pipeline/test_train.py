@@ -155,7 +155,6 @@ def test_seed_changes_the_run(tmp_path):
     assert a.train_loss.iloc[1] != b.train_loss.iloc[1]
 
 
-# ----------------------------------------------------------------------------------------------
 # every model family trains through the same loop (tiny data; the models' own tests check the
 # architectures). VGG-13/16 share VGG-11's builder and BERT-Medium BERT-Tiny's, so one member of
 # each family keeps the suite fast.

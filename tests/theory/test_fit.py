@@ -91,7 +91,6 @@ def test_predicted_mass_moves_to_higher_orders_as_noise_falls():
     assert (mean_order.diff() > 0).all()
 
 
-# ------------------------------------------------------------------------------- fitting sigma^2
 
 
 def test_fit_recovers_planted_sigma2():

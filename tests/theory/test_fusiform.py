@@ -21,7 +21,7 @@ def test_fusiform_spec_d_numbers():
     exact = torch.tensor([10 * math.comb(10, k) / 1023 for k in range(1, 11)], dtype=F64)
     torch.testing.assert_close(got, exact)
     out = th.fusiform_curve(10, noise="output")
-    # spec D prints .02 .13 .51 1.25 ...; the third value is 10*C(10,3)*2^1.5/sum = 0.5047 (.50)
+    # a table printed .02 .13 .51 1.25 ...; the third value is 10*C(10,3)*2^1.5/sum = 0.5047 (.50)
     printed = ".02 .13 .50 1.25 2.12 2.50 2.02 1.07 .34 .05".split()
     for value, p in zip(out.tolist(), printed, strict=True):
         assert matches_printed(value, p), (value, p)

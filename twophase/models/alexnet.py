@@ -1,6 +1,7 @@
 """AlexNet (Krizhevsky et al. 2012) from torchvision, cut after the 1st ReLU.
 
-P1/P2 compute AlexNet interactions on "the output of the 1st ReLU layer" (paper-spec E, F.8);
+P1/P2 compute AlexNet interactions on "the output of the 1st ReLU layer" (P1 App. A.2, P2 App. G;
+book/methods/interactions.md (method-players-per-model));
 the papers use AlexNet on 224x224 CUB-200 / Tiny-ImageNet crops, where the player layer is
 ``(B, 64, 55, 55)`` (torchvision's stem: conv 11x11, stride 4, padding 2).
 

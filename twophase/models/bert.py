@@ -1,6 +1,6 @@
 """BERT-Tiny and BERT-Medium (Turc et al. 2019 sizes), randomly initialised, for SST-2.
 
-P1/P2 train BERT-Tiny and BERT-Medium on SST-2 (paper-spec E, F.8) and take *words* as players,
+P1/P2 train BERT-Tiny and BERT-Medium on SST-2 (P1 App. A.1-A.2, P2 App. G) and take *words* as players,
 masked by the ``[MASK]`` token. Sizes (``L`` layers, hidden ``H``, ``A`` heads, feed-forward
 ``4H``):
 

@@ -1,6 +1,6 @@
 """DGCNN (Wang et al., "Dynamic Graph CNN for Learning on Point Clouds", TOG 2019), plain torch.
 
-Players are clusters of input points (paper-spec E: 30 k-means clusters, 10 chosen, a masked
+Players are clusters of input points (P2 App. G: 30 k-means clusters, 10 chosen, a masked
 cluster's points are replaced by its centroid), so ``front`` is the identity on the points and
 ``tail`` is the whole network.
 

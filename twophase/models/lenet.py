@@ -6,7 +6,7 @@ Layers (``features`` / ``avgpool`` / ``classifier``, torchvision layout)::
     avgpool:    AdaptiveAvgPool2d(5) if the map is larger than 5x5, else identity
     classifier: Linear(16·s·s, 120) - ReLU - Linear(120, 84) - ReLU - Linear(84, K)
 
-Players: the output of the 1st ReLU (paper-spec E: "all other DNNs: the output of the 1st ReLU
+Players: the output of the 1st ReLU (P1 App. A.2: "all other DNNs: the output of the 1st ReLU
 layer"), ``(B, 6, 28, 28)`` for a 32x32 or a 28x28 input.
 
 Input-size adaptation (documented choice):

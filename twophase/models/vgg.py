@@ -1,7 +1,7 @@
 """VGG-11/13/16 (Simonyan & Zisserman 2015) from torchvision, cut after the 2nd ReLU.
 
 P1 (App. A) and P2 (App. G) compute interactions on "the feature map after the 2nd ReLU layer" of
-VGG (paper-spec E, F.8). The convolutional part is torchvision's configuration ``A`` (VGG-11),
+VGG (P1 App. A.2, P2 App. G; book/methods/interactions.md (method-players-per-model)). The convolutional part is torchvision's configuration ``A`` (VGG-11),
 ``B`` (VGG-13) or ``D`` (VGG-16), batch-norm free as in the original paper (``bn=True`` gives the
 ``vggXX_bn`` variant). Player layer at a 32x32 input (width 1):
 
