@@ -7,12 +7,16 @@ output against an independent oracle.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 
-from twophase.data import write_idx
+from twophase.data import ENV_VAR, write_idx
+
+#: Three labelled sentences for the SST-2 loader.
+SST2_ROWS = [("a fine , funny film", 1), ("dull and long", 0), ("one two three four five six", 1)]
 
 #: The project's real data folder next to the checkout (``../shared/data``), when it exists.
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -162,3 +166,18 @@ def write_shapenet(root: Path, normal_variant: bool = False, seed: int = 0) -> d
         (folder / "train_test_split" / f"shuffled_{part}_file_list.json").write_text(
             json.dumps(entries))
     return {"shapes": shapes, "lists": lists, "categories": [c for c, _ in cats]}
+
+
+def _real_data_root() -> Path | None:
+    """``$TWOPHASE_DATA`` or :data:`SHARED_DATA`, whichever exists first."""
+    env = os.environ.get(ENV_VAR)
+    for c in ([Path(env)] if env else []) + [SHARED_DATA]:
+        if c.is_dir():
+            return c
+    return None
+
+
+#: The real data folder of this machine, if any, and whether it holds the real MNIST / SST-2 files.
+SHARED = _real_data_root()
+REAL_MNIST = SHARED is not None and (SHARED / "MNIST/raw/t10k-images-idx3-ubyte.gz").is_file()
+REAL_SST2 = SHARED is not None and (SHARED / "SST-2/train.tsv").is_file()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 
@@ -199,10 +199,6 @@ class DatasetInfo:
             return v
 
         return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
-
-    def with_(self, **changes) -> DatasetInfo:
-        """A copy with some fields changed."""
-        return replace(self, **changes)
 
 
 def require_files(

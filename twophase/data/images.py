@@ -12,6 +12,7 @@ Single items go through the same code as the vectorised batch path
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +89,8 @@ class InMemoryImageDataset(Dataset):
         h = size if size is not None else images.shape[-2]
         w = size if size is not None else images.shape[-1]
         if not normalize:
-            info = info.with_(mean=(), std=())
-        self.info = info.with_(modality=Modality.IMAGE, input_shape=(c, h, w), channels=c)
+            info = replace(info, mean=(), std=())
+        self.info = replace(info, modality=Modality.IMAGE, input_shape=(c, h, w), channels=c)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -168,8 +169,8 @@ class FileImageDataset(Dataset):
         self._mean = tuple(info.mean) if normalize else ()
         self._std = tuple(info.std) if normalize else ()
         if not normalize:
-            info = info.with_(mean=(), std=())
-        self.info = info.with_(modality=Modality.IMAGE, input_shape=(3, size, size), channels=3)
+            info = replace(info, mean=(), std=())
+        self.info = replace(info, modality=Modality.IMAGE, input_shape=(3, size, size), channels=3)
         self._cache: dict[int, torch.Tensor] | None = {} if cache else None
 
     def __len__(self) -> int:

@@ -26,6 +26,7 @@ synsetoffset2category.txt.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,7 @@ class PointCloudDataset(Dataset):
         if num_points < 1:
             raise ValueError(f"num_points must be >= 1, got {num_points}")
         self.num_points, self.seed, self.normalize = num_points, seed, normalize
-        self.info = info.with_(modality=Modality.POINTCLOUD, input_shape=(num_points, 3),
+        self.info = replace(info, modality=Modality.POINTCLOUD, input_shape=(num_points, 3),
                                channels=3)
         self._cache: dict[int, torch.Tensor] | None = {} if cache else None
 

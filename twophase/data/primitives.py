@@ -23,6 +23,7 @@ Sample ``i`` of a split has class ``i mod 6`` and is generated from its own gene
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
 
 import numpy as np
@@ -219,8 +220,10 @@ def load(
         rng = np.random.default_rng(sample_seed(base, i))
         pts[i] = make_primitive(kinds[int(targets[i])], num_points, rng, scale_min=scale_min,
                                 scale_max=scale_max, rotate=rotate, noise=noise)
-    meta = info(num_points=num_points).with_(
+    meta = replace(
+        info(num_points=num_points),
         split=split,
         source=(f"SYNTHETIC primitives (seed={seed}, {per_class}/class, scale "
-                f"[{scale_min}, {scale_max}], rotate={rotate}, noise={noise})"))
+                f"[{scale_min}, {scale_max}], rotate={rotate}, noise={noise})"),
+    )
     return PrimitivesDataset(pts, targets, meta)

@@ -20,6 +20,7 @@ Lines are split on tabs without any quote handling (the files are not quoted).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
@@ -64,7 +65,7 @@ class TextDataset(Dataset):
         self.targets = as_targets(targets)
         if len(self.sentences) != len(self.targets):
             raise ValueError(f"{len(self.sentences)} sentences but {len(self.targets)} labels")
-        self.info = info.with_(modality=Modality.TEXT, input_shape=(), channels=None)
+        self.info = replace(info, modality=Modality.TEXT, input_shape=(), channels=None)
 
     def __len__(self) -> int:
         return len(self.sentences)

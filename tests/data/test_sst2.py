@@ -1,0 +1,57 @@
+"""Tests of twophase.data.sst2: GLUE SST-2 TSV files (the real files when present)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.data_fixtures import (
+    REAL_SST2,
+    SHARED,
+    write_sst2,
+)
+from tests.helpers.data_fixtures import (
+    SST2_ROWS as ROWS,
+)
+from twophase.data import (
+    Modality,
+    load_dataset,
+    to_tensors,
+)
+
+
+@pytest.mark.parametrize("label_first", [True, False])
+def test_sst2_both_column_orders(tmp_path, label_first):
+    write_sst2(tmp_path, label_first, ROWS, text_header="sentence")
+    write_sst2(tmp_path, label_first, ROWS[::-1], text_header="content",
+               files=("dev.tsv", "test.tsv"))
+    tr = load_dataset("sst2", tmp_path, split="train")
+    assert [tr[i] for i in range(len(tr))] == ROWS
+    assert tr.info.modality is Modality.TEXT and tr.info.num_classes == 2
+    te = load_dataset("sst2", tmp_path, split="test")
+    assert te.sentences == [s for s, _ in ROWS[::-1]] and te.targets.tolist() == [1, 0, 1]
+    assert len(load_dataset("sst2", tmp_path, split="train", min_words=5)) == 2
+    X, y = to_tensors(tr)
+    assert X == [s for s, _ in ROWS] and y.tolist() == [1, 0, 1]
+
+
+def test_sst2_unlabelled_glue_test_is_refused(tmp_path):
+    write_sst2(tmp_path, True, ROWS)
+    (tmp_path / "SST-2" / "test.tsv").write_text("index\tsentence\n0\tgood\n")
+    with pytest.raises(ValueError, match="no 'label' column"):
+        load_dataset("sst2", tmp_path, split="test", test_file="test")
+    with pytest.raises(ValueError, match="test_file"):
+        load_dataset("sst2", tmp_path, split="test", test_file="validation")
+
+
+@pytest.mark.skipif(not REAL_SST2, reason="real SST-2 files not present")
+def test_real_sst2_files():
+    tr = load_dataset("sst2", SHARED, split="train")
+    dev = load_dataset("sst2", SHARED, split="test")
+    test = load_dataset("sst2", SHARED, split="test", test_file="test")
+    assert (len(tr), len(dev), len(test)) == (67349, 872, 1821)
+    assert tr[0] == ("hide new secretions from the parental units", 0)
+    assert set(tr.targets.unique().tolist()) == {0, 1}
+    assert all(isinstance(s, str) and s and "\t" not in s for s in dev.sentences)
+    small = load_dataset("sst2", SHARED, split="train", max_samples=200, subset_seed=1)
+    assert len(small) == 200 and abs(float(small.targets.float().mean()) -
+                                     float(tr.targets.float().mean())) < 0.01
