@@ -106,3 +106,26 @@ def test_interaction_boundary_u_shape_log_epochs_with_samples():
         bad = samples.copy()
         bad[2] = np.nan
         interaction_boundary(epochs, bad)
+
+
+def test_find_boundaries_and_per_sample_onsets():
+    import pandas as pd
+
+    from twophase.stats.phases import find_boundaries, per_sample_onsets
+
+    e = np.arange(40.0)
+    metrics = pd.DataFrame({"epoch": e, "train_loss": np.ones(40), "test_loss": hinge(e, 12)})
+    ck = np.array([0, 1, 2, 4, 8, 16, 32.0])
+    orders = np.stack([hinge(ck, 4, slope=0.3, pre_slope=-0.2), hinge(ck, 8, slope=0.3,
+                                                                      pre_slope=-0.2),
+                       np.full(7, 2.0), np.r_[np.nan, np.ones(6)]], axis=1)  # (7, 4)
+    bounds = find_boundaries(metrics, ck, orders)
+    assert bounds.loss_gap.epoch == loss_gap_boundary(e, np.ones(40), hinge(e, 12)).epoch
+    assert bounds.interactions.epoch == interaction_boundary(ck, orders).epoch
+    assert bounds.epochs == {"loss gap": bounds.loss_gap.epoch,
+                             "interactions": bounds.interactions.epoch}
+    onsets = per_sample_onsets(ck, torch.tensor(orders))
+    for s in (0, 1):  # each sample on its own, with the run's rule
+        assert onsets[s] == interaction_boundary(ck, orders[:, s]).epoch
+    assert onsets[0] < onsets[1]  # the later kink is found later
+    assert np.isnan(onsets[2]) and np.isnan(onsets[3])  # flat; a checkpoint without salience
