@@ -4,13 +4,23 @@ Torch only: nothing here trains a model or touches a file.
 
 - :mod:`~twophase.interactions.subsets`: bitmask conventions (bit ``i`` = player ``i`` present);
 - :mod:`~twophase.interactions.transforms`: exact AND (Harsanyi) and OR interactions, O(n 2^n);
-- :mod:`~twophase.interactions.decompose`: :func:`decompose_and_or`, the sparsest AND-OR split,
-  with its first-order solver (:mod:`~twophase.interactions.pdhg`), the exact LP
-  (:mod:`~twophase.interactions.lp`) and the shared result (:mod:`~twophase.interactions.result`).
+- :mod:`~twophase.interactions.lp`: the AND-OR linear program, its tie-break costs, certificate and
+  the HiGHS reference;
+- :mod:`~twophase.interactions.simplex`: the exact parametric simplex (numba);
+- :mod:`~twophase.interactions.exact`: exact, certified splits game by game (simplex, HiGHS);
+- :mod:`~twophase.interactions.pdhg`: the batched first-order method (any n, certified gap);
+- :mod:`~twophase.interactions.decompose`: :func:`decompose_and_or` and :func:`decompose_band`, the
+  public solver, with the shared result (:mod:`~twophase.interactions.result`).
 """
 
-from twophase.interactions.decompose import Polish, decompose_and_or
-from twophase.interactions.lp import decompose_and_or_lp
+from twophase.interactions.decompose import (
+    AndOrBand,
+    Polish,
+    TieBreak,
+    decompose_and_or,
+    decompose_and_or_lp,
+    decompose_band,
+)
 from twophase.interactions.result import AndOrResult, fold_singletons
 from twophase.interactions.subsets import n_players, presence_matrix, subset_orders
 from twophase.interactions.transforms import (
@@ -21,16 +31,19 @@ from twophase.interactions.transforms import (
 )
 
 __all__ = [
+    "AndOrBand",
     "AndOrResult",
     "Polish",
     "and_interactions",
     "and_reconstruct",
     "decompose_and_or",
     "decompose_and_or_lp",
+    "decompose_band",
     "fold_singletons",
     "n_players",
     "or_interactions",
     "or_reconstruct",
     "presence_matrix",
     "subset_orders",
+    "TieBreak",
 ]

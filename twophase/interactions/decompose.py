@@ -1,9 +1,8 @@
-r"""AND-OR sparsification of a game: the public solver of the AND-OR linear program.
+r"""AND-OR decomposition of games: the public solver of the AND-OR linear program.
 
-Problem (book/methods/decomposition.md (method-decomposition-split) and
-(method-decomposition-lp); P1 Eq. 1-2, P2 Eq. 1-2 and 11, Li & Zhang 2023).  For one sample with
-rewards ``v`` (a vector over the ``2**n`` subset masks) find ``gamma`` (free) and ``q`` with
-``|q_S| <= zeta = q_bound * |v(N) - v({})|`` that minimise
+For one sample with rewards ``v`` (a vector over the ``2**n`` subset masks) find ``gamma`` (free) and
+``q`` with ``|q_S| <= zeta = q_bound * |v(N) - v({})|`` that minimise (book/methods/decomposition.md
+(method-decomposition-lp); P1 Eq. 1-2, P2 Eq. 1-2 and 11)
 
 .. math::
 
@@ -11,52 +10,85 @@ rewards ``v`` (a vector over the ``2**n`` subset masks) find ``gamma`` (free) an
     I_{and} = \mathrm{Moebius}(v_{and}),\quad I_{or} = \mathrm{OR}(v_{or}),\\
     v_{and} = \tfrac12 (v + q) + \gamma,\qquad v_{or} = \tfrac12 (v + q) - \gamma .
 
-:func:`decompose_and_or` solves it for every game of a batch with the first-order method of
-:mod:`twophase.interactions.pdhg` (certified duality gaps, no learning rate), in chunks that fit a
-memory budget.
+Two methods:
 
-Optionally (``polish``) samples that did not reach ``tol`` are finished exactly by the LP of
-:func:`~twophase.interactions.lp.decompose_and_or_lp` (scipy HiGHS on a sparse Kronecker form; CPU, one sample at a time).
+* ``method="exact"`` (default): every game is solved to an optimal vertex of the LP and certified
+  (:mod:`twophase.interactions.exact`); among the optimal splits the ``tie_break`` picks one
+  (:class:`~twophase.interactions.lp.TieBreak`, book/methods/decomposition.md
+  (method-decomposition-tiebreak)): ``"low-order"`` (default) the least order-weighted strength
+  ``sum_S |S| (|I_and(S)| + |I_or(S)|)``, ``"high-order"`` the most, ``"none"`` a fixed but
+  arbitrary one.  :func:`decompose_band` returns both extremes at once (the second costs a few
+  pivots).  ``n <= 12``.
+* ``method="pdhg"``: the batched first-order method of :mod:`twophase.interactions.pdhg` (any
+  ``n``, any device, certified gap ``tol``; it reaches *some* near-optimal split, so only
+  ``tie_break="none"`` is offered; ``polish`` finishes unconverged games exactly).
 
-The returned interactions are *recomputed from the final* ``gamma, q`` by the transforms, then the OR
-coefficients of ``|S| <= 1`` are folded into AND (the lab's ``reorganize_and_or_harsanyi``):
-``I_and(S) += I_or(S)`` and ``I_or(S) = 0`` for ``|S| <= 1``.  Empty-set convention: before folding
-``I_and({}) = v_and({})`` and ``I_or({}) = v_or({})`` (lab code); after folding
-``I_and({}) = v({}) + q({})`` and ``I_or({}) = 0``.  The exact identity
+The returned coefficients reconstruct the corrected game exactly (book/methods/decomposition.md
+(method-decomposition-fold)):
 
 .. math::
 
-    v(S) + q(S) = \sum_{T \subseteq S} I_{and}(T) + \sum_{T \ne \emptyset,\ T \cap S \ne \emptyset} I_{or}(T)
+    v(S) + q(S) = \sum_{T \subseteq S} I_{and}(T) + \sum_{T \ne \emptyset,\ T \cap S \ne \emptyset} I_{or}(T),
 
-then holds to rounding error for every ``S``.  Folding never increases the objective and the
-folded and unfolded problems have the same optimum value (singleton and empty-set AND/OR columns
-coincide), so ``objective`` is comparable with the LP optimum.
+with the OR coefficients of ``|S| <= 1`` folded into AND.  ``objective`` is ``sum |I_and| +
+sum |I_or|`` and ``lower_bound`` a certified lower bound on the LP optimum (a dual-feasible value,
+:func:`twophase.interactions.lp.certificate`), per game.
 
-Shapes: ``v`` is ``(..., 2**n)`` (e.g. ``(checkpoints, samples, 2**n)``); every per-sample output is
+Shapes: ``v`` is ``(..., 2**n)`` (e.g. ``(checkpoints, samples, 2**n)``); every per-game output is
 ``(...)`` and every per-mask output ``(..., 2**n)``.
 """
 
 from __future__ import annotations
 
+import enum
 import math
-from enum import Enum
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from twophase.interactions.lp import decompose_and_or_lp
+from twophase.choices import parse_choice
+from twophase.interactions.exact import DEFAULT_WORK_BUDGET, GameSolution, solve_batch
+from twophase.interactions.lp import (
+    TieBreak,
+    certificate,
+    costs,
+    phi,
+    relative_gap,
+    solve_highs,
+    zeta_box,
+)
 from twophase.interactions.pdhg import STATE_VECTORS, pdhg_chunk, scale
 from twophase.interactions.result import AndOrResult, assemble, check_rewards, package
 from twophase.interactions.transforms import zeta
 
-__all__ = ["Polish", "decompose_and_or"]
+__all__ = [
+    "AndOrBand",
+    "Method",
+    "Polish",
+    "TieBreak",
+    "decompose_and_or",
+    "decompose_and_or_lp",
+    "decompose_band",
+]
+
+#: Largest n for the exact method (its simplex keeps a dense ``2**n x 2**n`` inverse per worker).
+EXACT_MAX_PLAYERS = 12
 
 
-class Polish(str, Enum):
-    """Exact LP finish (:func:`decompose_and_or_lp`) after the first-order phase.
+class Method(str, enum.Enum):
+    """How the LP is solved: ``EXACT`` (certified optimal vertices) or ``PDHG`` (first order)."""
 
-    ``NONE``: never; ``UNCONVERGED``: only samples whose certified gap is still above ``tol``;
-    ``ALL``: every sample (the result is then the exact LP optimum).
+    EXACT = "exact"
+    PDHG = "pdhg"
+
+
+class Polish(str, enum.Enum):
+    """``method="pdhg"`` only: finish games exactly after the first-order phase.
+
+    ``NONE``: never; ``UNCONVERGED``: only games whose certified gap is still above ``tol``;
+    ``ALL``: every game.
     """
 
     NONE = "none"
@@ -64,12 +96,96 @@ class Polish(str, Enum):
     ALL = "all"
 
 
+@dataclass
+class AndOrBand:
+    """The two extreme optimal splits of the same games: ``low`` (tie-break ``"low-order"``) and
+    ``high`` (``"high-order"``).  Statistics that differ between them depend on the tie-break."""
+
+    low: AndOrResult
+    high: AndOrResult
+
+
+def _exact_memory(n: int) -> int:
+    """Bytes one exact worker needs: the simplex's dense inverse and a few ``2**n`` vectors."""
+    L = 1 << n  # noqa: N806
+    return 8 * (L * L + 40 * L)
+
+
+def _workers(n: int, workers: int | None, memory_budget_bytes: int) -> int:
+    per = _exact_memory(n)
+    if per > memory_budget_bytes:
+        raise ValueError(
+            f"the exact method needs about {per:,} bytes per worker at n={n}, above "
+            f"memory_budget_bytes={memory_budget_bytes:,}; raise the budget or use method='pdhg'"
+        )
+    fit = max(1, memory_budget_bytes // per)
+    return int(min(workers, fit)) if workers else int(min(fit, _default_workers()))
+
+
+def _default_workers() -> int:
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _pack(v: torch.Tensor, flat: torch.Tensor, zetas: torch.Tensor, sols: list[GameSolution],
+          tie_break: TieBreak, tol: float) -> AndOrResult:
+    """Turn per-game vertices into an :class:`AndOrResult` shaped like ``v`` (certificate included)."""
+    L = flat.shape[-1]  # noqa: N806
+    x = torch.from_numpy(np.stack([s.x for s in sols])) if sols else flat.new_zeros(0, 2 * L)
+    z = torch.from_numpy(np.stack([s.z for s in sols])) if sols else flat.new_zeros(0, L)
+    upper, lower, _ = certificate(flat, zetas, x, z)
+    lower = torch.minimum(lower, upper)
+    I_and, I_or = x[:, :L], x[:, L:]  # noqa: N806
+    q = phi(x) - flat
+    out = {"I_and": I_and, "I_or": I_or, "q": q, "gamma": zeta(I_and) - 0.5 * (flat + q),
+           "objective": upper}
+    engine = torch.tensor([s.engine for s in sols], dtype=torch.int8)
+    pivots = torch.tensor([s.pivots for s in sols], dtype=torch.long)
+    converged = relative_gap(upper, lower) <= tol
+    return package(
+        out, lower, v,
+        {"iterations_per_sample": pivots, "converged": converged,
+         "polished": engine == 1, "engine": engine},
+        loss_trace=torch.zeros(0, *v.shape[:-1], dtype=v.dtype, device=v.device),
+        trace_iterations=[],
+        iterations=int(pivots.max()) if len(sols) else 0,
+        tie_break=tie_break.value,
+    )
+
+
+def _exact(v, q_bound, tie_breaks, *, tol, workers, work_budget, memory_budget_bytes,
+           show_progress):
+    v, n = check_rewards(v, q_bound)
+    if n > EXACT_MAX_PLAYERS:
+        raise ValueError(f"the exact method is for n <= {EXACT_MAX_PLAYERS} players; got n={n}. "
+                         "Use method='pdhg' (first order, certified gap) for larger games.")
+    L = v.shape[-1]  # noqa: N806
+    flat = v.detach().reshape(-1, L).to("cpu", torch.float64)
+    zetas = zeta_box(flat, float(q_bound))
+    n_workers = _workers(n, workers, memory_budget_bytes)
+    c_first = costs(n, tie_breaks[0])
+    c_band = costs(n, tie_breaks[1]) if len(tie_breaks) > 1 else None
+    first, second = solve_batch(flat.numpy(), zetas.numpy(), c_first, c_band=c_band,
+                                workers=n_workers, work_budget=work_budget,
+                                show_progress=show_progress,
+                                desc=f"AND-OR splits n={n} ({tie_breaks[0].value})")
+    results = [_pack(v, flat, zetas, first, tie_breaks[0], tol)]
+    if second is not None:
+        results.append(_pack(v, flat, zetas, second, tie_breaks[1], tol))
+    return results
+
+
 def decompose_and_or(
     v: torch.Tensor,
     q_bound: float = 0.02,
     *,
+    tie_break: TieBreak | str = TieBreak.LOW_ORDER,
+    method: Method | str = Method.EXACT,
+    tol: float = 1e-3,
+    workers: int | None = None,
+    work_budget: float = DEFAULT_WORK_BUDGET,
     max_iter: int = 3000,
-    tol: float = 5e-3,
     check_every: int = 50,
     polish: Polish | str = Polish.NONE,
     memory_budget_bytes: int = 2 << 30,
@@ -77,73 +193,122 @@ def decompose_and_or(
 ) -> AndOrResult:
     r"""Sparsest AND-OR decomposition of every game in ``v`` (see the module docstring).
 
-    Minimises ``sum|I_and| + sum|I_or|`` over the split ``gamma`` and the correction
-    ``|q_S| <= q_bound * |v(N) - v({})|``, with ``v_and = 0.5 (v + q) + gamma`` and
-    ``v_or = 0.5 (v + q) - gamma``, by restarted, diagonally preconditioned PDHG with certified
-    duality gaps (no learning rate; the problem is normalised per sample).
-
     Args:
-        v: rewards ``(..., 2**n)``, any leading dims (e.g. ``(checkpoints, samples, 2**n)``), on any
-            device, float32 or float64 (other dtypes are solved in float32 and cast back).
+        v: rewards ``(..., 2**n)``, any leading dims (e.g. ``(checkpoints, samples, 2**n)``), any
+            device and floating dtype (the exact method computes in float64 on the CPU and returns
+            tensors on ``v``'s device and dtype).
         q_bound: ``q`` box half-width relative to ``|v(N) - v({})|`` (paper 0.02; 0 = no ``q``).
-        max_iter: most first-order iterations per sample.
-        tol: stop a sample when (objective - certified lower bound) <= tol * objective.
-        check_every: iterations between convergence checks (also the loss-trace period).
-        polish: :class:`Polish` -- finish samples exactly with the LP (:func:`decompose_and_or_lp`).
-        memory_budget_bytes: solver memory; the batch is processed in chunks that fit, and a
-            ``ValueError`` is raised when not even one sample fits.
-        show_progress: tqdm bar over iterations.
+        tie_break: ``"low-order"`` (default), ``"high-order"`` or ``"none"`` (exact method).
+        method: ``"exact"`` (default) or ``"pdhg"``.
+        tol: a game is ``converged`` when its certified relative gap is at most ``tol``.
+        workers: games solved at a time (exact method; default: the CPUs of this process).
+        work_budget: exact method: pivot work per game before HiGHS takes over
+            (:mod:`twophase.interactions.exact`).
+        max_iter, check_every, polish: ``method="pdhg"`` only (iterations, convergence checks,
+            exact finish).
+        memory_budget_bytes: bound on the solver's working memory; the work is split to fit, and a
+            ``ValueError`` says so when not even one game fits.
+        show_progress: tqdm bar.
 
     Returns:
-        :class:`AndOrResult` with ``I_and, I_or, gamma, q`` ``(..., 2**n)`` (OR folded into AND for
-        ``|S| <= 1``), ``objective``, ``lower_bound``, ``converged`` ``(...)`` and the loss trace
-        ``(checks, ...)``.  ``v + q`` is reconstructed exactly by the returned interactions.
+        :class:`AndOrResult`: ``I_and, I_or, gamma, q`` ``(..., 2**n)`` (OR folded into AND for
+        ``|S| <= 1``), ``objective``, ``lower_bound``, ``converged``, ``engine`` ``(...)``.
     """
+    method = parse_choice(Method, method, "method")
+    tie_break = TieBreak.parse(tie_break)
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0; got {tol!r}")
+    if method is Method.EXACT:
+        return _exact(v, q_bound, (tie_break,), tol=tol, workers=workers, work_budget=work_budget,
+                      memory_budget_bytes=memory_budget_bytes, show_progress=show_progress)[0]
+    if tie_break is not TieBreak.NONE:
+        raise ValueError("method='pdhg' reaches some near-optimal split and cannot apply a "
+                         f"tie-break; use tie_break='none' with it (got {tie_break.value!r}) or "
+                         "method='exact'")
+    return _pdhg(v, q_bound, max_iter=max_iter, tol=tol, check_every=check_every,
+                 polish=parse_choice(Polish, polish, "polish"),
+                 memory_budget_bytes=memory_budget_bytes, show_progress=show_progress)
+
+
+def decompose_band(
+    v: torch.Tensor,
+    q_bound: float = 0.02,
+    *,
+    tol: float = 1e-3,
+    workers: int | None = None,
+    work_budget: float = DEFAULT_WORK_BUDGET,
+    memory_budget_bytes: int = 2 << 30,
+    show_progress: bool = False,
+) -> AndOrBand:
+    """Both extreme optimal splits of every game (exact method): ``low`` = tie-break
+    ``"low-order"``, ``high`` = ``"high-order"``, the second repriced from the first's optimal
+    basis (a few pivots).  Arguments as in :func:`decompose_and_or`."""
+    low, high = _exact(v, q_bound, (TieBreak.LOW_ORDER, TieBreak.HIGH_ORDER), tol=tol,
+                       workers=workers, work_budget=work_budget,
+                       memory_budget_bytes=memory_budget_bytes, show_progress=show_progress)
+    return AndOrBand(low, high)
+
+
+def decompose_and_or_lp(
+    v: torch.Tensor, q_bound: float = 0.02, *, tie_break: TieBreak | str = TieBreak.NONE
+) -> AndOrResult:
+    """The reference: every game solved by HiGHS (:func:`twophase.interactions.lp.solve_highs`),
+    one at a time, with the costs of ``tie_break``; ``engine`` is 2.  Slow (about a second per
+    game at n = 10); the tests and benchmarks compare the other methods with it."""
+    tie_break = TieBreak.parse(tie_break)
     v, n = check_rewards(v, q_bound)
-    polish = Polish(polish)
-    if max_iter < 0 or check_every < 1 or not tol >= 0:
-        raise ValueError(
-            f"need max_iter >= 0, check_every >= 1, tol >= 0; got {max_iter}, {check_every}, {tol}"
-        )
+    if n > EXACT_MAX_PLAYERS:
+        raise ValueError(f"the exact LP is for n <= {EXACT_MAX_PLAYERS} players; got n={n}")
+    L = v.shape[-1]  # noqa: N806
+    flat = v.detach().reshape(-1, L).to("cpu", torch.float64)
+    zetas = zeta_box(flat, float(q_bound))
+    c = costs(n, tie_break)
+    sols = []
+    for b in range(flat.shape[0]):
+        vb = flat[b].numpy()
+        s = float(np.abs(vb).max()) or 1.0
+        x, z = solve_highs(vb / s, float(zetas[b]) / s, c)
+        sols.append(GameSolution(x * s, z, 2))
+    return _pack(v, flat, zetas, sols, tie_break, tol=1e-3)
+
+
+def _pdhg(v, q_bound, *, max_iter, tol, check_every, polish, memory_budget_bytes, show_progress):
+    """The first-order method on the whole batch (module docstring of
+    :mod:`twophase.interactions.pdhg`); unconverged games are finished exactly when asked."""
+    v, n = check_rewards(v, q_bound)
+    if max_iter < 0 or check_every < 1:
+        raise ValueError(f"need max_iter >= 0 and check_every >= 1; got {max_iter}, {check_every}")
     lead, L = v.shape[:-1], v.shape[-1]  # noqa: N806
     work_dtype = v.dtype if v.dtype in (torch.float32, torch.float64) else torch.float32
-    flat = v.reshape(-1, L).to(work_dtype)
-    B = flat.shape[0]  # noqa: N806
-    per_sample = STATE_VECTORS * L * flat.element_size()
+    flat64 = v.reshape(-1, L).to(torch.float64)
+    B = flat64.shape[0]  # noqa: N806
+    per_sample = STATE_VECTORS * L * torch.finfo(work_dtype).bits // 8
     if per_sample > memory_budget_bytes:
         raise ValueError(
-            f"n={n} players need about {per_sample:,} bytes of solver state per sample "
+            f"n={n} players need about {per_sample:,} bytes of solver state per game "
             f"({STATE_VECTORS} vectors of 2**{n} {work_dtype}), above memory_budget_bytes="
             f"{memory_budget_bytes:,}; pass a larger memory_budget_bytes or use fewer players"
         )
     chunk = max(1, min(B, memory_budget_bytes // per_sample))
+    # the scale is taken in float64, so float32 games near the top of their range cannot overflow
+    s64, zfac64 = scale(flat64) if B else (flat64[:, :1], flat64[:, :1])
+    normalised = (flat64 / s64).to(work_dtype)
+    zfac = zfac64.to(work_dtype)
 
-    x_all = torch.zeros_like(flat)
-    q_all = torch.zeros_like(flat)
-    up_all = torch.zeros(B, dtype=work_dtype, device=flat.device)
-    lo_all = torch.zeros(B, dtype=work_dtype, device=flat.device)
-    it_all = torch.zeros(B, dtype=torch.long, device=flat.device)
-    conv_all = torch.zeros(B, dtype=torch.bool, device=flat.device)
+    x_all = torch.zeros_like(normalised)
+    q_all = torch.zeros_like(normalised)
+    up_all = torch.zeros(B, dtype=work_dtype, device=v.device)
+    lo_all = torch.zeros(B, dtype=work_dtype, device=v.device)
+    it_all = torch.zeros(B, dtype=torch.long, device=v.device)
+    conv_all = torch.zeros(B, dtype=torch.bool, device=v.device)
     traces: list[list[torch.Tensor]] = []
-    s_all, zfac_all = scale(flat) if B else (flat[:, :1], flat[:, :1])
-
-    pbar = (
-        tqdm(total=max_iter * math.ceil(B / chunk), desc=f"AND-OR PDHG n={n} B={B}", unit="it")
-        if show_progress
-        else None
-    )
+    pbar = (tqdm(total=max_iter * math.ceil(B / chunk), desc=f"AND-OR PDHG n={n} B={B}", unit="it")
+            if show_progress else None)
     with torch.no_grad():
         for start in range(0, B, chunk):
             sl = slice(start, min(B, start + chunk))
-            vn = flat[sl] / s_all[sl]
-            res = pdhg_chunk(
-                vn,
-                q_bound * zfac_all[sl],
-                max_iter=max_iter,
-                tol=tol,
-                check_every=check_every,
-                pbar=pbar,
-            )
+            res = pdhg_chunk(normalised[sl], q_bound * zfac[sl], max_iter=max_iter, tol=tol,
+                             check_every=check_every, pbar=pbar)
             x_all[sl], q_all[sl] = res.x, res.q
             up_all[sl], lo_all[sl] = res.upper, res.lower
             it_all[sl], conv_all[sl] = res.iters, res.converged
@@ -151,45 +316,42 @@ def decompose_and_or(
     if pbar is not None:
         pbar.close()
 
-    # loss trace in original units: (checks, B), samples that stopped keep their last value
     n_checks = max((len(t) for t in traces), default=0)
-    trace = torch.full((n_checks, B), math.nan, dtype=work_dtype, device=flat.device)
+    trace = torch.full((n_checks, B), math.nan, dtype=torch.float64, device=v.device)
     for k, tr in enumerate(traces):
         sl = slice(k * chunk, min(B, (k + 1) * chunk))
         for j in range(n_checks):
-            row = tr[j] if j < len(tr) else tr[-1]
-            trace[j, sl] = row
-        trace_fill = trace[:, sl]
+            trace[j, sl] = (tr[j] if j < len(tr) else tr[-1]).to(torch.float64)
+        fill = trace[:, sl]
         for j in range(1, n_checks):
-            trace_fill[j] = torch.where(torch.isnan(trace_fill[j]), trace_fill[j - 1], trace_fill[j])
-    trace = trace * s_all[:, 0]
+            fill[j] = torch.where(torch.isnan(fill[j]), fill[j - 1], fill[j])
+    trace = trace * s64[:, 0]
     trace_iterations = [min(max_iter, check_every * (j + 1)) for j in range(n_checks)]
 
     with torch.no_grad():
-        s = s_all
-        zeta_abs = q_bound * (flat[:, -1] - flat[:, 0]).abs()[:, None]
-        q_orig = torch.maximum(torch.minimum(q_all * s, zeta_abs), -zeta_abs)
-        out = assemble(flat, zeta(x_all * s), q_orig)
-        lower = torch.minimum(lo_all * s[:, 0], out["objective"])
-    polished = torch.zeros(B, dtype=torch.bool, device=flat.device)
-    todo = {
-        Polish.NONE: torch.zeros_like(conv_all),
-        Polish.UNCONVERGED: ~conv_all,
-        Polish.ALL: torch.ones_like(conv_all),
-    }[polish]
+        zeta_abs = q_bound * (flat64[:, -1] - flat64[:, 0]).abs()[:, None]
+        q64 = torch.maximum(torch.minimum(q_all.to(torch.float64) * s64, zeta_abs), -zeta_abs)
+        out = assemble(flat64, zeta(x_all.to(torch.float64) * s64), q64)
+        lower = torch.minimum(lo_all.to(torch.float64) * s64[:, 0], out["objective"])
+    polished = torch.zeros(B, dtype=torch.bool, device=v.device)
+    todo = {Polish.NONE: torch.zeros_like(conv_all), Polish.UNCONVERGED: ~conv_all,
+            Polish.ALL: torch.ones_like(conv_all)}[polish]
     if bool(todo.any()):
         rows = torch.nonzero(todo)[:, 0]
-        exact = decompose_and_or_lp(flat[rows], q_bound)
+        exact = _exact(flat64[rows], q_bound, (TieBreak.NONE,), tol=tol, workers=None,
+                       work_budget=DEFAULT_WORK_BUDGET, memory_budget_bytes=memory_budget_bytes,
+                       show_progress=False)[0]
         for key in ("I_and", "I_or", "gamma", "q", "objective"):
-            out[key][rows] = getattr(exact, key).to(work_dtype)
-        lower[rows] = exact.lower_bound.to(work_dtype)
+            out[key][rows] = getattr(exact, key).to(torch.float64)
+        lower[rows] = exact.lower_bound.to(torch.float64)
         polished[rows] = True
         conv_all = conv_all | todo
-
     return package(
         out, lower, v,
-        {"iterations_per_sample": it_all, "converged": conv_all, "polished": polished},
+        {"iterations_per_sample": it_all, "converged": conv_all, "polished": polished,
+         "engine": torch.full((B,), -1, dtype=torch.int8)},
         loss_trace=trace.to(v.dtype).reshape(n_checks, *lead),
         trace_iterations=trace_iterations,
         iterations=int(it_all.max()) if B else 0,
+        tie_break=TieBreak.NONE.value,
     )

@@ -9,6 +9,7 @@ folded into AND (:func:`fold_singletons`; book/methods/decomposition.md (method-
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -38,6 +39,10 @@ class AndOrResult:
         iterations_per_sample: ``(...)`` iterations each sample used.
         converged: ``(...)`` bool: certified relative gap ``<= tol`` (or solved exactly).
         polished: ``(...)`` bool: the sample was finished by the exact LP.
+        engine: ``(...)`` int8: how each game was solved (exact method: 0 parametric simplex,
+            1 HiGHS; :data:`twophase.interactions.exact.ENGINES`), ``-1`` for the first-order
+            method.
+        tie_break: the tie-break of the split (``"low-order"``, ``"high-order"`` or ``"none"``).
     """
 
     I_and: torch.Tensor  # noqa: N815
@@ -52,6 +57,8 @@ class AndOrResult:
     iterations_per_sample: torch.Tensor | None = None
     converged: torch.Tensor | None = None
     polished: torch.Tensor | None = None
+    engine: torch.Tensor | None = None
+    tie_break: str = "none"
 
     @property
     def relative_gap(self) -> torch.Tensor:
@@ -62,6 +69,8 @@ class AndOrResult:
 
 
 def check_rewards(v: torch.Tensor, q_bound: float) -> tuple[torch.Tensor, int]:
+    """Validate rewards ``v`` ``(..., 2**n)`` and ``q_bound`` (any real number type, e.g. a numpy
+    float); returns ``v`` as a floating tensor and ``n``.  Raises ``ValueError`` naming the problem."""
     if not isinstance(v, torch.Tensor):
         v = torch.as_tensor(v)
     if v.dim() == 0:
@@ -75,7 +84,7 @@ def check_rewards(v: torch.Tensor, q_bound: float) -> tuple[torch.Tensor, int]:
         ) from err
     if not v.is_floating_point():
         v = v.to(torch.get_default_dtype())
-    if not isinstance(q_bound, (int, float)) or not math.isfinite(q_bound) or q_bound < 0:
+    if not isinstance(q_bound, numbers.Real) or not math.isfinite(q_bound) or q_bound < 0:
         raise ValueError(f"q_bound must be a finite number >= 0 (paper: 0.02); got {q_bound!r}")
     finite = torch.isfinite(v).all(dim=-1)
     if not bool(finite.all()):
