@@ -54,3 +54,42 @@ def brute_force_or(v: torch.Tensor) -> torch.Tensor:
             if t & ~s == 0:
                 out[..., s] -= (-1) ** (bin(s).count("1") - bin(t).count("1")) * v[..., full ^ t]
     return out
+
+
+def trained_mlp_games(n: int = 8, samples: int = 3, steps: tuple[int, ...] = (0, 300),
+                      seed: int = 0) -> torch.Tensor:
+    """Games of a real network: an MLP (64-32-10) trained with Adam on scikit-learn's digits for
+    each number of ``steps`` (0 = the random initialisation); ``n`` central pixels are the players
+    (masked to 0), ``v(S)`` = log-odds of the true class.  Returns ``(len(steps) * samples, 2**n)``
+    float64."""
+    from sklearn.datasets import load_digits
+
+    g = torch.Generator().manual_seed(seed)
+    x_np, y_np = load_digits(return_X_y=True)
+    x = torch.tensor(x_np / 16.0, dtype=torch.float32)
+    y = torch.tensor(y_np)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    pixels = torch.tensor([19, 20, 27, 28, 35, 36, 43, 44, 26, 29, 34, 37][:n])
+    pick = torch.randperm(len(x), generator=g)[:samples]
+    masks = torch.arange(1 << n)
+    present = ((masks[:, None] >> torch.arange(n)) & 1).bool()  # (2**n, n)
+    games, done = [], 0
+    for target in sorted(steps):
+        for _ in range(target - done):
+            idx = torch.randint(len(x), (64,), generator=g)
+            loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        done = target
+        with torch.no_grad():
+            for i in pick.tolist():
+                copies = x[i].repeat(1 << n, 1)
+                copies[:, pixels] = copies[:, pixels] * present
+                z = net(copies).double()
+                label = int(y[i])
+                others = torch.cat([z[:, :label], z[:, label + 1:]], 1)
+                games.append(z[:, label] - torch.logsumexp(others, 1))
+    return torch.stack(games)

@@ -35,6 +35,13 @@ def fake_record(checkpoints: int = 6, samples: int = 8, n: int = 4, seed: int = 
     metrics = pd.DataFrame({"epoch": e, "train_loss": np.exp(-e / 8), "train_acc": 0.9,
                             "test_loss": np.exp(-e / 8) + 0.02 * np.maximum(e - 8, 0),
                             "test_acc": 0.8, "seconds": 0.1})
+    # a high-order split: singleton mass moved into pairs, as the AND{i}+AND{j} tie allows
+    I_and_high, I_or_high = I_and.clone(), I_or.clone()  # noqa: N806
+    I_and_high[..., orders == 1] *= 0.5
+    I_or_high[..., orders == 2] += 0.1
+    objective = I_and.abs().sum(-1) + I_or.abs().sum(-1)
     return InteractionRecord(epochs=epochs, v=v, I_and=I_and, I_or=I_or, q=torch.zeros(shape),
-                             objective=torch.ones(checkpoints, samples), samples=table, n=n,
-                             players="fake", metrics=metrics)
+                             objective=objective, samples=table, n=n,
+                             players="fake", metrics=metrics, lower_bound=objective * (1 - 1e-6),
+                             engine=torch.zeros(checkpoints, samples, dtype=torch.int8),
+                             I_and_high=I_and_high, I_or_high=I_or_high)

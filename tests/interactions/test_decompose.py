@@ -1,129 +1,222 @@
-"""AND-OR sparsification: the first-order solver against the exact LP (scipy HiGHS) and invariants."""
+"""decompose_and_or: exact, certified, canonical splits (checked against a two-stage LP) and the
+first-order method."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from scipy.optimize import linprog
 
-from tests.helpers.games import random_sparse_coefficients, unanimity_and, unanimity_or
-from twophase.interactions.decompose import Polish, decompose_and_or
-from twophase.interactions.lp import decompose_and_or_lp
+from tests.helpers.games import unanimity_and, unanimity_or
+from tests.interactions.conftest import mixed_games
+from tests.interactions.test_lp import dense_phi
+from twophase.choices import ChoiceError
+from twophase.interactions.decompose import (
+    Polish,
+    decompose_and_or,
+    decompose_and_or_lp,
+    decompose_band,
+)
+from twophase.interactions.lp import allowed_columns
 from twophase.interactions.pdhg import _o_transpose, _preconditioner, _w_apply
 from twophase.interactions.subsets import subset_orders
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 
 
-def planted(n: int, k: int, noise: float, g: torch.Generator) -> torch.Tensor:
-    """Sum of k AND and k OR unanimity games with N(0,1) weights plus N(0, noise^2) per mask."""
-    v = unanimity_and(n, random_sparse_coefficients(n, k, g))
-    v = v + unanimity_or(n, random_sparse_coefficients(n, k, g))
-    return v + noise * torch.randn(1 << n, generator=g, dtype=torch.float64)
-
-
-def games(n: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    rows = [planted(n, 3, 0.01, g) for _ in range(3)]
-    rows += [torch.randn(1 << n, generator=g, dtype=torch.float64) for _ in range(2)]
-    return torch.stack(rows)
-
-
-def check_identity(v, res, q_bound):
+def check_identity(v, res, q_bound, tol=1e-9):
+    """v + q is reconstructed exactly, |q| <= zeta, OR of |S| <= 1 folded, objective = L1."""
     recon = and_reconstruct(res.I_and) + or_reconstruct(res.I_or)
     scale = v.abs().amax(-1, keepdim=True).clamp_min(1)
     assert torch.allclose(recon / scale, (v + res.q) / scale, atol=1e-9, rtol=0)
     bound = q_bound * (v[..., -1] - v[..., 0]).abs()
-    assert bool((res.q.abs() <= bound[..., None] * (1 + 1e-12) + 1e-15).all())
+    assert bool((res.q.abs() <= bound[..., None] * (1 + tol) + 1e-12 * scale).all())
     small = subset_orders(v.shape[-1].bit_length() - 1) <= 1
     assert bool((res.I_or[..., small] == 0).all())
     obj = res.I_and.abs().sum(-1) + res.I_or.abs().sum(-1)
     assert torch.allclose(obj, res.objective, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("n", [4, 5, 6])
-def test_first_order_reaches_lp_optimum(n):
-    v = games(n, seed=n)
-    lp = decompose_and_or_lp(v, 0.02)
-    res = decompose_and_or(v, 0.02, max_iter=6000, tol=5e-3)
-    assert bool(res.converged.all()), res.relative_gap
-    rel = res.objective / lp.objective - 1
-    assert bool((rel <= 0.01).all()) and bool((rel >= -1e-6).all()), rel
-    # the dual certificate is a true lower bound on the LP optimum
-    assert bool((res.lower_bound <= lp.objective * (1 + 1e-9) + 1e-12).all())
-    check_identity(v, res, 0.02)
-    check_identity(v, lp, 0.02)
+def weight(res) -> torch.Tensor:
+    """Order-weighted strength sum_S |S| (|I_and(S)| + |I_or(S)|) per game."""
+    o = subset_orders(res.I_and.shape[-1].bit_length() - 1).to(res.I_and.dtype)
+    return ((res.I_and.abs() + res.I_or.abs()) * o).sum(-1)
 
 
-@pytest.mark.parametrize("n", [7, 8])
-def test_polished_matches_lp(n):
-    v = games(n, seed=n)[[0, 3]]
-    lp = decompose_and_or_lp(v, 0.02)
-    res = decompose_and_or(v, 0.02, max_iter=300, polish=Polish.UNCONVERGED)
-    assert torch.allclose(res.objective, lp.objective, rtol=1e-2)
-    assert bool(res.converged.all())
-    check_identity(v, res, 0.02)
+def two_stage(v: np.ndarray, q_bound: float, sense: int) -> tuple[float, float]:
+    """The definition, solved literally: OPT = min L1; then min (sense=1) or max (sense=-1) of the
+    order-weighted strength among splits with L1 <= (1 + 1e-6) OPT.  Returns (OPT, W)."""
+    n = v.shape[0].bit_length() - 1
+    P = dense_phi(n)[:, allowed_columns(n)]  # noqa: N806
+    w = np.concatenate([subset_orders(n).numpy(), subset_orders(n).numpy()])[allowed_columns(n)]
+    A = np.hstack([P, -P])  # noqa: N806
+    zeta = q_bound * abs(v[-1] - v[0])
+    rows = np.vstack([A, -A])
+    rhs = np.concatenate([v + zeta, zeta - v])
+    first = linprog(np.ones(A.shape[1]), A_ub=rows, b_ub=rhs, bounds=(0, None), method="highs")
+    cap = np.ones((1, A.shape[1]))
+    second = linprog(sense * np.concatenate([w, w]), A_ub=np.vstack([rows, cap]),
+                     b_ub=np.concatenate([rhs, [(1 + 1e-6) * first.fun]]), bounds=(0, None),
+                     method="highs")
+    return first.fun, sense * second.fun
 
 
-def test_lp_matches_dense_formulation():
-    """The sparse Kronecker LP equals a dense, obviously-correct LP over (I_and, I_or, q)."""
-    import numpy as np
-    from scipy.optimize import linprog
+@pytest.mark.parametrize("n", [4, 6, 8])
+def test_canonical_split_matches_the_two_stage_definition(n, network_games):
+    v = mixed_games(n, seed=n)
+    if n == 8:
+        v = torch.cat([v, network_games])
+    low = decompose_and_or(v)  # tie_break="low-order" is the default
+    band = decompose_band(v)
+    high = band.high
+    assert torch.equal(band.low.I_and, low.I_and) and torch.equal(band.low.I_or, low.I_or)
+    for b in range(v.shape[0]):
+        opt, w_min = two_stage(v[b].numpy(), 0.02, 1)
+        _, w_max = two_stage(v[b].numpy(), 0.02, -1)
+        for res in (low, high):
+            assert res.objective[b].item() <= opt * (1 + 1e-3)  # within 0.1 % of the L1 optimum
+            assert res.lower_bound[b].item() <= opt * (1 + 1e-9) + 1e-12  # a valid certificate
+            assert res.relative_gap[b].item() <= 1e-3 and bool(res.converged[b])
+        assert weight(low)[b].item() == pytest.approx(w_min, rel=1e-2, abs=1e-9)
+        assert weight(high)[b].item() == pytest.approx(w_max, rel=1e-2, abs=1e-9)
+    check_identity(v, low, 0.02)
+    check_identity(v, high, 0.02)
+    assert low.tie_break == "low-order" and high.tie_break == "high-order"
 
-    n, qb = 4, 0.05
-    v = games(n, seed=11)[:2]
-    L = 1 << n  # noqa: N806
-    eye = torch.eye(L, dtype=torch.float64)
-    Z = and_reconstruct(eye).T.numpy()  # noqa: N806  column T = zeta(e_T)
-    R = or_reconstruct(eye).T.numpy()  # noqa: N806
-    A = np.hstack([Z, -Z, R, -R])  # noqa: N806
-    for b in range(2):
-        vb = v[b].numpy()
-        z = qb * abs(vb[-1] - vb[0])
-        ref = linprog(np.ones(4 * L), A_ub=np.vstack([A, -A]),
-                      b_ub=np.concatenate([vb + z, z - vb]), bounds=(0, None), method="highs")
-        assert decompose_and_or_lp(v[b], qb).objective.item() == pytest.approx(ref.fun, rel=1e-7)
+
+def test_tie_break_none_is_optimal_and_in_the_band():
+    n = 6
+    v = mixed_games(n, seed=7)
+    none = decompose_and_or(v, tie_break="none")
+    band = decompose_band(v)
+    lp = decompose_and_or_lp(v)
+    assert torch.allclose(none.objective, lp.objective, rtol=1e-5)
+    assert bool((weight(band.low) <= weight(none) * (1 + 1e-6)).all())
+    assert bool((weight(none) <= weight(band.high) * (1 + 1e-6)).all())
+    check_identity(v, none, 0.02)
 
 
-def test_planted_sparse_game_is_recovered():
+def test_the_band_example_from_the_method_page():
+    """AND{i} + AND{j} costs the same as OR{i,j} + AND{i,j}: low-order keeps the singletons,
+    high-order takes the pair."""
+    n = 3
+    v = unanimity_and(n, {0b001: 1.0, 0b010: 1.0})
+    assert torch.allclose(v, unanimity_or(n, {0b011: 1.0}) + unanimity_and(n, {0b011: 1.0}))
+    band = decompose_band(v, q_bound=0.0)
+    assert band.low.I_and[0b001].item() == pytest.approx(1.0)
+    assert band.low.I_and[0b010].item() == pytest.approx(1.0)
+    assert band.low.I_or.abs().sum().item() == pytest.approx(0.0, abs=1e-12)
+    assert band.high.I_or[0b011].item() == pytest.approx(1.0)
+    assert band.high.I_and[0b011].item() == pytest.approx(1.0)
+    assert band.high.objective.item() == pytest.approx(band.low.objective.item())
+
+
+def test_planted_sparse_game_is_recovered_exactly():
     n = 6
     and_c = {0b000111: 2.0, 0b110000: -1.5, 0b001000: 0.7}
     or_c = {0b101010: 1.2, 0b010101: -0.8}
     v = unanimity_and(n, and_c) + unanimity_or(n, or_c)
-    res = decompose_and_or(v, 0.0, max_iter=6000, tol=1e-4)
-    assert res.converged.item()
-    thr = 1e-2
-    assert set(torch.nonzero(res.I_and.abs() > thr)[:, 0].tolist()) == set(and_c)
-    assert set(torch.nonzero(res.I_or.abs() > thr)[:, 0].tolist()) == set(or_c)
+    res = decompose_and_or(v, 0.0)
+    assert set(torch.nonzero(res.I_and.abs() > 1e-9)[:, 0].tolist()) == set(and_c)
+    assert set(torch.nonzero(res.I_or.abs() > 1e-9)[:, 0].tolist()) == set(or_c)
     for t, c in and_c.items():
-        assert res.I_and[t].item() == pytest.approx(c, abs=2e-2)
+        assert res.I_and[t].item() == pytest.approx(c, abs=1e-9)
     for t, c in or_c.items():
-        assert res.I_or[t].item() == pytest.approx(c, abs=2e-2)
+        assert res.I_or[t].item() == pytest.approx(c, abs=1e-9)
 
 
-def test_batched_equals_per_sample_and_shapes():
-    v = games(5, seed=3)[:4].reshape(2, 2, 32)
-    res = decompose_and_or(v, 0.02, max_iter=300, check_every=40)
+def test_engines_give_the_same_canonical_split():
+    v = mixed_games(6, seed=9)
+    fast = decompose_and_or(v)
+    forced = decompose_and_or(v, work_budget=0.0)  # every game by HiGHS
+    assert bool((forced.engine == 1).all())
+    assert torch.allclose(fast.objective, forced.objective, rtol=1e-7)
+    assert torch.allclose(weight(fast), weight(forced), rtol=1e-5)
+
+
+def test_batched_shapes_dtype_and_scale():
+    v = mixed_games(5, seed=3)[:4].reshape(2, 2, 32)
+    res = decompose_and_or(v)
     assert res.I_and.shape == (2, 2, 32) and res.objective.shape == (2, 2)
-    assert res.loss_trace.shape == (len(res.trace_iterations), 2, 2)
-    assert res.converged.shape == (2, 2)
-    # the trace is the best objective so far: non-increasing
-    assert bool((res.loss_trace[1:] <= res.loss_trace[:-1] + 1e-12).all())
-    for i in range(2):
-        for j in range(2):
-            one = decompose_and_or(v[i, j], 0.02, max_iter=300, check_every=40)
-            assert torch.allclose(one.objective, res.objective[i, j], rtol=1e-9)
-            assert torch.allclose(one.I_and, res.I_and[i, j], atol=1e-9)
+    assert res.engine.shape == (2, 2) and res.converged.dtype == torch.bool
+    one = decompose_and_or(v[1, 0])
+    assert torch.allclose(one.I_and, res.I_and[1, 0], atol=1e-12)
+    big = decompose_and_or(1000 * v)
+    assert torch.allclose(big.objective, 1000 * res.objective, rtol=1e-9)
+    f32 = decompose_and_or(v.float())
+    assert f32.I_and.dtype == torch.float32
+    assert torch.allclose(f32.objective.double(), res.objective, rtol=1e-5)
 
 
-def test_float32_and_scale_free():
-    v = games(4, seed=5)
+def test_extreme_float32_and_numpy_q_bound():
+    v = mixed_games(4, seed=5).float() * 1e37  # near the top of float32's range
+    res = decompose_and_or(v, q_bound=np.float32(0.02))
+    assert bool(torch.isfinite(res.objective).all()) and bool(torch.isfinite(res.I_and).all())
+    ref = decompose_and_or(mixed_games(4, seed=5), q_bound=0.02)
+    assert torch.allclose(res.objective.double() / 1e37, ref.objective, rtol=1e-5)
+
+
+def test_constant_and_zero_games():
+    v = torch.stack([torch.zeros(8, dtype=torch.float64), torch.full((8,), 3.0, dtype=torch.float64)])
+    res = decompose_and_or(v, 0.02)
+    assert torch.allclose(res.objective, torch.tensor([0.0, 3.0], dtype=torch.float64))
+    check_identity(v, res, 0.02)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="2\\*\\*n"):
+        decompose_and_or(torch.zeros(3, 6))
+    v = torch.zeros(2, 3, 8)
+    v[1, 2, 4] = float("nan")
+    with pytest.raises(ValueError, match=r"\(1, 2\)"):
+        decompose_and_or(v)
+    with pytest.raises(ValueError, match="q_bound"):
+        decompose_and_or(torch.zeros(8), q_bound=-0.1)
+    with pytest.raises(ChoiceError, match="tie_break"):
+        decompose_and_or(torch.zeros(8), tie_break="lowest")
+    with pytest.raises(ChoiceError, match="method"):
+        decompose_and_or(torch.zeros(8), method="simplex")
+    with pytest.raises(ValueError, match="tie_break='none'"):
+        decompose_and_or(torch.zeros(8), method="pdhg")
+    with pytest.raises(ValueError, match="memory_budget_bytes"):
+        decompose_and_or(torch.zeros(1 << 10), memory_budget_bytes=1000)
+    with pytest.raises(ValueError, match="n <= 12"):
+        decompose_and_or(torch.zeros(1 << 13))
+
+
+# ---- the first-order method (any n, certified gap, no tie-break) ----
+
+@pytest.mark.parametrize("n", [4, 5, 6])
+def test_first_order_reaches_lp_optimum(n):
+    v = mixed_games(n, seed=n)
     lp = decompose_and_or_lp(v, 0.02)
-    res = decompose_and_or(v.float(), 0.02, max_iter=6000, tol=5e-3)
-    assert res.I_and.dtype == torch.float32 and res.objective.dtype == torch.float32
-    assert bool((res.objective.double() <= lp.objective * 1.01 + 1e-5).all())
-    # scale-free: multiplying the game by 1000 multiplies the objective by 1000
-    big = decompose_and_or(1000 * v, 0.02, max_iter=6000, tol=5e-3)
-    small = decompose_and_or(v, 0.02, max_iter=6000, tol=5e-3)
-    assert torch.allclose(big.objective, 1000 * small.objective, rtol=1e-6)
+    res = decompose_and_or(v, 0.02, method="pdhg", tie_break="none", max_iter=6000, tol=5e-3)
+    assert bool(res.converged.all()), res.relative_gap
+    rel = res.objective / lp.objective - 1
+    assert bool((rel <= 0.01).all()) and bool((rel >= -1e-6).all()), rel
+    assert bool((res.lower_bound <= lp.objective * (1 + 1e-9) + 1e-12).all())
+    assert bool((res.engine == -1).all())
+    check_identity(v, res, 0.02, tol=1e-12)
+
+
+def test_first_order_polish_and_trace():
+    v = mixed_games(7, seed=7)[[0, 3]]
+    lp = decompose_and_or_lp(v, 0.02)
+    res = decompose_and_or(v, 0.02, method="pdhg", tie_break="none", max_iter=300,
+                           polish=Polish.UNCONVERGED)
+    assert torch.allclose(res.objective, lp.objective, rtol=1e-2)
+    assert bool(res.converged.all())
+    check_identity(v, res, 0.02)
+    res = decompose_and_or(v, 0.02, method="pdhg", tie_break="none", max_iter=300, check_every=40)
+    assert res.loss_trace.shape == (len(res.trace_iterations), 2)
+    assert bool((res.loss_trace[1:] <= res.loss_trace[:-1] + 1e-12).all())
+
+
+def test_first_order_float32_extremes():
+    v = mixed_games(4, seed=5).float() * 1e37
+    res = decompose_and_or(v, q_bound=np.float32(0.02), method="pdhg", tie_break="none",
+                           max_iter=2000)
+    assert bool(torch.isfinite(res.objective).all())
 
 
 def test_preconditioner_sums_match_dense_operator():
@@ -136,25 +229,3 @@ def test_preconditioner_sums_match_dense_operator():
         assert torch.allclose(1 / tau_x, W.abs().sum(0))
         assert torch.allclose(1 / tau_q, O.abs().sum(0))
         assert torch.allclose(1 / sigma, W.abs().sum(1) + O.abs().sum(1))
-
-
-def test_errors():
-    with pytest.raises(ValueError, match="2\\*\\*n"):
-        decompose_and_or(torch.zeros(3, 6))
-    v = torch.zeros(2, 3, 8)
-    v[1, 2, 4] = float("nan")
-    with pytest.raises(ValueError, match=r"\(1, 2\)"):
-        decompose_and_or(v)
-    with pytest.raises(ValueError, match="q_bound"):
-        decompose_and_or(torch.zeros(8), q_bound=-0.1)
-    with pytest.raises(ValueError, match="memory_budget_bytes"):
-        decompose_and_or(torch.zeros(1 << 10), memory_budget_bytes=1000)
-    with pytest.raises(ValueError, match="n <= 12"):
-        decompose_and_or_lp(torch.zeros(1 << 13))
-
-
-def test_constant_and_zero_games():
-    v = torch.stack([torch.zeros(8, dtype=torch.float64), torch.full((8,), 3.0, dtype=torch.float64)])
-    res = decompose_and_or(v, 0.02, max_iter=200)
-    assert torch.allclose(res.objective, torch.tensor([0.0, 3.0], dtype=torch.float64))
-    check_identity(v, res, 0.02)

@@ -27,8 +27,7 @@ def _tiny_lenet():
         cfg,
         train=dataclasses.replace(cfg.train, epochs=3, train_subset=60, test_subset=30,
                                   checkpoints=CheckpointSchedule(count=2)),
-        interactions=dataclasses.replace(cfg.interactions, n=5, eval_train=4, eval_test=3,
-                                         solver={"max_iter": 400}),
+        interactions=dataclasses.replace(cfg.interactions, n=5, eval_train=4, eval_test=3),
     )
 
 
@@ -83,6 +82,16 @@ def test_end_to_end_shapes_and_universal_matching(lenet_run):
     assert rec.tau().shape == (c,)
     assert torch.allclose(rec.tau(), 0.03 * (rec.v[..., -1] - rec.v[..., 0]).abs().mean(-1))
     assert rec.split("test").v.shape == (c, 3, m)
+    # exact, certified splits with the tie-break band
+    status = rec.solver_status()
+    assert status["certified"] == 1.0 and status["band"] and status["games"] == c * s
+    assert rec.tie_break == "low-order" and rec.engine.shape == (c, s)
+    high = rec.high()
+    assert torch.allclose(and_reconstruct(high.I_and) + or_reconstruct(high.I_or), rec.v + high.q,
+                          atol=1e-8, rtol=1e-8)
+    assert bool((high.q.abs() <= bound[..., None] * (1 + 1e-7) + 1e-9).all())
+    assert torch.allclose(high.I_and.abs().sum(-1) + high.I_or.abs().sum(-1), rec.objective,
+                          rtol=1e-4)  # both ends of the band are optimal
 
 
 def test_second_execute_does_no_work(lenet_run):
@@ -171,7 +180,7 @@ def test_low_confidence_run_records_flipped_samples(tmp_path):
         train=dataclasses.replace(cfg.train, epochs=2, train_subset=60, test_subset=20,
                                   checkpoints=CheckpointSchedule(count=1)),
         interactions=dataclasses.replace(cfg.interactions, n=4, eval_train=3, eval_test=2,
-                                         eval_flipped=4, solver={"max_iter": 200}),
+                                         eval_flipped=4),
     )
     run = Run(cfg, tmp_path, show_progress=False)
     run.execute()
@@ -195,7 +204,7 @@ def test_point_cloud_run(tmp_path):
         cfg,
         train=dataclasses.replace(cfg.train, epochs=1, checkpoints=CheckpointSchedule(count=1)),
         interactions=InteractionConfig(n=4, clusters=6, eval_train=2, eval_test=2,
-                                       solver={"max_iter": 200}),
+                                       solver={"method": "pdhg", "max_iter": 200}),
     )
     run = Run(cfg, tmp_path, show_progress=False)
     run.execute()
@@ -237,7 +246,7 @@ def test_text_run_with_word_players(tmp_path):
         name="bert", profile="t", model="bert-tiny", dataset="sst2", device="cpu",
         train=TrainConfig(epochs=1, batch_size=8, lr=0.01, checkpoints=CheckpointSchedule(1)),
         text=TextConfig(vocab_size=120, max_length=16),
-        interactions=InteractionConfig(n=4, eval_train=2, eval_test=2, solver={"max_iter": 200}),
+        interactions=InteractionConfig(n=4, eval_train=2, eval_test=2),
     )
     run = Run(cfg, tmp_path / "runs", data_root=tmp_path / "data", show_progress=False)
     run.execute()

@@ -61,3 +61,22 @@ def test_profile_and_theory_sentences():
     assert captions.and_only_comparison(summary).endswith("on 0 of 1 runs.") or \
         captions.and_only_comparison(summary).endswith("on 1 of 1 runs.")
     assert captions.and_only_comparison(summary.iloc[:1]) is None
+
+
+def test_solver_status_and_tie_break_sentences():
+    record = fake_record()
+    status = record.solver_status()
+    assert status["games"] == 48 and status["certified"] == 1.0 and status["band"]
+    text = captions.solver_status(status)
+    assert "48 games" in text and "100.0% certified" in text and "low-order" in text
+    epochs = record.epochs.numpy().astype(float)
+    tau = record.tau()[:, None]
+    high = record.high()
+    mean_lo = stats.mean_order(record.I_and, record.I_or, tau)
+    mean_hi = stats.mean_order(high.I_and, high.I_or, tau)
+    b_lo = stats.find_boundaries(record.metrics, epochs, mean_lo)
+    b_hi = stats.find_boundaries(record.metrics, epochs, mean_hi)
+    sentence = captions.tie_break_sensitivity(epochs, mean_lo, mean_hi, b_lo, b_hi)
+    assert "Tie-break sensitivity" in sentence and "/" in sentence
+    no_band = captions.solver_status({**status, "band": False, "tie_break": "none"})
+    assert "no tie-break band" in no_band

@@ -141,3 +141,14 @@ def test_theory_comparison(run):
     comparison = th.compare_with_run(record, th.default_sigma2_grid(8))
     _check(plots.theory_comparison(comparison, record.epochs, "title"))
     assert np.all(comparison.indices >= 0)
+
+
+def test_signed_order_bars_with_band_and_tie_break_band(run):
+    record, epochs, tau, orders_ps, bounds = run
+    high = record.high()
+    pos, neg = stats.signed_order_curve(record.I_and, record.I_or, tau[:, None], normalize=True)
+    pos_h, neg_h = stats.signed_order_curve(high.I_and, high.I_or, tau[:, None], normalize=True)
+    _check(plots.signed_order_bars(pos[:3], neg[:3], epochs[:3], band=(pos_h[:3], neg_h[:3])))
+    curve = stats.normalized_order_curve(record.I_and, record.I_or, tau[:, None])
+    curve_h = stats.normalized_order_curve(high.I_and, high.I_or, tau[:, None])
+    _check(plots.tie_break_band(curve, curve_h, epochs, bounds.epochs))

@@ -137,7 +137,9 @@ def _pack(v: torch.Tensor, flat: torch.Tensor, zetas: torch.Tensor, sols: list[G
     upper, lower, _ = certificate(flat, zetas, x, z)
     lower = torch.minimum(lower, upper)
     I_and, I_or = x[:, :L], x[:, L:]  # noqa: N806
-    q = phi(x) - flat
+    # the vertex meets its box up to the solvers' tolerance (1e-9 relative): clip the rounding
+    box = zetas[:, None]
+    q = torch.maximum(torch.minimum(phi(x) - flat, box), -box)
     out = {"I_and": I_and, "I_or": I_or, "q": q, "gamma": zeta(I_and) - 0.5 * (flat + q),
            "objective": upper}
     engine = torch.tensor([s.engine for s in sols], dtype=torch.int8)
@@ -267,7 +269,7 @@ def decompose_and_or_lp(
     for b in range(flat.shape[0]):
         vb = flat[b].numpy()
         s = float(np.abs(vb).max()) or 1.0
-        x, z = solve_highs(vb / s, float(zetas[b]) / s, c)
+        x, z, _ = solve_highs(vb / s, float(zetas[b]) / s, c)
         sols.append(GameSolution(x * s, z, 2))
     return _pack(v, flat, zetas, sols, tie_break, tol=1e-3)
 

@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg as sla
 from tqdm.auto import tqdm
 
 from twophase.interactions import simplex
@@ -39,6 +38,8 @@ ENGINES = {0: "simplex", 1: "highs", 2: "highs-reference"}
 #: Work units (about one multiply-add each) of the parametric simplex before HiGHS takes over;
 #: measured: HiGHS needs about as long as 4e8 units at n = 10.
 DEFAULT_WORK_BUDGET = 4e8
+#: Share of the ``2**n`` rows above which a game counts as dense and goes to HiGHS at once.
+DENSE_SHARE = 0.4
 #: Relative feasibility tolerance a vertex must meet (rows and reduced costs).
 VERIFY_TOL = 1e-7
 
@@ -80,48 +81,17 @@ def _verified(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray, x:
     return bool((np.abs(y[allowed]) <= c[allowed] * (1 + VERIFY_TOL)).all())
 
 
-def _basis_of_vertex(v, zeta, c, allowed, x, z) -> dict | None:
-    """A square, nonsingular basis reproducing the vertex ``(x, z)``, or ``None``."""
-    L = v.shape[0]  # noqa: N806
-    n = L.bit_length() - 1
-    r = np.empty(L)
-    tmp = np.empty(L)
-    simplex.phi_apply(x, r, tmp, n)
-    r = v - r
-    J = np.flatnonzero(np.abs(x) > 1e-11)  # noqa: N806
-    A = np.flatnonzero(np.abs(r) >= zeta * (1 - 1e-9) - 1e-13)  # noqa: N806
-    if len(A) != len(J):
-        return None
-    if len(J) == 0:
-        return dict(A=A, sig=np.zeros(0), J=J, sgn=np.zeros(0))
-    rows = A[:, None]
-    cols = J[None, :]
-    T = np.where(cols < L, cols, cols - L)  # noqa: N806
-    M = np.where(cols < L, (rows & T) == T, (rows & T) != 0).astype(np.float64)  # noqa: N806
-    try:
-        lu = sla.lu_factor(M, check_finite=False)
-    except (ValueError, sla.LinAlgError):
-        return None
-    if np.abs(np.diag(lu[0])).min() < 1e-9 * np.abs(np.diag(lu[0])).max():
-        return None
-    sig = np.sign(r[A])
-    sgn = np.sign(x[J])
-    if not np.allclose(sla.lu_solve(lu, v[A] - sig * zeta), x[J], rtol=1e-6, atol=1e-9):
-        return None
-    return dict(A=A, sig=sig, J=J, sgn=sgn)
-
-
 def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
                budget: float) -> GameSolution:
     L = v.shape[0]  # noqa: N806
-    res = simplex.cold_start(v, zeta, c, allowed, budget=budget)
+    res = simplex.cold_start(v, zeta, c, allowed, budget=budget, max_basis=DENSE_SHARE * L)
     if res is not None and res["status"] == simplex.STATUS_OPTIMAL:
         x, z = _from_basis(res, L)
         if _verified(v, zeta, c, allowed, x, z):
             basis = {key: res[key] for key in ("A", "sig", "J", "sgn")}
             return GameSolution(x, z, 0, res["steps"], basis)
-    x, z = solve_highs(v, zeta, c)
-    return GameSolution(x, z, 1, res["steps"] if res else 0, _basis_of_vertex(v, zeta, c, allowed, x, z))
+    x, z, basis = solve_highs(v, zeta, c)
+    return GameSolution(x, z, 1, res["steps"] if res else 0, basis)
 
 
 def _reprice_one(v, zeta, c_new, c_old, allowed, first: GameSolution, budget) -> GameSolution:
@@ -133,8 +103,8 @@ def _reprice_one(v, zeta, c_new, c_old, allowed, first: GameSolution, budget) ->
             if _verified(v, zeta, c_new, allowed, x, z):
                 basis = {key: res[key] for key in ("A", "sig", "J", "sgn")}
                 return GameSolution(x, z, first.engine, res["steps"], basis)
-    x, z = solve_highs(v, zeta, c_new)
-    return GameSolution(x, z, 1, 0, None)
+    x, z, basis = solve_highs(v, zeta, c_new)
+    return GameSolution(x, z, 1, 0, basis)
 
 
 def _scaled(v: np.ndarray, zeta: float) -> tuple[np.ndarray, float, float]:

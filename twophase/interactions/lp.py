@@ -29,12 +29,13 @@ not unique (``AND{i} + AND{j}`` and ``OR{i,j} + AND{i,j}`` reconstruct the same 
 cost), so a split is chosen among the optimal ones by costs ``c_T = 1 + eps w(T)`` (:func:`costs`):
 ``w(T) = |T|`` (``low-order``, the default: the least order-weighted strength
 ``sum_T |T| (|I_and(T)| + |I_or(T)|)``), ``w(T) = n - |T|`` (``high-order``: the most) or
-``w = 0`` (``none``).  A deterministic perturbation ``1e-9 h(T)`` (``h`` a fixed equidistributed
+``w = 0`` (``none``).  A deterministic perturbation ``1e-7 h(T)`` (``h`` a fixed equidistributed
 sequence in [0, 1)) breaks the remaining ties between subsets of the same order, so every split
 is reproducible.  An exact optimum ``x_eps`` of the perturbed LP is within ``eps n`` (relative) of
-the L1 optimum and, for ``eps`` below a problem-dependent threshold, it is the lexicographic
-optimum (first L1, then the order weight); ``eps = 1e-6`` leaves a factor of ``1e3`` above the
-solvers' feasibility tolerances.
+the L1 optimum (the certificate measures the actual gap) and, for ``eps`` below a
+problem-dependent threshold, it is the lexicographic optimum (first L1, then the order weight).
+``eps = 1e-5`` and the ``1e-7`` perturbation stay two orders of magnitude above the tolerances of
+both exact solvers (``1e-9``), so both return the same vertex.
 
 :func:`solve_highs` solves the perturbed LP exactly with HiGHS (interior point and crossover, on a
 compact formulation with ``2 * 3**n`` non-zeros); it is the reference of the tests and the exact
@@ -66,9 +67,9 @@ __all__ = [
 ]
 
 #: Weight of the order in the tie-break costs ``c_T = 1 + EPS_ORDER * w(T)``.
-EPS_ORDER = 1e-6
+EPS_ORDER = 1e-5
 #: Size of the deterministic perturbation that breaks ties within one order.
-EPS_HASH = 1e-9
+EPS_HASH = 1e-7
 _GOLDEN = 0.6180339887498949
 
 
@@ -166,8 +167,10 @@ def solve_highs(v: np.ndarray, zeta_: float, c: np.ndarray, *, time_limit: float
         v: ``(2**n,)`` float64 rewards; ``zeta_``: the box half-width; ``c``: costs
             ``(2 * 2**n,)`` (:func:`costs`).
     Returns:
-        ``(x, z)``: the optimal vertex ``x = [a; o]`` ``(2 * 2**n,)`` and the row duals ``z``
-        ``(2**n,)`` in the sign convention of the module docstring.
+        ``(x, z, basis)``: the optimal vertex ``x = [a; o]`` ``(2 * 2**n,)``, the row duals ``z``
+        ``(2**n,)`` in the sign convention of the module docstring, and the optimal basis in the
+        form of :mod:`twophase.interactions.simplex` (``dict(A, sig, J, sgn)``; ``None`` when
+        HiGHS's basis does not have that form, e.g. a degenerate sum row).
     Raises:
         RuntimeError: HiGHS did not report an optimal solution.
     """
@@ -196,6 +199,9 @@ def solve_highs(v: np.ndarray, zeta_: float, c: np.ndarray, *, time_limit: float
     h.setOptionValue("solver", "ipm")
     h.setOptionValue("run_crossover", "on")
     h.setOptionValue("time_limit", float(time_limit))
+    for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance",
+                   "ipm_optimality_tolerance"):
+        h.setOptionValue(option, 1e-9)
     h.passModel(lp)
     h.run()
     status = h.getModelStatus()
@@ -208,7 +214,51 @@ def solve_highs(v: np.ndarray, zeta_: float, c: np.ndarray, *, time_limit: float
     x[L:][keep] = col[2 * L:2 * L + m] - col[2 * L + m:2 * L + 2 * m]
     # HiGHS row duals y satisfy c - A^T y >= 0 on the columns, the sign convention of z here
     z = np.asarray(sol.row_dual)[:L]
-    return x, z
+    return x, z, _basis_from_highs(h.getBasis(), L, keep)
+
+
+def _basis_from_highs(basis, L: int, keep: np.ndarray) -> dict | None:  # noqa: N803
+    """Translate HiGHS's basis statuses of the compact LP into ``(A, sig, J, sgn)``."""
+    import highspy
+
+    basic = highspy.HighsBasisStatus.kBasic
+    if not basis.valid:
+        return None
+    col = basis.col_status
+    row = basis.row_status
+    m = len(keep)
+    if col[-1] != basic or row[L] == basic:  # the free sum ``s`` basic, its defining row not
+        return None
+    J, sgn = [], []  # noqa: N806
+    for j in range(L):
+        if col[j] == basic:
+            J.append(j)
+            sgn.append(1.0)
+        elif col[L + j] == basic:
+            J.append(j)
+            sgn.append(-1.0)
+    for p in range(m):
+        if col[2 * L + p] == basic:
+            J.append(L + int(keep[p]))
+            sgn.append(1.0)
+        elif col[2 * L + m + p] == basic:
+            J.append(L + int(keep[p]))
+            sgn.append(-1.0)
+    lower, upper = highspy.HighsBasisStatus.kLower, highspy.HighsBasisStatus.kUpper
+    A, sig = [], []  # noqa: N806
+    for S in range(L):
+        if row[S] == lower:  # activity v - zeta: residual +zeta
+            A.append(S)
+            sig.append(1.0)
+        elif row[S] == upper:
+            A.append(S)
+            sig.append(-1.0)
+        elif row[S] != basic:
+            return None
+    if len(A) != len(J):
+        return None
+    return dict(A=np.asarray(A, np.int64), sig=np.asarray(sig), J=np.asarray(J, np.int64),
+                sgn=np.asarray(sgn))
 
 
 def zeta_box(v: torch.Tensor, q_bound: float) -> torch.Tensor:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-PIVOT_TOL = 1e-9
+PIVOT_TOL = 1e-12
 HARRIS_TOL = 1e-11
 _FM = {"contract", "reassoc", "nsz", "arcp"}
 
@@ -134,15 +134,15 @@ def _entry(S, j, L):
 
 
 @njit(cache=True, nogil=True)
-def _refactor(st, W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1):
-    """Recompute ``W = M^{-1}`` by LU and the basic primal/dual values; False if singular."""
+def _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1):
+    """Recompute ``W = M^{-1}`` (LAPACK; raises ``LinAlgError`` on a singular basis) and the basic
+    primal and dual values ``g = W (v_A - sig zeta)``, ``h = W^T (c_J sgn_J)`` and their slopes."""
     if k == 0:
         return True
     M = np.empty((k, k))
     for q in range(k):
         for p in range(k):
             M[q, p] = _entry(A[q], J[p], L)
-    # rank check through the LU pivots (numba's inv raises on exact singularity only)
     Minv = np.linalg.inv(M)
     for p in range(k):
         for q in range(k):
@@ -362,7 +362,8 @@ def _remove(W, A, sig, J, sgn, posA, posJ, k, q0, p0, g0, g1, h0, h1):
 
 
 @njit(cache=True, fastmath=_FM, nogil=True)
-def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, refactor_every):
+def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, refactor_every,
+          max_steps=1 << 62, max_basis=1 << 62):
     """Follow ``t: 1 -> 0`` from the basis ``(A[:k], sig, J[:k], sgn)`` (capacity ``2**n``).
 
     ``budget``: most work units (one unit ~ one multiply-add) before giving up.  Returns
@@ -380,7 +381,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
     g1 = np.zeros(L)
     h0 = np.zeros(L)
     h1 = np.zeros(L)
-    _refactor(0, W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
+    _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
     xf = np.zeros(2 * L)
     zf = np.zeros(L)
     r0 = np.zeros(L)
@@ -413,7 +414,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
     while True:
         steps += 1
         work += unit + 3.0 * k * k
-        if work > budget:
+        if work > budget or steps > max_steps or k > max_basis:
             status = STATUS_BUDGET
             break
         for i in range(2 * L):
@@ -446,7 +447,6 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
         best = -1.0
         kind = -1  # 0/1 row hits +/-box, 2 basic hits 0, 3 active dual hits 0, 4/5 column hits +/-cost
         idx = -1
-        tcap = t * (1.0 + 1e-12)
         if has_dv:
             for S in range(L):
                 if posA[S] >= 0:
@@ -454,14 +454,18 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 bb = dzeta - r1[S]
                 if bb > 1e-14:
                     tp = -(zeta - r0[S]) / bb
-                    if tp < tcap and tp > best:
+                    if tp > t:
+                        tp = t
+                    if tp > best:
                         best = tp
                         kind = 0
                         idx = S
                 bb = dzeta + r1[S]
                 if bb > 1e-14:
                     tp = -(zeta + r0[S]) / bb
-                    if tp < tcap and tp > best:
+                    if tp > t:
+                        tp = t
+                    if tp > best:
                         best = tp
                         kind = 1
                         idx = S
@@ -469,7 +473,9 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 bb = sgn[p] * g1[p]
                 if bb > 1e-14:
                     tp = -sgn[p] * g0[p] / bb
-                    if tp < tcap and tp > best:
+                    if tp > t:
+                        tp = t
+                    if tp > best:
                         best = tp
                         kind = 2
                         idx = p
@@ -478,7 +484,9 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 bb = sig[q] * h1[q]
                 if bb > 1e-14:
                     tp = -sig[q] * h0[q] / bb
-                    if tp < tcap and tp > best:
+                    if tp > t:
+                        tp = t
+                    if tp > best:
                         best = tp
                         kind = 3
                         idx = q
@@ -488,14 +496,18 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 bb = dc[i] - y1[i]
                 if bb > 1e-14:
                     tp = -(c[i] - y0[i]) / bb
-                    if tp < tcap and tp > best:
+                    if tp > t:
+                        tp = t
+                    if tp > best:
                         best = tp
                         kind = 4
                         idx = i
                 bb = dc[i] + y1[i]
                 if bb > 1e-14:
                     tp = -(c[i] + y0[i]) / bb
-                    if tp < tcap and tp > best:
+                    if tp > t:
+                        tp = t
+                    if tp > best:
                         best = tp
                         kind = 5
                         idx = i
@@ -681,11 +693,11 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                                        g0, g1, h0, h1, v, zeta, dv, dzeta, b1, b2)
         since += 1
         if since >= refactor_every or piv < 1e-7:
-            _refactor(0, W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
+            _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
             work += 2.0 * k * k * k
             since = 0
     if status == STATUS_OPTIMAL:
-        _refactor(0, W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
+        _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
     return k, steps, status, g0, h0
 
 
@@ -693,8 +705,11 @@ def _empty_basis(L):
     return (np.zeros(L, np.int64), np.zeros(L), np.zeros(L, np.int64), np.zeros(L), np.zeros((L, L)))
 
 
-def cold_start(v, zeta, c, allowed, *, budget=np.inf, refactor_every=400):
-    """Exact solution by shrinking the box from ``max |v|`` to ``zeta`` (dual pivots only)."""
+def cold_start(v, zeta, c, allowed, *, budget=np.inf, refactor_every=400, max_basis=None):
+    """Exact solution by shrinking the box from ``max |v|`` to ``zeta`` (dual pivots only).
+
+    Gives up (status 1) when the work exceeds ``budget`` or the basis grows beyond ``max_basis``
+    nonzero coefficients (dense games, whose remaining path costs ``O(k^2)`` per pivot)."""
     L = v.shape[0]
     n = L.bit_length() - 1
     A, sig, J, sgn, W = _empty_basis(L)
@@ -702,14 +717,16 @@ def cold_start(v, zeta, c, allowed, *, budget=np.inf, refactor_every=400):
     try:
         k, steps, status, g0, h0 = solve(n, v, zeta, c, allowed, np.zeros(L), dzeta,
                                          np.zeros(2 * L), A, sig, J, sgn, 0, W, float(budget),
-                                         refactor_every)
+                                         refactor_every, 1 << 62,
+                                         L if max_basis is None else int(max_basis))
     except np.linalg.LinAlgError:
         return None
     return dict(k=k, steps=steps, status=status, A=A[:k].copy(), sig=sig[:k].copy(),
                 J=J[:k].copy(), sgn=sgn[:k].copy(), x_basic=g0[:k].copy(), z_basic=h0[:k].copy())
 
 
-def reprice(v, zeta, c_new, c_old, allowed, basis, *, budget=np.inf, refactor_every=400):
+def reprice(v, zeta, c_new, c_old, allowed, basis, *, budget=np.inf, refactor_every=400,
+            max_steps=1 << 62):
     """From an optimal basis for ``c_old``, the optimal basis for ``c_new`` (primal pivots)."""
     L = v.shape[0]
     n = L.bit_length() - 1
@@ -719,7 +736,7 @@ def reprice(v, zeta, c_new, c_old, allowed, basis, *, budget=np.inf, refactor_ev
     try:
         k, steps, status, g0, h0 = solve(n, v, zeta, c_new, allowed, np.zeros(L), 0.0,
                                          c_old - c_new, A, sig, J, sgn, k, W, float(budget),
-                                         refactor_every)
+                                         refactor_every, max_steps)
     except np.linalg.LinAlgError:
         return None
     return dict(k=k, steps=steps, status=status, A=A[:k].copy(), sig=sig[:k].copy(),

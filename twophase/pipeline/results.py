@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from twophase.interactions.exact import ENGINES
+from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 from twophase.pipeline import stages, storage
 from twophase.pipeline.config import RunConfig, get_run
 from twophase.pipeline.run import STAGES, Run, fingerprints
@@ -46,7 +48,13 @@ class InteractionRecord:
         n: number of players.
         players: description of the players.
         metrics: the run's per-epoch metrics.
-        extra: solver details (``iterations``, ``converged``, ``lower_bound``, ``q_bound``).
+        lower_bound: ``(C, S)`` certified lower bound on each game's LP optimum.
+        engine: ``(C, S)`` how each game was solved (0 parametric simplex, 1 HiGHS, -1 first
+            order; :data:`twophase.interactions.exact.ENGINES`).
+        I_and_high, I_or_high: the high-order split of the tie-break band (``None`` when the run
+            used the first-order method); ``I_and``/``I_or`` are the canonical low-order split.
+        tie_break: the tie-break of ``I_and``/``I_or``.
+        extra: other solver details (``q_bound``, ``method``).
     """
 
     epochs: torch.Tensor
@@ -59,7 +67,43 @@ class InteractionRecord:
     n: int
     players: str
     metrics: pd.DataFrame | None = None
+    lower_bound: torch.Tensor | None = None
+    engine: torch.Tensor | None = None
+    I_and_high: torch.Tensor | None = None  # noqa: N815
+    I_or_high: torch.Tensor | None = None  # noqa: N815
+    tie_break: str = "low-order"
     extra: dict = field(default_factory=dict)
+
+    @property
+    def relative_gap(self) -> torch.Tensor:
+        """``(objective - lower_bound) / objective`` per game ``(C, S)`` (0 where objective is 0)."""
+        lower = self.objective if self.lower_bound is None else self.lower_bound
+        den = self.objective.abs().clamp_min(torch.finfo(self.objective.dtype).tiny)
+        return ((self.objective - lower) / den).clamp_min(0)
+
+    def solver_status(self, tol: float = 1e-3) -> dict[str, Any]:
+        """How the splits were obtained: share of games certified within ``tol``, median and max
+        certified gap, games per engine, the tie-break and whether the band is available."""
+        gap = self.relative_gap.flatten()
+        engines = {} if self.engine is None else {
+            name: int((self.engine == code).sum()) for code, name in ENGINES.items()
+            if int((self.engine == code).sum())}
+        if self.engine is not None and int((self.engine == -1).sum()):
+            engines["first-order"] = int((self.engine == -1).sum())
+        return {"games": int(gap.numel()), "certified": float((gap <= tol).double().mean()),
+                "median_gap": float(gap.median()), "max_gap": float(gap.max()),
+                "engines": engines, "tie_break": self.tie_break,
+                "band": self.I_and_high is not None}
+
+    def high(self) -> InteractionRecord:
+        """The record with the high-order split of the band in place of the canonical one."""
+        if self.I_and_high is None:
+            raise MissingResultsError("this run has no high-order split (it used the first-order "
+                                      "method); recompute it with the exact solver")
+        q = and_reconstruct(self.I_and_high) + or_reconstruct(self.I_or_high) - self.v
+        return replace(self, I_and=self.I_and_high, I_or=self.I_or_high, q=q,
+                       objective=self.I_and_high.abs().sum(-1) + self.I_or_high.abs().sum(-1),
+                       tie_break="high-order", I_and_high=self.I_and, I_or_high=self.I_or)
 
     def tau(self, ratio: float = 0.03, mask: Any = None) -> torch.Tensor:
         """Salience threshold per checkpoint ``(C,)``: ``ratio * mean_x |v(x_N) - v(x_∅)|``
@@ -71,9 +115,14 @@ class InteractionRecord:
     def select(self, mask: Any) -> InteractionRecord:
         """The record restricted to the samples where the boolean ``mask`` (S,) is true."""
         m = torch.tensor(np.asarray(mask), dtype=torch.bool)
+        def pick(t):
+            return None if t is None else t[:, m]
+
         return replace(
             self, v=self.v[:, m], I_and=self.I_and[:, m], I_or=self.I_or[:, m], q=self.q[:, m],
-            objective=self.objective[:, m],
+            objective=self.objective[:, m], lower_bound=pick(self.lower_bound),
+            engine=pick(self.engine), I_and_high=pick(self.I_and_high),
+            I_or_high=pick(self.I_or_high),
             samples=self.samples[m.numpy()].reset_index(drop=True), extra=dict(self.extra),
         )
 
@@ -148,9 +197,10 @@ class RunResults:
             epochs=torch.as_tensor(rew["epochs"]), v=rew["v"], I_and=p["I_and"], I_or=p["I_or"],
             q=p["q"], objective=p["objective"], samples=pd.DataFrame(ev["samples"]),
             n=int(ev["players"].n), players=ev["players_description"], metrics=metrics,
-            extra={"iterations": p.get("iterations"), "converged": p.get("converged"),
-                   "lower_bound": p.get("lower_bound"),
-                   "q_bound": self.config.interactions.q_bound},
+            lower_bound=p.get("lower_bound"), engine=p.get("engine"),
+            I_and_high=p.get("I_and_high"), I_or_high=p.get("I_or_high"),
+            tie_break=p.get("tie_break", "low-order"),
+            extra={"q_bound": self.config.interactions.q_bound, "method": p.get("method")},
         )
 
     def _file(self, name: str) -> Path:

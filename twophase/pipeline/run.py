@@ -11,7 +11,8 @@ Folder ``<root>/<profile>/<name>/``::
     eval:         eval.pt, the fixed evaluated samples and their players
     rewards:      rewards.pt, v: (checkpoints C, samples S, 2^n) float64 and epochs (C,);
                   rewards_parts/ holds finished checkpoints while the stage runs
-    interactions: interactions.pt, I_and, I_or, q, gamma: (C, S, 2^n); objective (C, S)
+    interactions: interactions.pt, I_and, I_or, q, gamma: (C, S, 2^n) of the canonical split,
+                  I_and_high, I_or_high of the high-order one; objective, lower_bound (C, S)
 
 Each stage is a :class:`~twophase.pipeline.stages.Stage` run by
 :func:`~twophase.pipeline.stages.run_stage` (cached, atomic). Its fingerprint (:func:`fingerprints`)
@@ -25,9 +26,11 @@ Rewards (book/methods/interactions.md (method-players), (method-reward)): for ev
 the weights are loaded, ``front`` runs once per evaluated sample and
 :func:`twophase.game.masking.masked_rewards` evaluates ``tail`` on all :math:`2^n` masked copies,
 :math:`v(x_S)` = log-odds of the sample's (possibly noisy) label. Interactions:
-:func:`twophase.interactions.decompose.decompose_and_or` on the whole ``(C, S, 2^n)`` tensor at once
-(book/methods/decomposition.md (method-decomposition-lp)); the rewards reach it in memory when they
-were computed in the same :meth:`Run.execute`, and are stored once, in ``rewards.pt``.
+:func:`twophase.interactions.decompose.decompose_band` on the whole ``(C, S, 2^n)`` tensor at once:
+exact, certified optimal splits, the canonical low-order one and the high-order one of the
+tie-break band (book/methods/decomposition.md (method-decomposition-lp),
+(method-decomposition-tiebreak)); the rewards reach it in memory when they were computed in the
+same :meth:`Run.execute`, and are stored once, in ``rewards.pt``.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from twophase.choices import parse_choice
 from twophase.data import RelabeledDataset
 from twophase.game.masking import masked_rewards
 from twophase.game.players import BoundPlayers, players_for
-from twophase.interactions.decompose import decompose_and_or
+from twophase.interactions.decompose import Method, decompose_and_or, decompose_band
 from twophase.models import MODEL_INFO, parse_model_name
 from twophase.pipeline import stages, storage
 from twophase.pipeline.config import (
@@ -71,6 +74,8 @@ from twophase.pipeline.train import (
 __all__ = ["STAGES", "Run", "StageName", "StageError", "fingerprints"]
 
 _VERSION = 1  # bump to invalidate every cached stage after an algorithm change
+#: version of the interactions stage; 2: exact, certified splits with the tie-break band
+_INTERACTIONS_VERSION = 2
 #: version of the eval payload; 2: the players are pickled from ``twophase.game.players``
 _EVAL_VERSION = 2
 
@@ -103,7 +108,8 @@ def fingerprints(config: RunConfig) -> dict[str, str]:
                                 ia.clusters, ia.baseline, ia.eval_train, ia.eval_test,
                                 ia.eval_flipped, ia.seed)
     rewards = storage.fingerprint("rewards", evals, ia.reward)
-    inter = storage.fingerprint("interactions", rewards, ia.q_bound, ia.solver)
+    inter = storage.fingerprint("interactions", _INTERACTIONS_VERSION, rewards, ia.q_bound,
+                                ia.solver)
     return {"train": train, "eval": evals, "rewards": rewards, "interactions": inter}
 
 
@@ -337,17 +343,41 @@ class Run:
                 "players": ev["players_description"]}
 
     def _interactions(self, v: torch.Tensor | None) -> dict[str, Any]:
+        """Both extreme optimal splits of every game (book/methods/decomposition.md
+        (method-decomposition-tiebreak)): the canonical low-order one (``I_and``, ``I_or``, ``q``,
+        ``gamma``) and the high-order one (``I_and_high``, ``I_or_high``), each with its certificate
+        (``objective`` = upper bound, ``lower_bound``) and engine per game.  With
+        ``solver: {method: pdhg}`` only one first-order split is stored."""
         if v is None:
             v = storage.load_torch(self.dir / "rewards.pt")["v"]
         ia = self.config.interactions
-        res = decompose_and_or(v.to(self.device), q_bound=ia.q_bound,
-                               show_progress=self.show_progress, **ia.solver)
-        return {
-            "I_and": res.I_and.detach().cpu(), "I_or": res.I_or.detach().cpu(),
-            "q": res.q.detach().cpu(), "gamma": res.gamma.detach().cpu(),
-            "objective": res.objective.detach().cpu(),
-            "lower_bound": res.lower_bound.detach().cpu(),
-            "iterations": int(res.iterations),
-            "converged": res.converged.detach().cpu(),
+        options = dict(ia.solver)
+        method = parse_choice(Method, options.pop("method", Method.EXACT), "solver method")
+        if method is Method.EXACT:
+            band = decompose_band(v, q_bound=ia.q_bound, show_progress=self.show_progress,
+                                  **options)
+            low, high = band.low, band.high
+        else:
+            low = decompose_and_or(v, q_bound=ia.q_bound, method=method, tie_break="none",
+                                   show_progress=self.show_progress, **options)
+            high = None
+        payload = {
+            "I_and": low.I_and.detach().cpu(), "I_or": low.I_or.detach().cpu(),
+            "q": low.q.detach().cpu(), "gamma": low.gamma.detach().cpu(),
+            "objective": low.objective.detach().cpu(),
+            "lower_bound": low.lower_bound.detach().cpu(),
+            "converged": low.converged.detach().cpu(),
+            "engine": low.engine.detach().cpu(),
+            "iterations": int(low.iterations),
+            "tie_break": low.tie_break,
+            "method": method.value,
         }
+        if high is not None:
+            payload.update({
+                "I_and_high": high.I_and.detach().cpu(), "I_or_high": high.I_or.detach().cpu(),
+                "objective_high": high.objective.detach().cpu(),
+                "lower_bound_high": high.lower_bound.detach().cpu(),
+                "engine_high": high.engine.detach().cpu(),
+            })
+        return payload
 

@@ -64,6 +64,49 @@ def run_header(record: InteractionRecord, config: RunConfig) -> str:
     )
 
 
+def solver_status(status: Mapping[str, Any]) -> str:
+    """How the AND-OR splits behind every figure were obtained, from
+    :meth:`~twophase.pipeline.results.InteractionRecord.solver_status`."""
+    engines = ", ".join(f"{name} {count:,}" for name, count in status["engines"].items())
+    share = status["certified"]
+    text = (f"**Solver:** {status['games']:,} games; {share:.1%} certified within 0.1 % of the "
+            f"LP optimum (certified gap median {status['median_gap']:.1e}, max "
+            f"{status['max_gap']:.1e}); engines: {engines or 'n/a'}. ")
+    if status["band"]:
+        text += ("Figures use the canonical split (tie-break *low-order*: among the optimal "
+                 "splits, the least order-weighted strength); the high-order split bounds the "
+                 "tie-break band shown for orders 1-2.")
+    else:
+        text += (f"The splits come from the first-order method (tie-break "
+                 f"*{status['tie_break']}*): no tie-break band.")
+    return text
+
+
+def tie_break_sensitivity(checkpoint_epochs: Any, mean_low: Any, mean_high: Any,
+                          bounds_low: Boundaries, bounds_high: Boundaries) -> str:
+    """Which conclusions depend on the tie-break: the mean order at initialisation, at its lowest
+    and at the end, and the interaction boundary, under both extreme optimal splits."""
+    epochs = _np(checkpoint_epochs)
+    lo = np.nanmean(_np(mean_low), axis=1)
+    hi = np.nanmean(_np(mean_high), axis=1)
+
+    def where(b) -> str:
+        return f"epoch {b.epoch:g}" if b.found else "none"
+
+    i_lo, i_hi = bounds_low.interactions, bounds_high.interactions
+    same = (i_lo.found == i_hi.found) and (not i_lo.found or i_lo.epoch == i_hi.epoch)
+    return (
+        f"**Tie-break sensitivity.** Mean order (low-order / high-order split): "
+        f"{lo[0]:.2f} / {hi[0]:.2f} at initialisation, {np.nanmin(lo):.2f} / {np.nanmin(hi):.2f} "
+        f"at its lowest, {lo[-1]:.2f} / {hi[-1]:.2f} at epoch {epochs[-1]:g}; interaction "
+        f"boundary {where(i_lo)} / {where(i_hi)} "
+        + ("(the same under both tie-breaks)." if same else
+           "(**it depends on the tie-break**).")
+        + " Orders 1-2 carry the ambiguity; orders of 3 and more are the same in every optimal "
+        "split up to the band shown."
+    )
+
+
 def boundary_comparison(checkpoint_epochs: Any, mean_orders: Any, bounds: Boundaries) -> str:
     """Where the loss gap widens, how the mean order moves, and how far apart the boundaries are.
 

@@ -166,17 +166,24 @@ def universal_matching(target: Any, reconstruction: Any, orders: Any) -> Figure:
 
 
 def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = "",
-                      ylabel: str = "salient strength") -> Figure:
+                      ylabel: str = "salient strength",
+                      band: tuple[Any, Any] | None = None, band_orders: int = 2) -> Figure:
     """P1 Fig. 2 panels: per-order positive strength above 0 and negative strength below 0.
 
     Args:
         pos, neg: ``(E, n)`` from :func:`twophase.stats.signed_order_curve` for the E selected
-            epochs (entry ``k-1`` = order k; ``neg <= 0``).
+            epochs (entry ``k-1`` = order k; ``neg <= 0``), of the canonical (low-order) split.
         epochs: the E epochs (panel titles).
+        band: ``(pos_high, neg_high)`` of the high-order split: for orders ``1..band_orders``
+            the range between the two tie-breaks is drawn as a black interval on each bar
+            (book/methods/decomposition.md (method-decomposition-tiebreak)).
     """
     p, q = _np(pos), _np(neg)
     if p.ndim == 1:
         p, q = p[None], q[None]
+    ph = qh = None
+    if band is not None:
+        ph, qh = _np(band[0]).reshape(p.shape), _np(band[1]).reshape(q.shape)
     e = len(epochs)
     n = p.shape[-1]
     fig, axes = _figure(1, e, width=max(6.4, 2.3 * e), height=3.4, sharey=True)
@@ -184,6 +191,11 @@ def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = 
     for j, ax in enumerate(axes[0]):
         ax.bar(k, p[j], color=POS_COLOR, label="positive" if j == 0 else None)
         ax.bar(k, q[j], color=NEG_COLOR, label="negative" if j == 0 else None)
+        if ph is not None:
+            m = min(band_orders, n)
+            for lo, hi in ((p[j, :m], ph[j, :m]), (q[j, :m], qh[j, :m])):
+                ax.vlines(k[:m], np.minimum(lo, hi), np.maximum(lo, hi), color="black", lw=2.2,
+                          label="tie-break band" if (j == 0 and lo is p[j, :m]) else None)
         ax.axhline(0, color="0.2", lw=0.8)
         ax.set_title(f"epoch {epochs[j]:g}")
         ax.set_xlabel("order k")
@@ -222,6 +234,35 @@ def order_epoch_heatmap(curves: Any, epochs: Sequence[float],
         ax.axvline(col + 0.5, lw=2, label=f"{name} boundary ({epoch:g})", **style)
     if boundaries:
         ax.legend(loc="upper right", fontsize="small", framealpha=0.85)
+    return fig
+
+
+def tie_break_band(curve_low: Any, curve_high: Any, epochs: Sequence[float],
+                   boundaries: Mapping[str, float | None] | None = None, orders: int = 2,
+                   ylabel: str = "normalised strength I^(k)") -> Figure:
+    """The low orders over training under both tie-breaks: for ``k = 1..orders`` the canonical
+    (low-order) curve as a line and the range to the high-order split shaded
+    (book/methods/decomposition.md (method-decomposition-tiebreak)).
+
+    Args:
+        curve_low, curve_high: ``(E, n)`` per-order curves of the two splits (entry ``k-1`` =
+            order k) at the checkpoint ``epochs``.
+        boundaries: name -> epoch, drawn as vertical lines.
+    """
+    lo, hi = _np(curve_low), _np(curve_high)
+    e = np.asarray(epochs, dtype=float)
+    fig, axes = _figure(width=6.4, height=3.4)
+    ax = axes[0, 0]
+    palette = sns.color_palette("colorblind", orders)
+    for k in range(1, min(orders, lo.shape[1]) + 1):
+        color = palette[k - 1]
+        ax.plot(e, lo[:, k - 1], marker="o", ms=3, color=color, label=f"order {k} (low-order)")
+        ax.fill_between(e, np.minimum(lo[:, k - 1], hi[:, k - 1]), np.maximum(lo[:, k - 1], hi[:, k - 1]),
+                        color=color, alpha=0.25, label=f"order {k}: band to high-order")
+    _epoch_axis(ax, e)
+    _mark_boundaries(ax, boundaries or {})
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 

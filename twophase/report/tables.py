@@ -83,8 +83,10 @@ def jaccard_over_training(train: InteractionRecord, test: InteractionRecord,
 
 
 def boundary_row(config: RunConfig, metrics: pd.DataFrame, checkpoint_epochs: Any,
-                 bounds: Boundaries) -> dict[str, Any]:
-    """One row of the summary table: the run, its final accuracy and both boundaries."""
+                 bounds: Boundaries, bounds_high: Boundaries | None = None,
+                 status: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One row of the summary table: the run, its final accuracy, both boundaries (the
+    interaction boundary also under the high-order tie-break) and the solver's status."""
     epochs = np.asarray(checkpoint_epochs, dtype=np.float64)
     loss_b, int_b = bounds.loss_gap, bounds.interactions
     both = loss_b.found and int_b.found
@@ -97,6 +99,10 @@ def boundary_row(config: RunConfig, metrics: pd.DataFrame, checkpoint_epochs: An
         "final test acc": float(metrics["test_acc"].iloc[-1]),
         "loss-gap boundary": loss_b.epoch, "interaction boundary": int_b.epoch,
         "difference (epochs)": diff, "difference (checkpoints)": gap,
+        **({} if bounds_high is None else
+           {"interaction boundary (high-order)": bounds_high.interactions.epoch}),
+        **({} if status is None else
+           {"certified": status["certified"], "max gap": status["max_gap"]}),
     }
 
 

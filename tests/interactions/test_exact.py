@@ -1,0 +1,37 @@
+"""Game-by-game exact splits: both engines reach the same vertex; the band's second split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.interactions.conftest import mixed_games
+from twophase.interactions.exact import solve_batch
+from twophase.interactions.lp import costs
+
+
+def test_engines_agree_and_band_is_repriced(network_games):
+    n = 8
+    v = np.concatenate([network_games.numpy(), mixed_games(n, seed=5).numpy()])
+    zeta = 0.02 * np.abs(v[:, -1] - v[:, 0])
+    low, high = costs(n, "low-order"), costs(n, "high-order")
+    simplex_first, simplex_high = solve_batch(v, zeta, low, c_band=high, workers=2)
+    highs_first, highs_high = solve_batch(v, zeta, low, c_band=high, workers=1, work_budget=0.0)
+    assert {s.engine for s in highs_first} == {1}
+    assert 0 in {s.engine for s in simplex_first}  # the sparse games stay with the simplex
+    order = np.array([bin(m).count("1") for m in range(1 << n)] * 2)
+    for (a, b), c in zip(zip(simplex_first + simplex_high, highs_first + highs_high, strict=True),
+                         [low] * len(v) + [high] * len(v), strict=True):
+        # the same optimum of the perturbed LP: equal cost, L1 norm and order-weighted strength
+        # (the perturbed LP can keep exact ties, so the vertices themselves may differ)
+        assert (c * np.abs(a.x)).sum() == pytest.approx((c * np.abs(b.x)).sum(), rel=1e-9)
+        assert np.abs(a.x).sum() == pytest.approx(np.abs(b.x).sum(), rel=1e-7)
+        assert (order * np.abs(a.x)).sum() == pytest.approx((order * np.abs(b.x)).sum(), rel=1e-5)
+    again, _ = solve_batch(v, zeta, low, workers=2)  # deterministic
+    assert all(np.array_equal(a.x, b.x) for a, b in zip(simplex_first, again, strict=True))
+    for s in simplex_high + highs_high:
+        assert s.basis is not None
+    # the band spans the tie: same L1 objective, more order-weighted strength at the high end
+    for lo, hi in zip(simplex_first, simplex_high, strict=True):
+        assert np.abs(hi.x).sum() == pytest.approx(np.abs(lo.x).sum(), rel=2e-5)
+        assert (order * np.abs(hi.x)).sum() >= (order * np.abs(lo.x)).sum() * (1 - 1e-9)
