@@ -69,7 +69,7 @@ def test_run_and_train_commands(tmp_path, capsys):
                 device: cpu
                 train: {epochs: 1, batch_size: 32, train_subset: 40, test_subset: 20,
                         checkpoints: {count: 1}}
-                interactions: {n: 3, eval_train: 2, eval_test: 2, solver: {max_iter: 100}}
+                interactions: {n: 3, eval_train: 2, eval_test: 2}
     """))
     root = str(tmp_path / "runs")
     common = ["--runs-root", root, "--no-progress", "--matrix", str(m)]
