@@ -13,7 +13,7 @@ from twophase.pipeline import run as run_module
 from twophase.pipeline.config import CheckpointSchedule, InteractionConfig, get_run
 from twophase.pipeline.results import InteractionRecord, RunResults
 from twophase.pipeline.run import Run, StageError
-from twophase.pipeline.storage import load_torch
+from twophase.pipeline.storage import load_payload
 
 
 def _smoke(name="lenet-digits", **changes):
@@ -44,8 +44,8 @@ def test_end_to_end_shapes_and_universal_matching(lenet_run):
     run = lenet_run
     assert [s for s, a in run.log] == ["train", "eval", "rewards", "interactions"]
     assert all(a == "computed" for _, a in run.log)
-    for f in ("config.json", "metrics.csv", "eval.pt", "rewards.pt", "interactions.pt",
-              "noise.pt", "last.pt", "stages.json"):
+    for f in ("config.json", "metrics.csv", "eval.safetensors", "rewards.safetensors",
+              "interactions.safetensors", "noise.safetensors", "last.safetensors", "stages.json"):
         assert (run.dir / f).exists(), f
     results = RunResults(run.dir, run.config)
     assert results.missing() == []
@@ -100,17 +100,21 @@ def test_changing_q_bound_recomputes_only_the_decomposition(lenet_run):
     new = dataclasses.replace(cfg, interactions=dataclasses.replace(cfg.interactions,
                                                                     q_bound=0.0))
     run = Run(new, lenet_run.root, show_progress=False)
-    before = (run.dir / "rewards.pt").stat().st_mtime_ns
+    before = (run.dir / "rewards.safetensors").stat().st_mtime_ns
     run.execute()
     assert run.log == [("train", "skipped"), ("eval", "skipped"), ("rewards", "skipped"),
                        ("interactions", "computed")]
-    assert (run.dir / "rewards.pt").stat().st_mtime_ns == before
+    assert (run.dir / "rewards.safetensors").stat().st_mtime_ns == before
     rec = RunResults(run.dir, run.config).interactions()
     assert bool((rec.q == 0).all())
     recon = and_reconstruct(rec.I_and) + or_reconstruct(rec.I_or)
     assert torch.allclose(recon, rec.v, atol=1e-8, rtol=1e-8)
     # and the old setting is recomputed (not silently reused) when switched back
-    Run(cfg, lenet_run.root, show_progress=False).execute()
+    back = Run(cfg, lenet_run.root, show_progress=False).execute()
+    assert back.log[-1] == ("interactions", "computed")
+    stored = load_payload(back.dir / "interactions.safetensors")
+    assert stored["fingerprint"] == back.fingerprints["interactions"]
+    assert not bool((RunResults(back.dir, cfg).interactions().q == 0).all())
 
 
 def test_killed_reward_stage_keeps_finished_checkpoints(tmp_path, monkeypatch):
@@ -128,8 +132,8 @@ def test_killed_reward_stage_keeps_finished_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setattr(run_module, "_checkpoint_rewards", dying)
     with pytest.raises(KeyboardInterrupt):
         run.rewards()
-    assert len(list((run.dir / "rewards_parts").glob("*.pt"))) == 1
-    assert not run.is_current("rewards") and not (run.dir / "rewards.pt").exists()
+    assert len(list((run.dir / "rewards_parts").glob("*.safetensors"))) == 1
+    assert not run.is_current("rewards") and not (run.dir / "rewards.safetensors").exists()
     calls.clear()
     monkeypatch.setattr(run_module, "_checkpoint_rewards",
                         lambda *args: (calls.append(1), original(*args))[1])
@@ -145,7 +149,7 @@ def test_a_stage_needs_the_stage_before_it(tmp_path):
         run.eval()
     with pytest.raises(StageError, match="reads stage 'rewards'"):
         run.interactions()
-    assert not run.dir.exists() or not (run.dir / "eval.pt").exists()
+    assert not run.dir.exists() or not (run.dir / "eval.safetensors").exists()
 
 
 def test_interactions_reuse_rewards_in_memory_and_store_them_once(lenet_run, monkeypatch):
@@ -155,13 +159,15 @@ def test_interactions_reuse_rewards_in_memory_and_store_them_once(lenet_run, mon
     run = Run(new, lenet_run.root, show_progress=False)
     v = RunResults(run.dir, new).rewards()["v"]
     loads = []
-    original = run_module.storage.load_torch
-    monkeypatch.setattr(run_module.storage, "load_torch",
+    original = run_module.storage.load_payload
+    monkeypatch.setattr(run_module.storage, "load_payload",
                         lambda path, *a, **k: (loads.append(path.name), original(path, *a, **k))[1])
     assert run.interactions(v).status == "computed"
-    assert "rewards.pt" not in loads  # the rewards came in memory
-    assert "v" not in load_torch(run.dir / "interactions.pt")  # stored once, in rewards.pt
-    Run(cfg, lenet_run.root, show_progress=False).execute()  # back to the fixture's settings
+    assert "rewards.safetensors" not in loads  # the rewards came in memory
+    assert "v" not in load_payload(run.dir / "interactions.safetensors")  # stored once
+    monkeypatch.undo()
+    back = Run(cfg, lenet_run.root, show_progress=False).execute()  # the fixture's settings
+    assert back.log[-1] == ("interactions", "computed")
 
 
 def test_low_confidence_run_records_flipped_samples(tmp_path):
@@ -177,7 +183,7 @@ def test_low_confidence_run_records_flipped_samples(tmp_path):
     run.execute()
     noise = run.noise()
     assert noise.num_flipped == cfg.noise.per_class * 10
-    assert (run.dir / "pretrain" / "last.pt").exists()
+    assert (run.dir / "pretrain" / "last.safetensors").exists()
     results = RunResults(run.dir, run.config)
     rec = results.interactions()
     flipped = rec.samples[rec.samples.flipped]
@@ -201,7 +207,7 @@ def test_point_cloud_run(tmp_path):
     run.execute()
     rec = RunResults(run.dir, run.config).interactions()
     assert rec.v.shape == (2, 4, 16)
-    ev = load_torch(run.dir / "eval.pt")
+    ev = RunResults(run.dir, run.config).eval()
     # each of the 4 players owns whole clusters of points; the rest are never masked
     owner = ev["owner"][..., 0]
     assert set(owner.unique().tolist()) <= {-1, 0, 1, 2, 3}
