@@ -16,6 +16,9 @@ Classes defined next to the code that raises them derive from it too:
 from __future__ import annotations
 
 import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "TwophaseError",
     "UnsafePathError",
     "WriteError",
+    "run_cli",
 ]
 
 
@@ -70,3 +74,44 @@ class TrainingDivergedError(TwophaseError):
 
 class DeterminismError(TwophaseError):
     """A run cannot be resumed bit-identically here (e.g. it was started on another device)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, TwophaseError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where} (errno {exc.errno})"
+    return str(exc).strip() or type(exc).__name__
+
+
+def _sigterm(signum, frame):  # noqa: ARG001 - the signature of a signal handler
+    raise KeyboardInterrupt
+
+
+def run_cli(func: Callable[[], int], argv: Sequence[str], prog: str) -> int:
+    """Call ``func`` (a command line's work) and report how it ended.
+
+    Every expected failure, a :class:`TwophaseError` or an ``OSError`` (missing dataset, full
+    disk, permission, unreadable file), becomes ``<prog>: error: <message>`` on stderr and the
+    status 2 for the user's settings (a :class:`ConfigError`, a ``ValueError``-like setting error,
+    an unsafe name, a missing file) or 1 otherwise; with ``--debug`` in ``argv`` it is raised with
+    its traceback. Ctrl-C and SIGTERM (handled like Ctrl-C, so that ``finally`` blocks run: child
+    processes are stopped, locks released) give 130. Anything else is a bug and keeps its
+    traceback.
+    """
+    debug = "--debug" in argv
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        try:
+            signal.signal(signal.SIGTERM, _sigterm)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        return int(func() or 0)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted (finished stages and checkpoints are kept)", file=sys.stderr)
+        return 130
+    except (TwophaseError, OSError) as exc:
+        if debug:
+            raise
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        usage = isinstance(exc, (ValueError, UnsafePathError, FileNotFoundError))
+        return 2 if usage else 1

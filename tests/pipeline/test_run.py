@@ -13,6 +13,7 @@ from twophase.pipeline import run as run_module
 from twophase.pipeline.config import CheckpointSchedule, InteractionConfig, get_run
 from twophase.pipeline.results import InteractionRecord, RunResults
 from twophase.pipeline.run import Run, StageError
+from twophase.pipeline.stages import marks
 from twophase.pipeline.storage import load_payload
 
 
@@ -262,3 +263,152 @@ def test_text_run_with_word_players(tmp_path):
         assert bool((owner[b][ev["attention_mask"][b] == 0] == -1).all())
     recon = and_reconstruct(rec.I_and) + or_reconstruct(rec.I_or)
     assert torch.allclose(recon, rec.v + rec.q, atol=1e-8, rtol=1e-8)
+
+
+# ------------------------------------------------------------------------------------------------
+# what a user can do to a run folder (real processes, killed at chosen writes)
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def _cli(root, *args, threads=1, kill=None):
+    """``python -m twophase <args>`` on the runs root ``root`` in a fresh process with
+    ``threads`` intra-op threads, SIGKILLed at the write ``kill`` (TWOPHASE_KILL_AT)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TWOPHASE_KILL_AT"}
+    env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if kill:
+        env["TWOPHASE_KILL_AT"] = kill
+    return subprocess.run([sys.executable, "-m", "twophase", *args, "--runs-root", str(root),
+                           "--no-progress", "--device", "cpu"], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _checkpoints(folder):
+    return {p.name: load_payload(p) for p in sorted((folder / "checkpoints").glob("*"))}
+
+
+def test_kill_9_at_chosen_writes_then_resume_is_bit_identical(tmp_path):
+    """SIGKILL at three writes of training (last checkpoint, metrics table) and at the two
+    stage outputs; every resume ends bit-identical to an uninterrupted run, at the recorded
+    thread count even when resumed with another one."""
+    import pandas as pd
+
+    smoke = ("smoke", "lenet-digits")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _cli(a, "run", *smoke, threads=1).returncode == 0  # uninterrupted, 1 thread
+    # killed at the 3rd write of last.safetensors (epoch 2), before its rename
+    assert _cli(b, "train", *smoke, threads=1, kill="last.safetensors#3").returncode == -9
+    folder = b / "smoke" / "lenet-digits"
+    assert list(folder.glob(".last.safetensors.*.tmp"))  # a stray temp file was left
+    # resumed with 2 threads (uses the recorded 1), killed at the final metrics.csv write
+    assert _cli(b, "train", *smoke, threads=2, kill="metrics.csv#3").returncode == -9
+    assert len(pd.read_csv(folder / "metrics.csv")) == 3  # one row short, last is at epoch 3
+    assert "train" not in marks(folder)
+    # killed when the rewards file is written (all parts done), then at the interactions file
+    assert _cli(b, "run", *smoke, threads=2, kill="rewards.safetensors").returncode == -9
+    assert not (folder / "rewards.safetensors").exists()
+    assert len(list((folder / "rewards_parts").glob("*.safetensors"))) == 3
+    assert _cli(b, "run", *smoke, threads=2, kill="interactions.safetensors").returncode == -9
+    done = _cli(b, "run", *smoke, threads=2)
+    assert done.returncode == 0, done.stderr
+    assert "rewards=skipped, interactions=computed" in done.stdout
+    assert not list(folder.rglob(".*.tmp")) and not (folder / "rewards_parts").exists()
+    # bit-identical to the uninterrupted run
+    straight, resumed = _checkpoints(a / "smoke" / "lenet-digits"), _checkpoints(folder)
+    assert sorted(straight) == sorted(resumed) == [f"epoch_000{e}.safetensors" for e in (0, 1, 3)]
+    for name, ck in straight.items():
+        for key, tensor in ck["model"].items():
+            assert torch.equal(tensor, resumed[name]["model"][key]), (name, key)
+        assert resumed[name]["runtime"]["threads"] == 1
+    cols = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]
+    pd.testing.assert_frame_equal(pd.read_csv(a / "smoke" / "lenet-digits" / "metrics.csv")[cols],
+                                  pd.read_csv(folder / "metrics.csv")[cols], check_exact=True)
+    config = get_run(*smoke)
+    one = RunResults(a / "smoke" / "lenet-digits", config).interactions()
+    two = RunResults(folder, config).interactions()
+    assert torch.equal(one.v, two.v) and torch.equal(one.I_and, two.I_and)
+    # the condition matters: 2 threads from the start give other weights
+    c = tmp_path / "c"
+    assert _cli(c, "train", *smoke, threads=2).returncode == 0
+    other = _checkpoints(c / "smoke" / "lenet-digits")["epoch_0003.safetensors"]["model"]
+    assert any(not torch.equal(other[k], straight["epoch_0003.safetensors"]["model"][k])
+               for k in other)
+
+
+def test_two_processes_on_one_run_folder(tmp_path):
+    """The second process fails at once with a message naming the holder, and changes nothing."""
+    import os
+
+    from twophase.pipeline.lock import run_lock
+
+    run = Run(_tiny_lenet(), tmp_path, show_progress=False)
+    with run_lock(run.dir):  # another process holds the folder (here: this one)
+        proc = _cli(tmp_path, "train", "smoke", "lenet-digits")
+        assert proc.returncode == 1
+        assert proc.stderr.startswith("twophase: error: run folder ")
+        assert f"is in use by pid {os.getpid()}" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert sorted(p.name for p in run.dir.iterdir()) == [".lock", ".lock.json"]
+
+
+def test_a_pickle_in_a_run_folder_never_executes(tmp_path):
+    """Run files are loaded as tensors and plain data only; a crafted file is refused by name
+    and recomputed, and the code in it never runs."""
+    import os
+    import pickle
+
+    marker = tmp_path / "owned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    run = Run(_tiny_lenet(), tmp_path / "runs", show_progress=False)
+    run.execute(until="rewards")
+    for name in ("interactions.safetensors", "interactions.pt", "eval.safetensors"):
+        (run.dir / name).write_bytes(pickle.dumps({"I_and": Payload()}))
+    with pytest.raises(Exception, match="eval.safetensors is not a valid twophase eval file"):
+        RunResults(run.dir, run.config).eval()
+    run.execute()
+    assert dict(run.log) == {"train": "skipped", "eval": "computed", "rewards": "skipped",
+                             "interactions": "computed"}
+    assert RunResults(run.dir, run.config).interactions().I_and.shape[-1] == 32
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["../smoke/lenet-digits", "../" * 12 + "tmp/escaped", "a/b"])
+def test_crafted_run_names_never_become_paths(tmp_path, name):
+    from twophase.errors import ConfigError
+
+    cfg = dataclasses.replace(_tiny_lenet(), name=name)
+    with pytest.raises(ConfigError, match="invalid run name"):
+        Run(cfg, tmp_path / "runs")
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_run_folder_linked_outside_the_root_is_refused(tmp_path):
+    from twophase.errors import UnsafePathError
+
+    (tmp_path / "runs" / "smoke").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "runs" / "smoke" / "lenet-digits").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UnsafePathError, match="outside"):
+        Run(_tiny_lenet(), tmp_path / "runs")
+    assert not any((tmp_path / "elsewhere").iterdir())
+
+
+def test_diverging_training_is_not_marked_done(tmp_path):
+    from twophase.errors import TrainingDivergedError
+
+    cfg = _tiny_lenet()
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=1e12))
+    run = Run(cfg, tmp_path, show_progress=False)
+    for _ in range(2):  # and again: the same clear error, never "skipped"
+        with pytest.raises(TrainingDivergedError, match="diverged at epoch 1"):
+            run.execute()
+        assert not run.is_current("train")
+        assert "train" not in marks(run.dir)
