@@ -292,9 +292,10 @@ def _checkpoints(folder):
 
 
 def test_kill_9_at_chosen_writes_then_resume_is_bit_identical(tmp_path):
-    """SIGKILL at three writes of training (last checkpoint, metrics table) and at the two
-    stage outputs; every resume ends bit-identical to an uninterrupted run, at the recorded
-    thread count even when resumed with another one."""
+    """SIGKILL at writes of training (the last checkpoint, the metrics table) and at the two
+    stage outputs; every resume ends bit-identical to an uninterrupted run. A resume with another
+    thread count than the recorded one is refused (it would not be bit-identical: shown at the
+    end), and changes nothing."""
     import pandas as pd
 
     smoke = ("smoke", "lenet-digits")
@@ -304,16 +305,22 @@ def test_kill_9_at_chosen_writes_then_resume_is_bit_identical(tmp_path):
     assert _cli(b, "train", *smoke, threads=1, kill="last.safetensors#3").returncode == -9
     folder = b / "smoke" / "lenet-digits"
     assert list(folder.glob(".last.safetensors.*.tmp"))  # a stray temp file was left
-    # resumed with 2 threads (uses the recorded 1), killed at the final metrics.csv write
-    assert _cli(b, "train", *smoke, threads=2, kill="metrics.csv#3").returncode == -9
+    stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    refused = _cli(b, "train", *smoke, threads=2)
+    assert refused.returncode == 1 and "OMP_NUM_THREADS=1" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and
+            p.name[0] != "."} == {p: t for p, t in stamps.items() if p.name[0] != "."}
+    # resumed (1 thread), killed at the final metrics.csv write
+    assert _cli(b, "train", *smoke, threads=1, kill="metrics.csv#3").returncode == -9
     assert len(pd.read_csv(folder / "metrics.csv")) == 3  # one row short, last is at epoch 3
     assert "train" not in marks(folder)
     # killed when the rewards file is written (all parts done), then at the interactions file
-    assert _cli(b, "run", *smoke, threads=2, kill="rewards.safetensors").returncode == -9
+    assert _cli(b, "run", *smoke, kill="rewards.safetensors").returncode == -9
     assert not (folder / "rewards.safetensors").exists()
     assert len(list((folder / "rewards_parts").glob("*.safetensors"))) == 3
-    assert _cli(b, "run", *smoke, threads=2, kill="interactions.safetensors").returncode == -9
-    done = _cli(b, "run", *smoke, threads=2)
+    assert _cli(b, "run", *smoke, kill="interactions.safetensors").returncode == -9
+    done = _cli(b, "run", *smoke)
     assert done.returncode == 0, done.stderr
     assert "rewards=skipped, interactions=computed" in done.stdout
     assert not list(folder.rglob(".*.tmp")) and not (folder / "rewards_parts").exists()

@@ -337,29 +337,19 @@ def test_a_short_metrics_table_is_repaired_on_resume(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "metrics.csv"), full)
 
 
-def test_resume_uses_the_recorded_thread_count(tmp_path):
-    train = _blobs()
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        fit(_model(), train, None, _cfg(), tmp_path, show_progress=False, stop_after=2)
-        torch.set_num_threads(2)
-        seen = []
-        fit(_model(), train, None, _cfg(), tmp_path, show_progress=False,
-            on_epoch=lambda row: seen.append(torch.get_num_threads()))
-        assert seen == [1, 1] and torch.get_num_threads() == 2  # restored afterwards
-        assert storage.read_header(last_path(tmp_path), "checkpoint").get("runtime")["threads"] == 1
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_resume_on_another_device_is_refused(tmp_path):
+@pytest.mark.parametrize("field, value, expected", [
+    ("device", "cuda", "computed on cuda.*--device cuda"),
+    ("threads", torch.get_num_threads() + 1,
+     f"with {torch.get_num_threads() + 1} intra-op thread.*OMP_NUM_THREADS="),
+])
+def test_a_resume_that_would_not_be_bit_identical_is_refused(tmp_path, field, value, expected):
     train = _blobs()
     fit(_model(), train, None, _cfg(), tmp_path, show_progress=False, stop_after=1)
     ck = load_checkpoint(last_path(tmp_path))
-    ck["runtime"]["device"] = "cuda"
+    assert ck["runtime"]["threads"] == torch.get_num_threads()
+    ck["runtime"][field] = value
     storage.save_payload(last_path(tmp_path), ck, "checkpoint")
-    with pytest.raises(DeterminismError, match="computed on cuda.*--device cuda"):
+    with pytest.raises(DeterminismError, match=expected):
         fit(_model(), train, None, _cfg(), tmp_path, show_progress=False)
 
 

@@ -253,19 +253,21 @@ class Run:
         if epoch not in have:
             raise KeyError(f"no checkpoint for epoch {epoch}; available: {sorted(have)}")
         model = self.build_model()
-        model.load_state_dict(self._checkpoint(epoch)["model"])
+        model.load_state_dict(self._checkpoint(epoch, heal=False)["model"])
         return model.to(self.device).eval()
 
     def _hint(self, stage: str) -> str:
         return f"recompute it with {self.command(stage)}"
 
-    def _checkpoint(self, epoch: int) -> dict:
-        """The verified checkpoint of ``epoch``. A damaged one is deleted (so that the ``train``
-        stage recomputes it from the checkpoint before it) and reported."""
+    def _checkpoint(self, epoch: int, heal: bool = True) -> dict:
+        """The verified checkpoint of ``epoch``. With ``heal`` a damaged one is deleted (so that
+        the ``train`` stage recomputes it from the checkpoint before it) and reported."""
         path = checkpoint_path(self.dir, epoch)
         try:
-            ckpt = load_checkpoint(path)
+            ckpt = load_checkpoint(path, self._hint("train"))
         except (RunFileError, FileNotFoundError) as exc:
+            if not heal:
+                raise
             with lock.run_lock(self.dir, self.lock_timeout):
                 storage.remove(path, within=self.dir)
                 stages.unmark(self.dir, *STAGES)

@@ -26,10 +26,14 @@ scratch when there is none, so a deleted checkpoint is recomputed, never left mi
 and the table cannot leave it short).
 
 **Determinism.** ``runtime`` records the intra-op thread count (``torch.get_num_threads()``) and
-the device type the run was computed with. A resume runs with the recorded thread count (set for
-the duration of :func:`fit`, then restored) and refuses another device type
-(:class:`~twophase.errors.DeterminismError`). Under these two conditions a killed run ends
-**bit-identical** to an uninterrupted one on CPU (CUDA kernels may be non-deterministic).
+the device type the run was computed with. A resume with another thread count or device type is
+refused (:class:`~twophase.errors.DeterminismError`, naming the ``OMP_NUM_THREADS`` or
+``--device`` to use): the thread count changes the last bits of the reductions, so the weights from
+the first resumed epoch on. The count is not switched inside the process because
+``torch.set_num_threads`` with two or more threads corrupts batched LAPACK calls
+(``torch.linalg.solve``) in the torch 2.14 CUDA build this project pins. Under these two conditions
+a killed run ends **bit-identical** to an uninterrupted one on CPU (CUDA kernels may be
+non-deterministic).
 
 **Divergence.** After every epoch the training loss and the weights must be finite; otherwise
 :class:`~twophase.errors.TrainingDivergedError` is raised before anything of that epoch is
@@ -44,7 +48,6 @@ sentences are tokenized (padding to the longest sentence of the batch, ``attenti
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -317,19 +320,6 @@ def _state_cpu(model: nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
-@contextlib.contextmanager
-def _threads(count: int) -> Iterator[None]:
-    """Run the block with ``count`` intra-op threads, then restore the previous count."""
-    before = torch.get_num_threads()
-    if count != before:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
-
-
 def _resume_point(out: Path, fingerprint: str, schedule: set[int]) -> tuple[Path | None, str]:
     """The file to resume from and why (module docstring, *Resume*)."""
     last = last_path(out)
@@ -414,7 +404,8 @@ def fit(
 
     Raises:
         TrainingDivergedError: a non-finite training loss or weight after an epoch.
-        DeterminismError: the resume point was computed on another device type.
+        DeterminismError: the resume point was computed on another device type or with another
+            intra-op thread count.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -423,20 +414,27 @@ def fit(
     schedule = set(config.checkpoint_epochs())
     start_file, _ = _resume_point(out, fingerprint, schedule)
     ckpt = None
-    threads = torch.get_num_threads()
     if start_file is not None:
         ckpt = load_checkpoint(start_file, "delete it to retrain from the checkpoint before it")
-        recorded = ckpt.get("runtime") or {}
-        if recorded.get("device", device.type) != device.type:
-            raise DeterminismError(
-                f"{start_file} was computed on {recorded['device']}; resuming on {device.type} "
-                f"would not continue it bit for bit: pass --device {recorded['device']} (or "
-                f"delete {out} to retrain on {device.type})")
-        threads = int(recorded.get("threads", threads))
-    with _threads(threads):
-        return _fit(model, train_set, test_set, config, out, adapter, device, fingerprint,
-                    extra_config, num_workers, show_progress, stop_after, on_epoch, ckpt,
-                    start_file == last_path(out), schedule)
+        _check_runtime(ckpt.get("runtime") or {}, device, start_file, out)
+    return _fit(model, train_set, test_set, config, out, adapter, device, fingerprint,
+                extra_config, num_workers, show_progress, stop_after, on_epoch, ckpt,
+                start_file == last_path(out), schedule)
+
+
+def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) -> None:
+    """Refuse a resume that would not continue the recorded computation bit for bit."""
+    if recorded.get("device", device.type) != device.type:
+        raise DeterminismError(
+            f"{path} was computed on {recorded['device']}; resuming on {device.type} would not "
+            f"continue it bit for bit: pass --device {recorded['device']} (or delete {out} to "
+            f"retrain on {device.type})")
+    threads = int(recorded.get("threads", torch.get_num_threads()))
+    if threads != torch.get_num_threads():
+        raise DeterminismError(
+            f"{path} was computed with {threads} intra-op thread(s) and this process has "
+            f"{torch.get_num_threads()}; a resume with another count is not bit-identical: run "
+            f"with OMP_NUM_THREADS={threads} (or delete {out} to retrain)")
 
 
 def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, extra_config,
