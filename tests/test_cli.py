@@ -1,4 +1,5 @@
-"""Command line (twophase.cli): listing, runs, clear configuration errors with exit code 2."""
+"""Command line (twophase.cli): listing, runs, every expected failure as one line and a non-zero
+exit status (configuration errors: 2), tracebacks only with --debug."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import textwrap
 import pytest
 
 from twophase import cli
+from twophase.errors import ConfigError
 
 
 def test_list_profiles_and_runs(capsys):
@@ -82,7 +84,7 @@ def test_run_and_train_commands(tmp_path, capsys):
     assert "interactions=skipped" in capsys.readouterr().out
     assert cli.main(["rewards", "t", "r", *common]) == 0
     assert "eval=skipped, rewards=skipped" in capsys.readouterr().out
-    assert (tmp_path / "runs" / "t" / "r" / "interactions.pt").exists()
+    assert (tmp_path / "runs" / "t" / "r" / "interactions.safetensors").exists()
 
 
 def test_stage_commands_share_the_stage_names():
@@ -99,3 +101,117 @@ def test_python_dash_m_twophase(tmp_path):
     out = subprocess.run([sys.executable, "-m", "twophase", "list", "--profile", "smoke"],
                          capture_output=True, text=True, check=True).stdout
     assert out.startswith("smoke: 4 runs")
+
+
+def _one_line_error(capsys, expected):
+    err = capsys.readouterr().err
+    assert err.startswith("twophase: error: ") and expected in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+MALFORMED = {
+    "list-for-mapping": "profiles:\n  p:\n    runs:\n      r: [lenet, digits]\n",
+    "profiles-list": "profiles: [p]\n",
+    "syntax": "profiles:\n  p: {runs: {r: {model: lenet\n",
+    "tab": "profiles:\n\tp: {}\n",
+    "scalar": "just words\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_yaml_is_one_line_and_exit_2(tmp_path, capsys, kind):
+    m = tmp_path / "m.yaml"
+    m.write_text(MALFORMED[kind])
+    for argv in (["list", "--matrix", str(m)], ["run", "p", "--all", "--matrix", str(m)]):
+        assert cli.main(argv) == 2
+        _one_line_error(capsys, str(m))
+    with pytest.raises(ConfigError):  # --debug: the traceback instead
+        cli.main(["--debug", "list", "--matrix", str(m)])
+
+
+@pytest.mark.parametrize("name", ["../smoke/lenet-digits", "../../../../../../../../tmp/escaped"])
+def test_crafted_run_names_are_refused_before_anything_is_written(tmp_path, capsys, name):
+    m = tmp_path / "m.yaml"
+    m.write_text(f"profiles:\n  smoke:\n    runs:\n      {name!r}: {{model: mlp, "
+                 "dataset: digits}\n")
+    root = tmp_path / "runs"
+    (root / "smoke" / "lenet-digits").mkdir(parents=True)
+    (root / "smoke" / "lenet-digits" / "keep.txt").write_text("x")
+    assert cli.main(["run", "smoke", "--all", "--matrix", str(m), "--runs-root", str(root)]) == 2
+    _one_line_error(capsys, "invalid run name")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["keep.txt", "lenet-digits", "m.yaml",
+                                                           "runs", "smoke"]
+
+
+def test_book_with_a_crafted_profile_writes_nothing(capsys):
+    from twophase.book.notebooks import project_root
+
+    book = project_root() / "book"
+    before = sorted(p for p in book.parent.rglob("_toc.yml") if "_build" not in p.parts)
+    for command in ("build", "run"):
+        assert cli.main(["book", command, "--profile", "../../escaped"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("twophase book: error: invalid profile name") and "Traceback" not in err
+    assert sorted(p for p in book.parent.rglob("_toc.yml") if "_build" not in p.parts) == before
+    assert not (book.parent.parent / "escaped").exists()
+
+
+@pytest.mark.parametrize("device, expected", [("gpu", "unknown device 'gpu'"),
+                                              ("cuda:7", "cuda")])
+def test_bad_device_is_one_line(tmp_path, capsys, device, expected):
+    argv = ["train", "smoke", "mlp-digits", "--runs-root", str(tmp_path), "--device", device]
+    assert cli.main(argv) == 2
+    _one_line_error(capsys, expected)
+    assert not any(tmp_path.iterdir())
+
+
+SETTINGS = textwrap.dedent("""
+    profiles:
+      t:
+        runs:
+          r:
+            model: mlp
+            dataset: digits
+            device: cpu
+            train: {epochs: 2, batch_size: 32, train_subset: 40, test_subset: 20, lr: LR,
+                    checkpoints: {count: 1}}
+            interactions: {n: 3, eval_train: 2, eval_test: 2, solver: SOLVER}
+""")
+
+
+def _matrix(tmp_path, lr="0.01", solver="{max_iter: 100}"):
+    m = tmp_path / "m.yaml"
+    m.write_text(SETTINGS.replace("LR", lr).replace("SOLVER", solver))
+    return ["--matrix", str(m), "--runs-root", str(tmp_path / "runs"), "--no-progress"]
+
+
+@pytest.mark.parametrize("solver, expected", [("{max_iters: 100}", "unknown key 'max_iters'"),
+                                              ("{max_iter: -1}", "max_iter")])
+def test_solver_options_fail_before_training(tmp_path, capsys, solver, expected):
+    assert cli.main(["run", "t", "r", *_matrix(tmp_path, solver=solver)]) == 2
+    _one_line_error(capsys, expected)
+    assert not (tmp_path / "runs").exists()  # nothing trained
+
+
+def test_diverging_training_is_one_line_exit_1_and_not_marked(tmp_path, capsys):
+    argv = ["run", "t", "r", *_matrix(tmp_path, lr="1.0e+12")]
+    for _ in range(2):
+        assert cli.main(argv) == 1
+        _one_line_error(capsys, "diverged at epoch")
+    from twophase.pipeline.stages import marks
+
+    assert "train" not in marks(tmp_path / "runs" / "t" / "r")
+
+
+def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    assert cli.main(["train", "t", "r", *_matrix(tmp_path)]) == 1
+    _one_line_error(capsys, "No space left on device")
+    assert not list((tmp_path / "runs").rglob("*.tmp"))

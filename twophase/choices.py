@@ -11,12 +11,14 @@ from __future__ import annotations
 from enum import Enum
 from typing import TypeVar
 
+from twophase.errors import TwophaseError
+
 __all__ = ["ChoiceError", "parse_choice"]
 
 E = TypeVar("E", bound=Enum)
 
 
-class ChoiceError(ValueError):
+class ChoiceError(TwophaseError, ValueError):
     """An unknown value for a setting; the message names the setting and lists the valid values.
 
     Attributes:

@@ -13,8 +13,13 @@ for some or all runs of a profile. Examples::
     twophase run cpu lenet-mnist --data-root ../shared/data
     twophase book all --profile quick     # = python -m twophase.book all --profile quick
 
-Configuration errors (unknown profile, run, key, model, dataset) print one clear message listing
-the valid choices and exit with status 2 (no traceback).
+Every expected failure (:class:`twophase.errors.TwophaseError`, a missing dataset, a full disk, a
+read-only or unreadable file) prints one message, ``twophase: error: ...``, and exits non-zero
+without a traceback: status 2 for a configuration error (unknown profile, run, key, model,
+dataset, a malformed matrix, an invalid name or device), 1 for anything else; ``--debug``
+(anywhere on the command line) shows the traceback instead. The whole configuration of every run
+a command names is checked (:func:`twophase.pipeline.config.check_run`) before any of them starts.
+SIGTERM is handled like Ctrl-C (status 130; finished stages and checkpoints are kept).
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ import sys
 from collections.abc import Sequence
 
 from twophase.book.cli import main as book_main
-from twophase.choices import ChoiceError
-from twophase.pipeline.config import ConfigError, get_run, load_matrix, profiles, run_names
+from twophase.errors import run_cli
+from twophase.pipeline.config import (
+    ConfigError,
+    check_run,
+    get_run,
+    load_matrix,
+    profiles,
+    run_names,
+)
 from twophase.pipeline.results import RunResults
 from twophase.pipeline.run import Run
 
@@ -48,6 +60,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="dataset root (default: $TWOPHASE_DATA or ./data)")
     p.add_argument("--device", default=None, help="auto (default: CUDA when present), cpu, cuda")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                   help="wait this long for a run folder another process works in (default: "
+                        "$TWOPHASE_LOCK_TIMEOUT or 0, fail at once; -1: wait for ever)")
     p.add_argument("--matrix", default=None, help=argparse.SUPPRESS)
 
 
@@ -61,9 +76,10 @@ def _runs(args, names: Sequence[str], all_runs: bool):
     return [get_run(args.profile, n, args.matrix) for n in names]
 
 
-def _make_run(args, cfg) -> Run:
-    return Run(cfg, args.runs_root, data_root=args.data_root, device=args.device,
-               show_progress=not args.no_progress)
+def _make_runs(args, configs) -> list[Run]:
+    """Every run checked in full (settings, names, folder, device) before any of them starts."""
+    return [Run(check_run(cfg), args.runs_root, data_root=args.data_root, device=args.device,
+                show_progress=not args.no_progress, lock_timeout=args.wait) for cfg in configs]
 
 
 def _cmd_list(args) -> int:
@@ -87,7 +103,7 @@ def _report(run) -> None:
 
 
 def _cmd_stage(args) -> int:
-    run = _make_run(args, get_run(args.profile, args.run, args.matrix))
+    (run,) = _make_runs(args, [get_run(args.profile, args.run, args.matrix)])
     run.execute(until=args.command)
     _report(run)
     if args.command == "train":
@@ -98,8 +114,7 @@ def _cmd_stage(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    for cfg in _runs(args, args.runs, args.all):
-        run = _make_run(args, cfg)
+    for run in _make_runs(args, _runs(args, args.runs, args.all)):
         run.execute()
         _report(run)
     return 0
@@ -109,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="twophase",
         description="Two-phase dynamics of AND-OR interactions: training runs, interactions, book.",
+        epilog="--debug (anywhere): show the traceback of an error instead of one line.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -145,16 +161,10 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twophase`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest = [a for a in argv if a != "--debug"]
+    if rest[:1] == ["book"]:  # the book's own command line (it handles --debug itself)
+        return book_main([*rest[1:], *(["--debug"] if "--debug" in argv else [])] or ["-h"])
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (ConfigError, ChoiceError) as exc:
-        print(f"twophase: error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:  # e.g. DatasetNotFoundError: says where and how
-        print(f"twophase: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("twophase: interrupted (finished stages and checkpoints are kept)", file=sys.stderr)
-        return 130
+    args = parser.parse_args(rest)
+    return run_cli(lambda: args.func(args), argv, "twophase")

@@ -43,6 +43,10 @@ def test_notebooks_exist():
     stems = {p.stem for p in PATHS}
     for spec in NOTEBOOKS:
         assert spec.stem in stems, f"registered notebook {spec.stem}.ipynb is missing"
+    # and every numbered notebook is registered (none is left out of the checks and the book)
+    numbered = {s for s in stems if s[:2].isdigit()}
+    assert numbered == {spec.stem for spec in NOTEBOOKS}, numbered ^ {s.stem for s in NOTEBOOKS}
+    assert "07_p2_theory" in numbered
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])

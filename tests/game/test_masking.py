@@ -238,3 +238,46 @@ def test_subset_enumeration_matches_itertools():
         for subset in itertools.combinations(range(n), k):
             mask = sum(1 << i for i in subset)
             assert v[0, mask] == sum((i + 1) * 10.0**i for i in subset)
+
+
+def _peak_of_call(fn):
+    """Peak bytes of the tensors created during ``fn()`` and alive together, as the masking's own
+    probe counts them, over the whole call."""
+    from twophase.game.masking import _PeakBytes
+
+    with _PeakBytes() as meter:
+        fn()
+    return meter.peak
+
+
+def test_the_memory_budget_bounds_the_whole_call(budget_mb=8):
+    """A tail whose activations are much larger than its input (a point-cloud network building
+    k-NN edge features): the budget bounds inputs, copies and activations together. Sizing the
+    chunks by the input bytes alone (the former rule) overshoots the same budget many times."""
+    from twophase.game.masking import bytes_per_copy
+    from twophase.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("dgcnn", num_classes=3, k=8, dims=(16, 16, 32, 32), emb=64,
+                        head_dims=(32, 16)).eval()
+    pts = blobs(2, 16, 6, seed=1)  # 2 clouds of 96 points
+    players = ClusterPlayers(n_clusters=6, n=6, seed=0)
+    with torch.no_grad():
+        feats = model.front(pts)
+    bound = players.bind(feats)
+    budget = budget_mb * 2**20
+    run = lambda **kw: masked_rewards(model.tail, feats, bound, torch.tensor([0, 1]), **kw)  # noqa: E731
+    v = run(memory_budget_bytes=budget)
+    peak = _peak_of_call(lambda: run(memory_budget_bytes=budget))
+    fixed = sum(t.untyped_storage().nbytes() for t in (feats, bound.owner, bound.baseline))
+    assert 0.3 * budget < fixed + peak <= budget, (fixed + peak) / budget  # bounded, and used
+    old_rule = budget // bytes_per_copy(feats, bound)
+    assert _peak_of_call(lambda: run(batch_size=old_rule)) > 2 * budget
+    torch.testing.assert_close(run(batch_size=old_rule), v, rtol=0, atol=1e-5)  # float32 tail
+
+
+def test_a_budget_below_the_inputs_is_a_clear_error():
+    tail = SmallCNNTail()
+    x = torch.rand(2, 3, 16, 16)
+    with pytest.raises(ValueError, match=r"inputs and output of this call need [\d,]+ bytes"):
+        masked_rewards(tail, x, PatchPlayers(n=3), torch.tensor([0, 1]), memory_budget_bytes=4096)

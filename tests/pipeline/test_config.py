@@ -11,6 +11,8 @@ from twophase.pipeline.config import (
     ConfigError,
     NoiseKind,
     RunConfig,
+    check_name,
+    check_run,
     get_run,
     load_matrix,
     profiles,
@@ -140,6 +142,16 @@ def test_roundtrip_through_dict():
         ("model: lenet\ndataset: digits\ninteractions: {n: 40}", ["interactions.n"]),
         ("model: lenet\ndataset: digits\ninteractions: {eval_flipped: 3}", ["label noise"]),
         ("model: lenet\ndataset: digits\nnoise: {kind: random}", ["fraction"]),
+        ("model: lenet\ndataset: digits\ntrain: {lr: .inf}", ["train.lr", "finite"]),
+        ("model: lenet\ndataset: digits\ntrain: {lr: .nan}", ["train.lr", "finite"]),
+        ("model: lenet\ndataset: digits\ntrain: {momentum: -0.5}", ["train.momentum"]),
+        ("model: lenet\ndataset: digits\ntrain: {momentum: 1.5}", ["train.momentum"]),
+        ("model: lenet\ndataset: digits\ndataset_options: {size: big}", ["size", "integer"]),
+        ("model: lenet\ndataset: digits\ndataset_options: {test_fraction: 2}",
+         ["test_fraction", "(0, 1)"]),
+        ("model: lenet\ndataset: mnist\ndataset_options: {source_split: dev}",
+         ["source_split", "dev", "official"]),
+        ("model: lenet\ndataset: digits\ninteractions: {q_bound: .inf}", ["q_bound"]),
         ("dataset: digits", ["model"]),
     ],
 )
@@ -166,3 +178,70 @@ def test_unknown_profile_run_and_structure(tmp_path):
     loop = _write(tmp_path, "profiles:\n  a:\n    runs:\n      r: {extends: s}\n      s: {extends: r}\n")
     with pytest.raises(ConfigError, match="circular"):
         get_run("a", "r", loop)
+
+
+@pytest.mark.parametrize("name", ["../smoke/lenet-digits", "../../../../../../tmp/x", "a/b", "..",
+                                  ".hidden", "", "x" * 101, "a b", "run\n"])
+def test_names_must_be_simple(tmp_path, name):
+    """A run or profile name becomes a folder name: anything but a simple name is refused when
+    the matrix is read, so no path can leave the runs root."""
+    with pytest.raises(ConfigError, match="invalid run name"):
+        check_name(name)
+    run = _write(tmp_path, f"profiles:\n  p:\n    runs:\n      {name!r}: {{model: lenet, "
+                           "dataset: digits}\n")
+    with pytest.raises(ConfigError, match="invalid run name"):
+        load_matrix("p", run)
+    prof = _write(tmp_path, f"profiles:\n  {name!r}:\n    runs:\n      r: {{model: lenet, "
+                            "dataset: digits}\n")
+    with pytest.raises(ConfigError, match="invalid profile name"):
+        profiles(prof)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("profiles: [a, b]\n", "profiles must be a mapping"),
+    ("profiles:\n  p: [1, 2]\n", "profile 'p' must be a mapping"),
+    ("profiles:\n  p:\n    runs: [r1, r2]\n", "runs must be a mapping"),
+    ("profiles:\n  p:\n    runs:\n      r: [lenet, digits]\n", "run p/r must be a mapping"),
+    ("profiles:\n  p:\n    defaults: 3\n    runs: {}\n", "defaults must be a mapping"),
+    ("defaults: [1]\nprofiles: {}\n", "defaults must be a mapping"),
+    ("profiles:\n  p:\n    runs:\n      r: {model: lenet, dataset: digits, extends: [x]}\n",
+     "extends must be a run name"),
+    ("profiles:\n  p: {runs: {r: {model: lenet\n", "invalid YAML at line"),
+    ("profiles:\n\tp: {}\n", "invalid YAML"),
+])
+def test_malformed_yaml_is_a_config_error(tmp_path, text, expected):
+    p = tmp_path / "m.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace("[", r"\[")):
+        load_matrix("p", p)
+    with pytest.raises(ConfigError, match="does not exist"):
+        profiles(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"interactions": {"solver": {"max_iters": 5}}}, ["max_iters", "valid", "max_iter"]),
+    ({"interactions": {"solver": {"max_iter": -3}}}, ["interactions.solver", "max_iter"]),
+    ({"interactions": {"solver": {"polish": "sometimes"}}}, ["interactions.solver", "sometimes"]),
+    ({"dataset_options": {"size": 4}}, ["player layer of lenet is (6, 4, 4)", "8x8 grid"]),
+    ({"model_options": {"width": -1}, "model": "vgg11"}, ["vgg11", "cannot take", "width"]),
+])
+def test_check_run_validates_before_any_work(changes, expected):
+    """Solver options, model options and input sizes fail in the configuration, not after
+    training (the solver checks its options on one tiny game; the model is built on 'meta')."""
+    import dataclasses
+
+    cfg = get_run("smoke", "lenet-digits")
+    data = cfg.to_dict()
+    for key, value in changes.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) else value
+    with pytest.raises(ConfigError) as info:
+        check_run(RunConfig.from_dict(data))
+    for word in expected:
+        assert word in str(info.value), (word, str(info.value))
+    assert check_run(cfg) is cfg and dataclasses.is_dataclass(cfg)
+
+
+def test_every_packaged_run_passes_the_deep_check():
+    for prof in ("smoke", "quick"):
+        for cfg in load_matrix(prof):
+            check_run(cfg)

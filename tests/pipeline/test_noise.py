@@ -88,8 +88,8 @@ def test_apply_noise_dispatch_and_roundtrip(tmp_path):
     assert rnd.num_flipped == 10
     with pytest.raises(ValueError, match="softmax"):
         apply_noise(NoiseConfig(kind=NoiseKind.LOW_CONFIDENCE), y, 5)
-    from twophase.pipeline.storage import atomic_save_torch, load_torch
+    from twophase.pipeline.storage import load_payload, save_payload
 
-    atomic_save_torch(tmp_path / "noise.pt", rnd.to_dict())
-    back = NoiseResult.from_dict(load_torch(tmp_path / "noise.pt"))
+    save_payload(tmp_path / "noise.safetensors", rnd.to_dict(), "noise")
+    back = NoiseResult.from_dict(load_payload(tmp_path / "noise.safetensors", "noise"))
     assert torch.equal(back.targets, rnd.targets) and back.kind is NoiseKind.RANDOM

@@ -13,7 +13,8 @@ from twophase.pipeline import run as run_module
 from twophase.pipeline.config import CheckpointSchedule, InteractionConfig, get_run
 from twophase.pipeline.results import InteractionRecord, RunResults
 from twophase.pipeline.run import Run, StageError
-from twophase.pipeline.storage import load_torch
+from twophase.pipeline.stages import marks
+from twophase.pipeline.storage import load_payload
 
 
 def _smoke(name="lenet-digits", **changes):
@@ -43,8 +44,8 @@ def test_end_to_end_shapes_and_universal_matching(lenet_run):
     run = lenet_run
     assert [s for s, a in run.log] == ["train", "eval", "rewards", "interactions"]
     assert all(a == "computed" for _, a in run.log)
-    for f in ("config.json", "metrics.csv", "eval.pt", "rewards.pt", "interactions.pt",
-              "noise.pt", "last.pt", "stages.json"):
+    for f in ("config.json", "metrics.csv", "eval.safetensors", "rewards.safetensors",
+              "interactions.safetensors", "noise.safetensors", "last.safetensors", "stages.json"):
         assert (run.dir / f).exists(), f
     results = RunResults(run.dir, run.config)
     assert results.missing() == []
@@ -109,17 +110,21 @@ def test_changing_q_bound_recomputes_only_the_decomposition(lenet_run):
     new = dataclasses.replace(cfg, interactions=dataclasses.replace(cfg.interactions,
                                                                     q_bound=0.0))
     run = Run(new, lenet_run.root, show_progress=False)
-    before = (run.dir / "rewards.pt").stat().st_mtime_ns
+    before = (run.dir / "rewards.safetensors").stat().st_mtime_ns
     run.execute()
     assert run.log == [("train", "skipped"), ("eval", "skipped"), ("rewards", "skipped"),
                        ("interactions", "computed")]
-    assert (run.dir / "rewards.pt").stat().st_mtime_ns == before
+    assert (run.dir / "rewards.safetensors").stat().st_mtime_ns == before
     rec = RunResults(run.dir, run.config).interactions()
     assert bool((rec.q == 0).all())
     recon = and_reconstruct(rec.I_and) + or_reconstruct(rec.I_or)
     assert torch.allclose(recon, rec.v, atol=1e-8, rtol=1e-8)
     # and the old setting is recomputed (not silently reused) when switched back
-    Run(cfg, lenet_run.root, show_progress=False).execute()
+    back = Run(cfg, lenet_run.root, show_progress=False).execute()
+    assert back.log[-1] == ("interactions", "computed")
+    stored = load_payload(back.dir / "interactions.safetensors")
+    assert stored["fingerprint"] == back.fingerprints["interactions"]
+    assert not bool((RunResults(back.dir, cfg).interactions().q == 0).all())
 
 
 def test_killed_reward_stage_keeps_finished_checkpoints(tmp_path, monkeypatch):
@@ -137,8 +142,8 @@ def test_killed_reward_stage_keeps_finished_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setattr(run_module, "_checkpoint_rewards", dying)
     with pytest.raises(KeyboardInterrupt):
         run.rewards()
-    assert len(list((run.dir / "rewards_parts").glob("*.pt"))) == 1
-    assert not run.is_current("rewards") and not (run.dir / "rewards.pt").exists()
+    assert len(list((run.dir / "rewards_parts").glob("*.safetensors"))) == 1
+    assert not run.is_current("rewards") and not (run.dir / "rewards.safetensors").exists()
     calls.clear()
     monkeypatch.setattr(run_module, "_checkpoint_rewards",
                         lambda *args: (calls.append(1), original(*args))[1])
@@ -154,7 +159,7 @@ def test_a_stage_needs_the_stage_before_it(tmp_path):
         run.eval()
     with pytest.raises(StageError, match="reads stage 'rewards'"):
         run.interactions()
-    assert not run.dir.exists() or not (run.dir / "eval.pt").exists()
+    assert not run.dir.exists() or not (run.dir / "eval.safetensors").exists()
 
 
 def test_interactions_reuse_rewards_in_memory_and_store_them_once(lenet_run, monkeypatch):
@@ -164,13 +169,15 @@ def test_interactions_reuse_rewards_in_memory_and_store_them_once(lenet_run, mon
     run = Run(new, lenet_run.root, show_progress=False)
     v = RunResults(run.dir, new).rewards()["v"]
     loads = []
-    original = run_module.storage.load_torch
-    monkeypatch.setattr(run_module.storage, "load_torch",
+    original = run_module.storage.load_payload
+    monkeypatch.setattr(run_module.storage, "load_payload",
                         lambda path, *a, **k: (loads.append(path.name), original(path, *a, **k))[1])
     assert run.interactions(v).status == "computed"
-    assert "rewards.pt" not in loads  # the rewards came in memory
-    assert "v" not in load_torch(run.dir / "interactions.pt")  # stored once, in rewards.pt
-    Run(cfg, lenet_run.root, show_progress=False).execute()  # back to the fixture's settings
+    assert "rewards.safetensors" not in loads  # the rewards came in memory
+    assert "v" not in load_payload(run.dir / "interactions.safetensors")  # stored once
+    monkeypatch.undo()
+    back = Run(cfg, lenet_run.root, show_progress=False).execute()  # the fixture's settings
+    assert back.log[-1] == ("interactions", "computed")
 
 
 def test_low_confidence_run_records_flipped_samples(tmp_path):
@@ -186,7 +193,7 @@ def test_low_confidence_run_records_flipped_samples(tmp_path):
     run.execute()
     noise = run.noise()
     assert noise.num_flipped == cfg.noise.per_class * 10
-    assert (run.dir / "pretrain" / "last.pt").exists()
+    assert (run.dir / "pretrain" / "last.safetensors").exists()
     results = RunResults(run.dir, run.config)
     rec = results.interactions()
     flipped = rec.samples[rec.samples.flipped]
@@ -210,7 +217,7 @@ def test_point_cloud_run(tmp_path):
     run.execute()
     rec = RunResults(run.dir, run.config).interactions()
     assert rec.v.shape == (2, 4, 16)
-    ev = load_torch(run.dir / "eval.pt")
+    ev = RunResults(run.dir, run.config).eval()
     # each of the 4 players owns whole clusters of points; the rest are never masked
     owner = ev["owner"][..., 0]
     assert set(owner.unique().tolist()) <= {-1, 0, 1, 2, 3}
@@ -265,3 +272,159 @@ def test_text_run_with_word_players(tmp_path):
         assert bool((owner[b][ev["attention_mask"][b] == 0] == -1).all())
     recon = and_reconstruct(rec.I_and) + or_reconstruct(rec.I_or)
     assert torch.allclose(recon, rec.v + rec.q, atol=1e-8, rtol=1e-8)
+
+
+# ------------------------------------------------------------------------------------------------
+# what a user can do to a run folder (real processes, killed at chosen writes)
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def _cli(root, *args, threads=1, kill=None):
+    """``python -m twophase <args>`` on the runs root ``root`` in a fresh process with
+    ``threads`` intra-op threads, SIGKILLed at the write ``kill`` (TWOPHASE_KILL_AT)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TWOPHASE_KILL_AT"}
+    env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if kill:
+        env["TWOPHASE_KILL_AT"] = kill
+    return subprocess.run([sys.executable, "-m", "twophase", *args, "--runs-root", str(root),
+                           "--no-progress", "--device", "cpu"], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _checkpoints(folder):
+    return {p.name: load_payload(p) for p in sorted((folder / "checkpoints").glob("*"))}
+
+
+def test_kill_9_at_chosen_writes_then_resume_is_bit_identical(tmp_path):
+    """SIGKILL at writes of training (the last checkpoint, the metrics table) and at the two
+    stage outputs; every resume ends bit-identical to an uninterrupted run. A resume with another
+    thread count than the recorded one is refused (it would not be bit-identical: shown at the
+    end), and changes nothing."""
+    import pandas as pd
+
+    smoke = ("smoke", "lenet-digits")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _cli(a, "run", *smoke, threads=1).returncode == 0  # uninterrupted, 1 thread
+    # killed at the 3rd write of last.safetensors (epoch 2), before its rename
+    assert _cli(b, "train", *smoke, threads=1, kill="last.safetensors#3").returncode == -9
+    folder = b / "smoke" / "lenet-digits"
+    assert list(folder.glob(".last.safetensors.*.tmp"))  # a stray temp file was left
+    stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    refused = _cli(b, "train", *smoke, threads=2)
+    assert refused.returncode == 1 and "OMP_NUM_THREADS=1" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and
+            p.name[0] != "."} == {p: t for p, t in stamps.items() if p.name[0] != "."}
+    # resumed (1 thread), killed at the final metrics.csv write
+    assert _cli(b, "train", *smoke, threads=1, kill="metrics.csv#3").returncode == -9
+    assert len(pd.read_csv(folder / "metrics.csv")) == 3  # one row short, last is at epoch 3
+    assert "train" not in marks(folder)
+    # killed when the rewards file is written (all parts done), then at the interactions file
+    assert _cli(b, "run", *smoke, kill="rewards.safetensors").returncode == -9
+    assert not (folder / "rewards.safetensors").exists()
+    assert len(list((folder / "rewards_parts").glob("*.safetensors"))) == 3
+    assert _cli(b, "run", *smoke, kill="interactions.safetensors").returncode == -9
+    done = _cli(b, "run", *smoke)
+    assert done.returncode == 0, done.stderr
+    assert "rewards=skipped, interactions=computed" in done.stdout
+    assert not list(folder.rglob(".*.tmp")) and not (folder / "rewards_parts").exists()
+    # bit-identical to the uninterrupted run
+    straight, resumed = _checkpoints(a / "smoke" / "lenet-digits"), _checkpoints(folder)
+    assert sorted(straight) == sorted(resumed) == [f"epoch_000{e}.safetensors" for e in (0, 1, 3)]
+    for name, ck in straight.items():
+        for key, tensor in ck["model"].items():
+            assert torch.equal(tensor, resumed[name]["model"][key]), (name, key)
+        assert resumed[name]["runtime"]["threads"] == 1
+    cols = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]
+    pd.testing.assert_frame_equal(pd.read_csv(a / "smoke" / "lenet-digits" / "metrics.csv")[cols],
+                                  pd.read_csv(folder / "metrics.csv")[cols], check_exact=True)
+    config = get_run(*smoke)
+    one = RunResults(a / "smoke" / "lenet-digits", config).interactions()
+    two = RunResults(folder, config).interactions()
+    assert torch.equal(one.v, two.v) and torch.equal(one.I_and, two.I_and)
+    # the condition matters: 2 threads from the start give other weights
+    c = tmp_path / "c"
+    assert _cli(c, "train", *smoke, threads=2).returncode == 0
+    other = _checkpoints(c / "smoke" / "lenet-digits")["epoch_0003.safetensors"]["model"]
+    assert any(not torch.equal(other[k], straight["epoch_0003.safetensors"]["model"][k])
+               for k in other)
+
+
+def test_two_processes_on_one_run_folder(tmp_path):
+    """The second process fails at once with a message naming the holder, and changes nothing."""
+    import os
+
+    from twophase.pipeline.lock import run_lock
+
+    run = Run(_tiny_lenet(), tmp_path, show_progress=False)
+    with run_lock(run.dir):  # another process holds the folder (here: this one)
+        proc = _cli(tmp_path, "train", "smoke", "lenet-digits")
+        assert proc.returncode == 1
+        assert proc.stderr.startswith("twophase: error: run folder ")
+        assert f"is in use by pid {os.getpid()}" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert sorted(p.name for p in run.dir.iterdir()) == [".lock", ".lock.json"]
+
+
+def test_a_pickle_in_a_run_folder_never_executes(tmp_path):
+    """Run files are loaded as tensors and plain data only; a crafted file is refused by name
+    and recomputed, and the code in it never runs."""
+    import os
+    import pickle
+
+    marker = tmp_path / "owned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    run = Run(_tiny_lenet(), tmp_path / "runs", show_progress=False)
+    run.execute(until="rewards")
+    for name in ("interactions.safetensors", "interactions.pt", "eval.safetensors"):
+        (run.dir / name).write_bytes(pickle.dumps({"I_and": Payload()}))
+    with pytest.raises(Exception, match="eval.safetensors is not a valid twophase eval file"):
+        RunResults(run.dir, run.config).eval()
+    run.execute()
+    assert dict(run.log) == {"train": "skipped", "eval": "computed", "rewards": "skipped",
+                             "interactions": "computed"}
+    assert RunResults(run.dir, run.config).interactions().I_and.shape[-1] == 32
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["../smoke/lenet-digits", "../" * 12 + "tmp/escaped", "a/b"])
+def test_crafted_run_names_never_become_paths(tmp_path, name):
+    from twophase.errors import ConfigError
+
+    cfg = dataclasses.replace(_tiny_lenet(), name=name)
+    with pytest.raises(ConfigError, match="invalid run name"):
+        Run(cfg, tmp_path / "runs")
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_run_folder_linked_outside_the_root_is_refused(tmp_path):
+    from twophase.errors import UnsafePathError
+
+    (tmp_path / "runs" / "smoke").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "runs" / "smoke" / "lenet-digits").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UnsafePathError, match="outside"):
+        Run(_tiny_lenet(), tmp_path / "runs")
+    assert not any((tmp_path / "elsewhere").iterdir())
+
+
+def test_diverging_training_is_not_marked_done(tmp_path):
+    from twophase.errors import TrainingDivergedError
+
+    cfg = _tiny_lenet()
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=1e12))
+    run = Run(cfg, tmp_path, show_progress=False)
+    for _ in range(2):  # and again: the same clear error, never "skipped"
+        with pytest.raises(TrainingDivergedError, match="diverged at epoch 1"):
+            run.execute()
+        assert not run.is_current("train")
+        assert "train" not in marks(run.dir)

@@ -9,7 +9,7 @@ import torch
 
 from twophase.pipeline import stages
 from twophase.pipeline.stages import MARKS, Stage, run_stage
-from twophase.pipeline.storage import load_torch
+from twophase.pipeline.storage import load_payload, save_payload
 
 
 def _counting_stage(calls: list, fingerprint: str = "fp1", **kw) -> Stage:
@@ -17,14 +17,14 @@ def _counting_stage(calls: list, fingerprint: str = "fp1", **kw) -> Stage:
         calls.append(fingerprint)
         return {"x": torch.arange(3) * len(calls)}
 
-    return Stage("demo", fingerprint, "demo.pt", compute, **kw)
+    return Stage("demo", fingerprint, "demo.safetensors", compute, **kw)
 
 
 def test_computes_once_then_skips(tmp_path):
     calls, log = [], []
     first = run_stage(tmp_path, _counting_stage(calls), log)
     assert first.status == "computed" and torch.equal(first.value["x"], torch.tensor([0, 1, 2]))
-    saved = load_torch(tmp_path / "demo.pt")
+    saved = load_payload(tmp_path / "demo.safetensors")
     assert torch.equal(saved["x"], first.value["x"]) and saved["fingerprint"] == "fp1"
     assert stages.marks(tmp_path) == {"demo": "fp1"}
     stamps = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
@@ -39,20 +39,45 @@ def test_recomputes_when_the_fingerprint_changes(tmp_path):
     run_stage(tmp_path, _counting_stage(calls, "fp1"))
     result = run_stage(tmp_path, _counting_stage(calls, "fp2"))
     assert result.status == "computed" and calls == ["fp1", "fp2"]
-    assert load_torch(tmp_path / "demo.pt")["fingerprint"] == "fp2"
+    assert load_payload(tmp_path / "demo.safetensors")["fingerprint"] == "fp2"
     assert stages.marks(tmp_path) == {"demo": "fp2"}
 
 
 def test_missing_output_requirement_or_failed_verify_recompute(tmp_path):
     calls = []
     run_stage(tmp_path, _counting_stage(calls))
-    (tmp_path / "demo.pt").unlink()
+    (tmp_path / "demo.safetensors").unlink()
     assert run_stage(tmp_path, _counting_stage(calls)).status == "computed"
     needs = _counting_stage(calls, requires=("extra.txt",))
     assert not stages.is_current(tmp_path, needs)
     (tmp_path / "extra.txt").write_text("x")
     assert stages.is_current(tmp_path, needs)
     assert not stages.is_current(tmp_path, _counting_stage(calls, verify=lambda folder: False))
+    said = stages.problem(tmp_path, _counting_stage(calls, verify=lambda folder: "v is (9, 2)"))
+    assert said == "v is (9, 2)"
+
+
+def test_a_foreign_output_with_the_right_mark_is_recomputed(tmp_path):
+    """The mark in stages.json is not enough: the fingerprint inside the file must match."""
+    calls = []
+    run_stage(tmp_path, _counting_stage(calls, "fp1"))
+    save_payload(tmp_path / "demo.safetensors", {"x": torch.zeros(3), "fingerprint": "other"},
+                 "demo")  # e.g. copied in from another run
+    assert "other settings" in stages.problem(tmp_path, _counting_stage(calls, "fp1"))
+    assert run_stage(tmp_path, _counting_stage(calls, "fp1")).status == "computed"
+    (tmp_path / "demo.safetensors").write_bytes(b"\x80\x04 not a payload")  # damaged
+    assert "not a valid twophase demo file" in stages.problem(tmp_path, _counting_stage(calls))
+    assert run_stage(tmp_path, _counting_stage(calls, "fp1")).status == "computed"
+    assert calls == ["fp1"] * 3
+
+
+def test_unreadable_marks_count_as_none(tmp_path):
+    calls = []
+    run_stage(tmp_path, _counting_stage(calls))
+    (tmp_path / MARKS).write_text('{"demo": "fp')  # truncated
+    assert stages.marks(tmp_path) == {}
+    assert run_stage(tmp_path, _counting_stage(calls)).status == "computed"
+    assert stages.marks(tmp_path) == {"demo": "fp1"}
 
 
 def test_exception_in_compute_leaves_no_output_and_no_mark(tmp_path):
@@ -60,8 +85,8 @@ def test_exception_in_compute_leaves_no_output_and_no_mark(tmp_path):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        run_stage(tmp_path, Stage("demo", "fp1", "demo.pt", broken))
-    assert not (tmp_path / "demo.pt").exists() and stages.marks(tmp_path) == {}
+        run_stage(tmp_path, Stage("demo", "fp1", "demo.safetensors", broken))
+    assert not (tmp_path / "demo.safetensors").exists() and stages.marks(tmp_path) == {}
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
 
 
@@ -73,9 +98,9 @@ def test_a_failed_recompute_unmarks_the_stale_result(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_stage(tmp_path, Stage("demo", "fp2", "demo.pt", broken))
+        run_stage(tmp_path, Stage("demo", "fp2", "demo.safetensors", broken))
     assert "demo" not in stages.marks(tmp_path)  # the old file is never taken for the new one
-    assert load_torch(tmp_path / "demo.pt")["fingerprint"] == "fp1"
+    assert load_payload(tmp_path / "demo.safetensors")["fingerprint"] == "fp1"
 
 
 def test_scratch_removed_after_save_and_formats_by_suffix(tmp_path):

@@ -7,16 +7,29 @@ import pytest
 import torch
 from torch import nn
 
+from twophase.errors import ConfigError, DeterminismError, RunFileError, TrainingDivergedError
+from twophase.pipeline import storage
 from twophase.pipeline.config import CheckpointSchedule, TrainConfig
-from twophase.pipeline.storage import load_torch
 from twophase.pipeline.train import (
     METRIC_COLUMNS,
     InputAdapter,
+    capture_rng,
+    checkpoint_path,
     evaluate,
     fit,
+    last_path,
     list_checkpoints,
+    load_checkpoint,
     predict_proba,
+    resolve_device,
+    restore_rng,
 )
+
+
+def load_torch(path):
+    """A checkpoint file (the name the tests used before checkpoints were safetensors)."""
+    path = str(path).replace(".pt", ".safetensors")
+    return load_checkpoint(path)
 
 
 class TensorData(torch.utils.data.Dataset):
@@ -143,7 +156,7 @@ def test_resume_is_bit_identical(tmp_path, data):
 def test_resume_refuses_other_settings(tmp_path):
     train = _blobs()
     fit(_model(), train, None, _cfg(epochs=1), tmp_path, fingerprint="aaa", show_progress=False)
-    with pytest.raises(RuntimeError, match="other settings"):
+    with pytest.raises(RunFileError, match="other settings"):
         fit(_model(), train, None, _cfg(epochs=2), tmp_path, fingerprint="bbb",
             show_progress=False)
 
@@ -251,3 +264,104 @@ def test_text_model_trains_with_tokenizer_and_padding(tmp_path, name="bert-tiny"
             adapter=adapter, show_progress=False)
     assert m.train_loss.notna().all()
     _check_roundtrip(make, tmp_path / "run", list(texts[:4]), adapter)
+
+
+def _models(folder):
+    return {e: load_torch(p)["model"] for e, p in list_checkpoints(folder).items()}
+
+
+def test_checkpoints_hold_plain_data_only(tmp_path):
+    """Every value of a checkpoint is a tensor or plain JSON data (no pickle), RNG states too."""
+    fit(_model(), _blobs(), None, _cfg(epochs=1), tmp_path, show_progress=False)
+    path = last_path(tmp_path)
+    assert path.read_bytes()[:8] != b"\x80\x02" and b"torch._utils" not in path.read_bytes()
+    head = storage.read_header(path, "checkpoint")
+    assert head.get("epoch") == 1 and set(head.get("runtime")) == {"threads", "device", "torch"}
+    rng = load_torch(path)["rng_state"]
+    assert set(rng["numpy"]) == {"kind", "keys", "pos", "has_gauss", "cached_gaussian"}
+    assert rng["python"]["state"].shape == (625,)
+
+
+def test_rng_states_roundtrip_through_a_file(tmp_path):
+    import random
+
+    import numpy as np
+
+    g = torch.Generator().manual_seed(3)
+    torch.manual_seed(1), np.random.seed(2), random.seed(3), np.random.normal()
+    state = capture_rng(g)
+    storage.save_payload(tmp_path / "rng.safetensors", {"rng": state}, "rng")
+    expect = (torch.rand(3), np.random.rand(3), random.random(), np.random.normal(),
+              torch.rand(2, generator=g))
+    torch.manual_seed(9), np.random.seed(9), random.seed(9)
+    restore_rng(storage.load_payload(tmp_path / "rng.safetensors")["rng"], g)
+    again = (torch.rand(3), np.random.rand(3), random.random(), np.random.normal(),
+             torch.rand(2, generator=g))
+    assert torch.equal(expect[0], again[0]) and np.array_equal(expect[1], again[1])
+    assert expect[2:4] == again[2:4] and torch.equal(expect[4], again[4])
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_a_missing_or_damaged_checkpoint_is_recomputed_bit_identically(tmp_path, damage):
+    """Training resumes from the intact checkpoint before the first missing one, so a deleted
+    checkpoint never leaves a run stuck (and the recomputed one equals the lost one)."""
+    train, test = _blobs(), _blobs(seed=1)
+    cfg = _cfg(epochs=6, checkpoints=CheckpointSchedule(count=3))  # kept: 0, 1, 2, 6
+    fit(_model(), train, test, cfg, tmp_path / "a", show_progress=False)
+    fit(_model(), train, test, cfg, tmp_path / "b", show_progress=False)
+    lost = checkpoint_path(tmp_path / "b", 2)
+    if damage == "delete":
+        lost.unlink()
+    else:
+        lost.write_bytes(lost.read_bytes()[:-100])
+    seen = []
+    again = fit(_model(seed=99), train, test, cfg, tmp_path / "b", show_progress=False,
+                on_epoch=lambda row: seen.append(row["epoch"]))
+    assert seen == [2, 3, 4, 5, 6]  # from the checkpoint of epoch 1
+    a, b = _models(tmp_path / "a"), _models(tmp_path / "b")
+    assert sorted(a) == sorted(b) == [0, 1, 2, 6]
+    for e in a:
+        _assert_same_state(a[e], b[e])
+    cols = ["epoch", "train_loss", "test_loss"]
+    pd.testing.assert_frame_equal(again[cols], pd.read_csv(tmp_path / "a" / "metrics.csv")[cols],
+                                  check_exact=True)
+
+
+def test_a_short_metrics_table_is_repaired_on_resume(tmp_path):
+    train = _blobs()
+    fit(_model(), train, None, _cfg(epochs=2), tmp_path, show_progress=False)
+    full = pd.read_csv(tmp_path / "metrics.csv")
+    full.iloc[:-1].to_csv(tmp_path / "metrics.csv", index=False)  # as after a kill
+    m = fit(_model(), train, None, _cfg(epochs=2), tmp_path, show_progress=False)
+    assert len(m) == 3
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "metrics.csv"), full)
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("device", "cuda", "computed on cuda.*--device cuda"),
+    ("threads", torch.get_num_threads() + 1,
+     f"with {torch.get_num_threads() + 1} intra-op thread.*OMP_NUM_THREADS="),
+])
+def test_a_resume_that_would_not_be_bit_identical_is_refused(tmp_path, field, value, expected):
+    train = _blobs()
+    fit(_model(), train, None, _cfg(), tmp_path, show_progress=False, stop_after=1)
+    ck = load_checkpoint(last_path(tmp_path))
+    assert ck["runtime"]["threads"] == torch.get_num_threads()
+    ck["runtime"][field] = value
+    storage.save_payload(last_path(tmp_path), ck, "checkpoint")
+    with pytest.raises(DeterminismError, match=expected):
+        fit(_model(), train, None, _cfg(), tmp_path, show_progress=False)
+
+
+@pytest.mark.parametrize("lr", [1e12, 1e30])
+def test_diverging_training_stops_with_a_clear_error(tmp_path, lr):
+    train = _blobs()
+    with pytest.raises(TrainingDivergedError, match=r"diverged at epoch 1 .*lower train.lr"):
+        fit(_model(), train, None, _cfg(lr=lr), tmp_path, show_progress=False)
+    assert storage.read_header(last_path(tmp_path), "checkpoint").get("epoch") == 0  # kept: 0
+
+
+@pytest.mark.parametrize("spec", ["gpu", "cuda:x", "tpu", "cuda"])
+def test_bad_device_is_a_config_error(spec):
+    with pytest.raises(ConfigError, match="device"):
+        resolve_device(spec)

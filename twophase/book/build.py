@@ -6,6 +6,11 @@ failures, and runs jupyter-book in strict mode (warnings are errors, nitpicky re
 going to report all warnings).  The book's ``_config.yml`` sets ``execute_notebooks: off``, so
 jupyter-book never re-executes a notebook.
 
+Every path comes from checked names: the profile is a simple name and every page of the toc
+(the manifest's ``docname``) and the toc itself must lie inside ``book/``
+(:func:`twophase.pipeline.storage.inside`). The child processes (``jupyter-book``, ``npm``) die
+with the process that started them, even when it is killed (:func:`run_child`).
+
 MathJax is served from the built site (offline): :func:`ensure_mathjax` installs the npm package
 ``mathjax@3`` into ``book/_vendor`` and links its ``es5`` bundle as
 ``book/_vendor/html_extra/_static/mathjax``; ``_config.yml`` lists ``_vendor/html_extra`` in
@@ -15,23 +20,28 @@ MathJax is served from the built site (offline): :func:`ensure_mathjax` installs
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from twophase.book.notebooks import Scope, generated_dir, project_root
-from twophase.pipeline.storage import atomic_write_text
+from twophase.errors import TwophaseError
+from twophase.pipeline.config import check_name
+from twophase.pipeline.storage import atomic_write_text, inside
 
-__all__ = ["BookBuildError", "build_book", "ensure_mathjax", "html_dir", "write_toc"]
+__all__ = ["BookBuildError", "build_book", "ensure_mathjax", "html_dir", "run_child", "write_toc"]
 
 _MATHJAX_PACKAGE = "mathjax@3.2.2"  # pinned: the build is reproducible offline
 
 
-class BookBuildError(RuntimeError):
+class BookBuildError(TwophaseError, RuntimeError):
     """The book cannot be built (missing executed notebooks, failures, or a Sphinx error)."""
 
 
@@ -44,14 +54,57 @@ _METHOD_PAGES = (
 )
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> Any:
+    """``preexec_fn`` of :func:`run_child` on Linux: the kernel sends the child SIGKILL when its
+    parent dies (``prctl(PR_SET_PDEATHSIG)``), whatever killed the parent."""
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork
+
+    def arm() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return arm
+
+
+def run_child(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run(cmd, capture_output=True, text=True, **kwargs)`` whose child never
+    outlives this process: on Linux the child is SIGKILLed by the kernel when this process dies
+    (even by ``kill -9``), and on any platform an exception here (Ctrl-C, SIGTERM turned into
+    ``KeyboardInterrupt`` by the command line) kills the child's whole process group first."""
+    linux = sys.platform.startswith("linux")
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            preexec_fn=_die_with_parent(os.getpid()) if linux else None, **kwargs)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, AttributeError):
+            proc.kill()
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def _load_manifest(profile: str) -> list[dict[str, Any]]:
+    check_name(profile, "profile")
     path = generated_dir(profile) / "manifest.json"
     if not path.is_file():
         raise BookBuildError(
             f"no executed notebooks for profile {profile!r} ({path} is missing); run "
             f"`python -m twophase.book run --profile {profile}` first"
         )
-    entries = json.loads(path.read_text(encoding="utf-8"))["notebooks"]
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))["notebooks"]
+        docnames = [str(e["docname"]) for e in entries]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BookBuildError(f"{path} is not a manifest written by `python -m twophase.book run` "
+                             f"({exc}); run it again") from None
     failed = [e["failure"] for e in entries if e["status"] != "ok"]
     if failed:
         raise BookBuildError(
@@ -59,6 +112,8 @@ def _load_manifest(profile: str) -> list[dict[str, Any]]:
             "run`:\n  " + "\n  ".join(failed)
         )
     book = project_root() / "book"
+    for name in docnames:
+        inside(book, book / f"{name}.ipynb", f"page {name!r} of {path}")
     missing = [e["docname"] for e in entries if not (book / f"{e['docname']}.ipynb").is_file()]
     if missing:
         raise BookBuildError(f"executed notebooks missing: {missing}; rerun the notebooks")
@@ -97,7 +152,7 @@ def write_toc(profile: str) -> Path:
             {"caption": "Reference", "chapters": [{"file": "references"}]},
         ],
     }
-    path = generated_dir(profile) / "_toc.yml"
+    path = inside(book, generated_dir(profile) / "_toc.yml", f"the toc of profile {profile!r}")
     text = f"# generated by twophase.book.write_toc for profile {profile!r}; do not edit\n"
     text += yaml.safe_dump(toc, sort_keys=False)
     atomic_write_text(path, text)
@@ -128,8 +183,8 @@ def ensure_mathjax(install: bool = True) -> Path:
             )
         vendor = es5.parents[2]
         vendor.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(vendor),
-                               _MATHJAX_PACKAGE], capture_output=True, text=True)
+        proc = run_child([npm, "install", "--no-audit", "--no-fund", "--prefix", str(vendor),
+                          _MATHJAX_PACKAGE])
         if proc.returncode != 0 or not (es5 / "tex-chtml.js").is_file():
             raise BookBuildError(f"npm install {_MATHJAX_PACKAGE} failed:\n{proc.stderr[-2000:]}")
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +218,7 @@ def build_book(profile: str, strict: bool = True, *, install_mathjax: bool = Tru
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = run_child(cmd, env=env)
     index = html_dir(profile) / "index.html"
     if proc.returncode != 0 or not index.is_file():
         log = (proc.stdout + proc.stderr)[-6000:]

@@ -2,6 +2,9 @@
 
 Subcommands: ``run`` (execute the notebooks of a profile), ``build`` (the HTML from executed
 notebooks), ``all`` (both), ``screenshot`` (PNG of built pages), ``mathjax`` (install MathJax 3).
+
+Errors are reported as by :func:`twophase.errors.run_cli`: one line and a non-zero status for
+every expected failure (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import time
 from collections.abc import Sequence
 
 from twophase.book.build import BookBuildError, build_book, ensure_mathjax
-from twophase.book.execute import NotebookExecutionError, run_notebooks
+from twophase.book.execute import run_notebooks
 from twophase.book.notebooks import generated_dir
 from twophase.book.screenshot import screenshot
+from twophase.errors import run_cli
+from twophase.pipeline.config import check_name
 
 __all__ = ["main"]
 
@@ -40,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
         sp.add_argument("--jobs", "-j", type=int, default=1,
                         help="notebooks executed in parallel (default 1)")
+        sp.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                        help="wait this long for a run folder or notebook another process works "
+                             "on (default: $TWOPHASE_LOCK_TIMEOUT or 0; -1: for ever)")
         if name == "all":
             sp.add_argument("--no-strict", action="store_true",
                             help="do not turn Sphinx warnings into errors")
@@ -58,27 +66,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI entry point; returns the exit status (0 ok, 1 failure)."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command in ("run", "all"):
-            t0 = time.perf_counter()
-            results = run_notebooks(args.profile, args.runs_root, only=args.only, force=args.force,
-                                    execute_runs=not args.no_runs, jobs=args.jobs,
-                                    show_progress=not args.no_progress)
-            done = sum(r.status == "executed" for r in results)
-            skipped = sum(r.status == "skipped" for r in results)
-            print(f"notebooks ({args.profile}): {done} executed, {skipped} up to date, "
-                  f"{time.perf_counter() - t0:.1f} s; output in {generated_dir(args.profile)}")
-        if args.command in ("build", "all"):
-            build_book(args.profile, strict=not args.no_strict)
-        if args.command == "screenshot":
-            for png in screenshot(args.profile, args.out, args.pages, args.width, args.height):
-                print(png)
-        if args.command == "mathjax":
-            print(ensure_mathjax(install=True))
-    except (NotebookExecutionError, BookBuildError, FileNotFoundError, ValueError,
-            RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    """CLI entry point; returns the exit status (0 ok, 1 failure, 2 wrong settings)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args([a for a in argv if a != "--debug"])
+    return run_cli(lambda: _main(args), argv, "twophase book")
+
+
+def _main(args: argparse.Namespace) -> int:
+    if hasattr(args, "profile"):
+        check_name(args.profile, "profile")
+    if args.command in ("run", "all"):
+        t0 = time.perf_counter()
+        results = run_notebooks(args.profile, args.runs_root, only=args.only, force=args.force,
+                                execute_runs=not args.no_runs, jobs=args.jobs,
+                                show_progress=not args.no_progress, lock_timeout=args.wait)
+        done = sum(r.status == "executed" for r in results)
+        skipped = sum(r.status == "skipped" for r in results)
+        print(f"notebooks ({args.profile}): {done} executed, {skipped} up to date, "
+              f"{time.perf_counter() - t0:.1f} s; output in {generated_dir(args.profile)}")
+    if args.command in ("build", "all"):
+        build_book(args.profile, strict=not args.no_strict)
+    if args.command == "screenshot":
+        try:
+            pngs = screenshot(args.profile, args.out, args.pages, args.width, args.height)
+        except RuntimeError as exc:  # chromium failed: an expected failure with its own message
+            raise BookBuildError(str(exc)) from None
+        for png in pngs:
+            print(png)
+    if args.command == "mathjax":
+        print(ensure_mathjax(install=True))
     return 0

@@ -19,6 +19,14 @@ fingerprint stored in the executed copy's metadata and the copy holds no error.
 A failing notebook is reported with its notebook, run and cell (``NotebookFailure``); the remaining
 notebooks still run, then :func:`run_notebooks` raises :class:`NotebookExecutionError` and the CLI
 exits non-zero.
+
+Safety: the profile and run names are simple names and every output path is checked to lie
+inside ``book/`` (:func:`twophase.pipeline.storage.inside`); the whole configuration of the runs
+is checked before any run or notebook starts (:func:`twophase.pipeline.config.check_run`); each
+run folder is computed under its lock, and each notebook is executed under its own lock
+(:func:`twophase.pipeline.lock.notebook_lock`), so two book processes never write the same file.
+The kernels papermill starts stop with the process that started them (ipykernel's parent poller
+exits a kernel whose parent died).
 """
 
 from __future__ import annotations
@@ -36,10 +44,12 @@ from pathlib import Path
 from typing import Any
 
 from twophase.book.notebooks import NotebookSpec, Scope, generated_dir, notebook_specs, project_root
-from twophase.pipeline.config import get_run, load_matrix
+from twophase.errors import ConfigError, RunLockedError, TwophaseError
+from twophase.pipeline import lock
+from twophase.pipeline.config import check_name, check_run, get_run, load_matrix
 from twophase.pipeline.results import resolve_path
-from twophase.pipeline.run import Run
-from twophase.pipeline.storage import atomic_save_json
+from twophase.pipeline.run import Run, run_folder
+from twophase.pipeline.storage import atomic_save_json, inside
 
 __all__ = [
     "Job",
@@ -109,7 +119,7 @@ class JobResult:
     failure: NotebookFailure | None = None
 
 
-class NotebookExecutionError(RuntimeError):
+class NotebookExecutionError(TwophaseError, RuntimeError):
     """One or more notebooks failed; ``failures`` lists them."""
 
     def __init__(self, failures: Sequence[NotebookFailure]):
@@ -168,14 +178,19 @@ def plan_jobs(
     profile: str, runs_root: str | os.PathLike = "runs", only: Iterable[str] | None = None
 ) -> list[Job]:
     """All notebook executions of ``profile`` (per-run notebooks once per applicable run)."""
-    specs = notebook_specs(only)
-    out_dir = generated_dir(profile)
+    check_name(profile, "profile")
+    try:
+        specs = notebook_specs(only)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    out_dir = inside(project_root() / "book", generated_dir(profile), f"profile {profile!r}")
     root = resolve_path(runs_root)
     configs = load_matrix(profile) if any(s.needs_runs for s in specs) else None
     jobs: list[Job] = []
     for spec in specs:
         if spec.scope is Scope.PROFILE:
-            dirs = tuple(root / profile / c.name for c in configs) if spec.needs_runs else ()
+            dirs = tuple(run_folder(root, profile, c.name) for c in configs) \
+                if spec.needs_runs else ()
             jobs.append(Job(spec, profile, str(runs_root), None, out_dir / f"{spec.stem}.ipynb",
                             dirs))
         else:
@@ -184,12 +199,13 @@ def plan_jobs(
                 if spec.applies(cfg):
                     jobs.append(Job(spec, profile, str(runs_root), cfg.name,
                                     out_dir / spec.stem / f"{cfg.name}.ipynb",
-                                    (root / profile / cfg.name,)))
+                                    (run_folder(root, profile, cfg.name),)))
     return jobs
 
 
 def _execute_runs(
-    profile: str, runs_root: Path, names: Sequence[str], show_progress: bool
+    profile: str, runs_root: Path, names: Sequence[str], show_progress: bool,
+    lock_timeout: float | None = None,
 ) -> dict[str, str]:
     """Run (train + interactions) every run the jobs read; cached stages are skipped by Run.
 
@@ -202,14 +218,27 @@ def _execute_runs(
     for name in bar:
         bar.set_postfix_str(name)
         try:
-            Run(get_run(profile, name), runs_root, show_progress=show_progress).execute()
+            Run(get_run(profile, name), runs_root, show_progress=show_progress,
+                lock_timeout=lock_timeout).execute()
         except Exception as exc:  # noqa: BLE001 - reported per notebook that needs the run
-            failed[name] = f"{type(exc).__name__}: {exc}"
+            failed[name] = str(exc) if isinstance(exc, TwophaseError) else \
+                f"{type(exc).__name__}: {exc}"
             tqdm.write(f"FAILED run {profile}/{name}: {failed[name]}", file=sys.stderr)
     return failed
 
 
-def _execute_job(job: Job, fingerprint: str, cwd: Path) -> NotebookFailure | None:
+def _execute_job(job: Job, fingerprint: str, cwd: Path, lock_timeout: float | None = None
+                 ) -> NotebookFailure | None:
+    """Execute ``job`` under its notebook lock; a lock held by another process is a failure of
+    this notebook naming that process."""
+    try:
+        with lock.notebook_lock(job.output, lock_timeout):
+            return _execute_locked(job, fingerprint, cwd)
+    except RunLockedError as exc:
+        return NotebookFailure(job.spec.stem, job.run, None, str(exc))
+
+
+def _execute_locked(job: Job, fingerprint: str, cwd: Path) -> NotebookFailure | None:
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -315,7 +344,7 @@ def _write_manifest(profile: str, results: Sequence[JobResult], prune: bool) -> 
     if prune:  # drop executed copies that no job of the profile produces any more
         keep = {r.job.output.resolve() for r in results}
         for f in out.rglob("*.ipynb"):
-            if f.resolve() not in keep:
+            if f.resolve() not in keep and not f.name.startswith("."):  # not a running copy
                 f.unlink()
     ordered = sorted(entries.values(), key=lambda e: (e["notebook"], e["run"] or ""))
     atomic_save_json(path, {"profile": profile, "notebooks": ordered})
@@ -332,6 +361,7 @@ def run_notebooks(
     execute_runs: bool = True,
     jobs: int = 1,
     show_progress: bool = True,
+    lock_timeout: float | None = None,
 ) -> list[JobResult]:
     """Execute every notebook of ``profile`` with papermill into ``book/_generated/<profile>``.
 
@@ -348,25 +378,30 @@ def run_notebooks(
         stages are skipped), with a progress bar; with ``False`` a notebook that reads a missing
         run stops with an error naming the command that computes it.
     jobs: notebooks executed at the same time (one kernel process each).
+    lock_timeout: seconds to wait for a run folder or an executed notebook that another process
+        works on (``None``: ``$TWOPHASE_LOCK_TIMEOUT`` or 0).
 
     Returns the per-job results. Raises :class:`NotebookExecutionError` naming the notebook, run
     and cell of every failure, after all other notebooks ran and the manifest was written. A run
     that fails does not stop the others; the notebooks that read it are reported as failed
     without being executed.
     """
+    check_name(profile, "profile")
     expected = generated_dir(profile)
     if out_dir is not None and Path(out_dir).resolve() != expected.resolve():
-        raise ValueError(f"out_dir must be {expected} (the book reads executed notebooks there)")
+        raise ConfigError(f"out_dir must be {expected} (the book reads executed notebooks there)")
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
     from tqdm.auto import tqdm
 
     plan = plan_jobs(profile, runs_root, only)
     root = resolve_path(runs_root)
+    names = sorted({d.name for j in plan for d in j.run_dirs})
+    for name in names:  # the whole configuration, before any work
+        check_run(get_run(profile, name))
     failed_runs: dict[str, str] = {}
     if execute_runs:
-        names = sorted({d.name for j in plan for d in j.run_dirs})
-        failed_runs = _execute_runs(profile, root, names, show_progress)
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+        failed_runs = _execute_runs(profile, root, names, show_progress, lock_timeout)
     digest = _package_digest()
     cwd = Path.cwd()
 
@@ -379,7 +414,7 @@ def run_notebooks(
         t0 = time.perf_counter()
         if not force and job.output.is_file() and _stored_fingerprint(job.output) == fp:
             return JobResult(job, "skipped", 0.0)
-        failure = _execute_job(job, fp, cwd)
+        failure = _execute_job(job, fp, cwd, lock_timeout)
         return JobResult(job, "failed" if failure else "executed", time.perf_counter() - t0,
                          failure)
 

@@ -22,17 +22,31 @@ per chunk instead of the lab code's one sample at a time.
 
 Rewards are returned as **float64** (logits are cast to float64 before the reward), because the
 AND/OR transforms sum :math:`2^{|S|}` signed terms and float32 would lose digits at high order.
+
+Memory: without an explicit ``batch_size`` the chunk size is chosen so that the whole call stays
+within ``memory_budget_bytes``: the *fixed* bytes (the features, the bound players' owner and
+baseline, the aux tensors, the output and the presence table, each storage counted once) plus
+``base + chunk * slope``, the peak bytes of one chunk as a line in its number of copies, measured
+on two first chunks, of one copy and of up to :data:`PROBE_COPIES` copies (as many as the first
+measurement says fit), as the peak of the tensors alive during their masking, forward pass and
+reward (every tensor an operator creates is
+counted from its creation until its last reference dies, through a ``TorchDispatchMode``; the
+same code on CPU and GPU), with a 5% margin on the slope. The probes' results are kept, so they
+cost no extra forward pass. The model's weights are not counted (they exist before the call).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from tqdm.auto import tqdm
 
 from twophase.choices import parse_choice
@@ -50,6 +64,60 @@ __all__ = [
 
 MAX_MASKED_PLAYERS = 20
 """Largest ``n`` accepted: 2^20 ~ 1e6 forward passes per sample is already hours for a real tail."""
+
+PROBE_COPIES = 16
+"""Most copies in the second probe chunk (the first has one); the two peaks set the chunk size."""
+
+
+class _PeakBytes(TorchDispatchMode):
+    """Peak bytes of the tensor storages created while the mode is active and still alive.
+
+    Every tensor an operator returns is looked up by its storage; a new storage adds its size to
+    ``live`` until the last tensor object that came out of an operator with it is collected.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = 0
+        self.peak = 0
+        self._refs: dict[int, list[int]] = {}  # storage pointer -> [bytes, tensors alive]
+
+    def _release(self, key: int) -> None:
+        entry = self._refs.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            self.live -= entry[0]
+            del self._refs[key]
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            if not isinstance(t, Tensor):
+                continue
+            storage = t.untyped_storage()
+            key = storage.data_ptr()
+            if not key:
+                continue
+            entry = self._refs.get(key)
+            if entry is None:
+                entry = self._refs[key] = [storage.nbytes(), 0]
+                self.live += entry[0]
+                self.peak = max(self.peak, self.live)
+            entry[1] += 1
+            weakref.finalize(t, self._release, key)
+        return out
+
+
+def _storage_bytes(*tensors: Any) -> int:
+    """Bytes of the distinct storages behind ``tensors`` (an expanded view counts its storage)."""
+    seen: dict[int, int] = {}
+    for t in tensors:
+        if isinstance(t, Tensor) and t.numel():
+            st = t.untyped_storage()
+            seen[st.data_ptr()] = st.nbytes()
+    return sum(seen.values())
 
 
 def _bind(players: Players | BoundPlayers, features: Tensor) -> BoundPlayers:
@@ -80,12 +148,10 @@ def _check_aux(aux: Mapping[str, Any] | None, batch: int) -> dict[str, Any]:
 def bytes_per_copy(
     features: Tensor, players: BoundPlayers | None = None, aux: Mapping[str, Any] | None = None
 ) -> int:
-    """Estimated transient bytes of one masked copy in :func:`masked_rewards`.
-
-    Counts the masked copy itself (``features[0].numel() * itemsize``) plus one sample of every aux
-    tensor; the baseline writes touch only the players' elements and are small. The tail's own
-    activations are **not** included: for deep tails lower ``memory_budget_bytes`` or pass
-    ``batch_size``. ``players`` is accepted for future kinds with extra per-copy state.
+    """Input bytes of one masked copy: the copy itself (``features[0].numel() * itemsize``) plus
+    one sample of every aux tensor. A lower bound of what a copy costs in
+    :func:`masked_rewards`, which measures the rest (the tail's activations) on its first chunk.
+    ``players`` is accepted for future kinds with extra per-copy state.
     """
     del players
     per = features[0].numel() * features.element_size()
@@ -196,7 +262,8 @@ def masked_rewards(
         aux: extra keyword arguments of ``tail``: tensors with leading dimension ``B`` (e.g.
             ``attention_mask``) are repeated to match the copies; other values are passed unchanged.
         batch_size: copies per forward call (overrides the memory budget).
-        memory_budget_bytes: budget for the masking tensors of one chunk (see :func:`bytes_per_copy`).
+        memory_budget_bytes: bound on the memory of the whole call: inputs, output, masked copies
+            and the tail's activations (module docstring, *Memory*).
         show_progress: tqdm bar over chunks.
 
     Returns:
@@ -204,7 +271,8 @@ def masked_rewards(
 
     Raises:
         ValueError: wrong feature shape for the players, target shape mismatch, ``n`` above
-            :data:`MAX_MASKED_PLAYERS`, one copy larger than the memory budget, non-finite rewards.
+            :data:`MAX_MASKED_PLAYERS`, a budget smaller than the inputs and one chunk of
+            :data:`PROBE_COPIES` copies, non-finite rewards.
     """
     if not isinstance(features, Tensor) or features.dim() < 2:
         raise ValueError("features must be a tensor (B, *element_shape) with a batch dimension")
@@ -224,34 +292,55 @@ def masked_rewards(
             f"in all); at most n={MAX_MASKED_PLAYERS} is supported: choose fewer players"
         )
     total = bsz * num_masks
-    if batch_size is None:
-        if per_copy > memory_budget_bytes:
-            raise ValueError(
-                f"one masked copy needs about {per_copy} bytes but memory_budget_bytes="
-                f"{memory_budget_bytes}; raise memory_budget_bytes or pass batch_size explicitly"
-            )
-        chunk = max(1, min(total, memory_budget_bytes // per_copy))
-    else:
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        chunk = min(total, int(batch_size))
+    if batch_size is not None and int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    dtype = _reward_dtype(device)
+    fixed = (_storage_bytes(features, bound.owner, bound.baseline, target, *aux.values())
+             + total * torch.empty((), dtype=dtype).element_size() + num_masks * n)
+    if batch_size is None and fixed + per_copy > memory_budget_bytes:
+        raise ValueError(
+            f"the inputs and output of this call need {fixed:,} bytes and one masked copy at "
+            f"least {per_copy:,} more, above memory_budget_bytes={memory_budget_bytes:,}; raise "
+            "memory_budget_bytes or pass batch_size explicitly")
+    present_all = presence_matrix(n, device=device)  # (2^n, n) bool, counted in ``fixed``
+    out = torch.empty(total, dtype=dtype, device=device)
 
-    present_all = presence_matrix(n, device=device)
-    out = torch.empty(total, dtype=_reward_dtype(device), device=device)
-    starts = range(0, total, chunk)
+    def evaluate(start: int, stop: int) -> None:
+        flat = torch.arange(start, stop, device=device)
+        sample_index, mask_index = flat // num_masks, flat % num_masks
+        masked = bound.masked_copies(features, sample_index, present_all[mask_index])
+        aux_chunk = {k: (v[sample_index] if isinstance(v, Tensor) else v) for k, v in aux.items()}
+        logits = _logits_of(tail(masked, **aux_chunk), stop - start)
+        out[start:stop] = compute_reward(logits.to(out.dtype), target[sample_index], reward)
+
     with torch.no_grad(), _eval_mode(tail):
+        if batch_size is None:  # probes: the peak bytes of two small chunks set the chunk size
+            with _PeakBytes() as probe:
+                evaluate(0, 1)  # one copy: the only step taken before anything is measured
+            first, one = 1, probe.peak
+            second = min(total - 1, PROBE_COPIES,
+                         max(0, (memory_budget_bytes - fixed) // max(1, math.ceil(1.05 * one))))
+            slope, base = float(one), 0.0
+            if second >= 2:
+                with _PeakBytes() as probe2:
+                    evaluate(1, 1 + second)
+                slope = max(0.0, (probe2.peak - one) / (second - 1))
+                base = max(0.0, one - slope)
+                first += second
+            per_copy = max(per_copy, math.ceil(1.05 * slope))  # 5% margin on the measured slope
+            room = memory_budget_bytes - fixed - math.ceil(base)
+            if room < per_copy:
+                raise ValueError(
+                    f"one masked copy needs about {per_copy:,} bytes (input and activations) and "
+                    f"the inputs and output {fixed + math.ceil(base):,}, above "
+                    f"memory_budget_bytes={memory_budget_bytes:,}; raise memory_budget_bytes or "
+                    "pass batch_size explicitly")
+            chunk = max(1, min(total, room // per_copy))
+        else:
+            first, chunk = 0, min(total, int(batch_size))
+        starts = range(first, total, chunk)
         for start in tqdm(starts, desc="masked forward", unit="chunk", disable=not show_progress):
-            stop = min(start + chunk, total)
-            flat = torch.arange(start, stop, device=device)
-            sample_index, mask_index = flat // num_masks, flat % num_masks
-            masked = bound.masked_copies(features, sample_index, present_all[mask_index])
-            aux_chunk = {
-                k: (v[sample_index] if isinstance(v, Tensor) else v) for k, v in aux.items()
-            }
-            logits = _logits_of(tail(masked, **aux_chunk), stop - start)
-            out[start:stop] = compute_reward(
-                logits.to(out.dtype), target[sample_index], reward
-            )
+            evaluate(start, min(start + chunk, total))
     out = out.view(bsz, num_masks)
     bad = ~torch.isfinite(out)
     if bool(bad.any()):

@@ -56,6 +56,7 @@ __all__ = [
     "Baseline",
     "PlayerKind",
     "players_for",
+    "players_from_dict",
     "BoundPlayers",
     "Players",
     "PatchPlayers",
@@ -317,6 +318,11 @@ class Players(ABC):
     def bind(self, features: Tensor, **context) -> BoundPlayers:
         """Players of the batch ``features`` ``(B, *E)``."""
 
+    @abstractmethod
+    def to_dict(self) -> dict:
+        """The settings as plain data (numbers, strings, lists, tensors) with a ``kind`` key;
+        :func:`players_from_dict` rebuilds an equal object (how a run folder stores players)."""
+
     def membership(self, features: Tensor, **context) -> Tensor:
         """``(B, n, *E)`` bool, see :attr:`BoundPlayers.membership`."""
         return self.bind(features, **context).membership
@@ -388,6 +394,22 @@ class PatchPlayers(Players):
     def positions(self) -> tuple[tuple[int, int], ...]:
         """``((row, col), ...)`` grid cell of each player, in player order."""
         return self._positions
+
+    def to_dict(self) -> dict:
+        return {"kind": "patch", "grid": self.grid, "n": self.n, "seed": self.seed,
+                "border": self.border, "baseline": self.baseline.value,
+                "positions": [list(p) for p in self._positions]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PatchPlayers:
+        """Inverse of :meth:`to_dict`; the drawn cells must equal the recorded ``positions``."""
+        players = cls(grid=int(d["grid"]), n=int(d["n"]), seed=int(d["seed"]),
+                      border=int(d["border"]), baseline=d["baseline"])
+        recorded = tuple(tuple(int(v) for v in p) for p in d.get("positions", players.positions))
+        if recorded != players.positions:
+            raise ValueError(f"recorded patch positions {recorded} differ from the cells drawn with "
+                             f"seed {players.seed} ({players.positions})")
+        return players
 
     def cell_slices(self, height: int, width: int) -> list[tuple[slice, slice]]:
         """Pixel ``(rows, cols)`` slices of each player's cell on an ``H x W`` map."""
@@ -472,6 +494,18 @@ class WordPlayers(Players):
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
         self.stop_words = frozenset(w.lower() for w in self.stop_words)
+
+    def to_dict(self) -> dict:
+        stop = None if self.stop_words == ENGLISH_STOP_WORDS else sorted(self.stop_words)
+        return {"kind": "word", "n": self.n, "seed": self.seed,
+                "mask_token_id": self.mask_token_id, "stop_words": stop}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WordPlayers:
+        """Inverse of :meth:`to_dict`."""
+        stop = d.get("stop_words")
+        return cls(n=int(d["n"]), seed=int(d["seed"]), mask_token_id=int(d["mask_token_id"]),
+                   stop_words=ENGLISH_STOP_WORDS if stop is None else frozenset(stop))
 
     def is_eligible(self, word: str) -> bool:
         """True for a word with a letter or digit that is not a stop-word."""
@@ -586,6 +620,16 @@ class ClusterPlayers(Players):
         if not 1 <= self.n <= self.n_clusters:
             raise ValueError(f"need 1 <= n <= n_clusters, got n={self.n}, n_clusters={self.n_clusters}")
 
+    def to_dict(self) -> dict:
+        return {"kind": "cluster", "n_clusters": self.n_clusters, "n": self.n, "seed": self.seed,
+                "n_init": self.n_init}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ClusterPlayers:
+        """Inverse of :meth:`to_dict`."""
+        return cls(n_clusters=int(d["n_clusters"]), n=int(d["n"]), seed=int(d["seed"]),
+                   n_init=int(d["n_init"]))
+
     def cluster(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """k-means of one cloud ``(P, D)`` -> labels ``(P,)``, centroids ``(K, D)``, chosen ids."""
         from sklearn.cluster import KMeans
@@ -657,6 +701,16 @@ class FeatureMaskPlayers(Players):
         self.feature_mask = mask.long()
         self.n = int(mask.max()) + 1
 
+    def to_dict(self) -> dict:
+        base = self.baselines
+        return {"kind": "feature_mask", "feature_mask": self.feature_mask,
+                "baselines": base if isinstance(base, Tensor) else float(base)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureMaskPlayers:
+        """Inverse of :meth:`to_dict`."""
+        return cls(torch.as_tensor(d["feature_mask"]), d["baselines"])
+
     def bind(self, features: Tensor, **context) -> BoundPlayers:
         if context:
             raise TypeError(f"FeatureMaskPlayers.bind takes no context, got {sorted(context)}")
@@ -672,6 +726,16 @@ class FeatureMaskPlayers(Players):
                 f"features' shape {tuple(features.shape)}: {err}"
             ) from None
         return BoundPlayers(owner=owner, baseline=baseline, n=self.n)
+
+
+def players_from_dict(d: dict) -> Players:
+    """The :class:`Players` described by ``d`` (from :meth:`Players.to_dict`)."""
+    classes = {"patch": PatchPlayers, "word": WordPlayers, "cluster": ClusterPlayers,
+               "feature_mask": FeatureMaskPlayers}
+    kind = d.get("kind") if isinstance(d, dict) else None
+    if kind not in classes:
+        raise ValueError(f"unknown players kind {kind!r}; valid: {', '.join(classes)}")
+    return classes[kind].from_dict(d)
 
 
 def players_for(

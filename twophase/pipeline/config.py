@@ -24,6 +24,13 @@ Resolution of one run (later wins, dictionaries merged key by key, lists replace
 own keys. Unknown keys, models, datasets, enum values and profile/run names raise
 :class:`ConfigError` naming what is valid.
 
+Names: a profile or run name becomes a folder name (``<runs root>/<profile>/<run>``,
+``book/_generated/<profile>``), so it must be a simple name, :data:`NAME_PATTERN` (letters,
+digits, ``.``, ``_``, ``-``; starting with a letter or digit; no ``/``, no ``..``):
+:func:`check_name` enforces it when the matrix is read, and every path built from a name is also
+checked to stay inside its root (:func:`twophase.pipeline.storage.inside`). :func:`check_run`
+validates everything a run needs before any work starts (see there).
+
 Checkpoint schedule (dense early, sparse late): epoch 0 (the initialisation), ``count``
 log-spaced epochs in [1, E] (integers, distinct) and the final epoch E, plus any ``extra`` epochs.
 """
@@ -32,7 +39,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -46,6 +55,7 @@ import yaml
 from twophase.choices import ChoiceError, parse_choice
 from twophase.data.base import DatasetName
 from twophase.data.registry import get_spec
+from twophase.errors import ConfigError
 from twophase.game.players import Baseline
 from twophase.game.rewards import Reward
 from twophase.models.registry import ModelName, model_options
@@ -53,6 +63,9 @@ from twophase.pipeline.storage import to_jsonable
 
 __all__ = [
     "ConfigError",
+    "NAME_PATTERN",
+    "check_name",
+    "check_run",
     "NoiseKind",
     "CheckpointSchedule",
     "TrainConfig",
@@ -69,9 +82,17 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
-    """A setting in the experiment matrix (or given by a user) is invalid; the message says which
-    setting, what was given and what is valid."""
+#: What a profile or run name must match (it becomes a folder name).
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+
+
+def check_name(name: Any, what: str = "run") -> str:
+    """``name`` when it is a simple name (:data:`NAME_PATTERN`), else :class:`ConfigError`."""
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name) or ".." in name:
+        raise ConfigError(
+            f"invalid {what} name {name!r}: a {what} name becomes a folder name and must be 1-100 "
+            "letters, digits, '.', '_' or '-', starting with a letter or digit (no '/', no '..')")
+    return name
 
 
 class Device(str, enum.Enum):
@@ -337,25 +358,39 @@ def _check_key(key: str, valid: list[str], where: str) -> None:
         raise ConfigError(f"{where}: unknown key {key!r}; valid: {', '.join(valid)}")
 
 
+def _finite(x: float) -> bool:
+    return math.isfinite(x)
+
+
 def validate(cfg: RunConfig) -> RunConfig:
-    """Semantic checks beyond types; returns ``cfg`` or raises :class:`ConfigError`."""
+    """Semantic checks beyond types (names, choices, keys, ranges); returns ``cfg`` or raises
+    :class:`ConfigError`. Cheap: no data, no model (:func:`check_run` adds those)."""
+    check_name(cfg.profile, "profile")
+    check_name(cfg.name, "run")
     w = f"run {cfg.profile}/{cfg.name}"
     _choice(ModelName, cfg.model, f"{w}.model")
     _choice(DatasetName, cfg.dataset, f"{w}.dataset")
     dataset_options = [*get_spec(cfg.dataset).options(), "max_samples", "per_class", "subset_seed"]
     for key in cfg.dataset_options:
         _check_key(key, dataset_options, f"{w}.dataset_options ({cfg.dataset})")
+    _check_dataset_values(cfg, f"{w}.dataset_options ({cfg.dataset})")
     for key in cfg.model_options:
         _check_key(key, model_options(cfg.model), f"{w}.model_options ({cfg.model})")
     _choice(Reward, cfg.interactions.reward, f"{w}.interactions.reward")
     _choice(Baseline, cfg.interactions.baseline, f"{w}.interactions.baseline")
     _choice(Device, cfg.device.split(":")[0], f"{w}.device")
-    t, ia, nz = cfg.train, cfg.interactions, cfg.noise
+    t, ia, nz, tx = cfg.train, cfg.interactions, cfg.noise, cfg.text
     checks = [
         (t.epochs >= 1, "train.epochs must be >= 1"),
         (t.batch_size >= 1, "train.batch_size must be >= 1"),
-        (t.lr > 0, "train.lr must be > 0"),
+        (t.eval_batch_size >= 1, "train.eval_batch_size must be >= 1"),
+        (_finite(t.lr) and t.lr > 0, f"train.lr must be a finite number > 0, got {t.lr}"),
+        (_finite(t.momentum) and 0 <= t.momentum < 1,
+         f"train.momentum must be in [0, 1), got {t.momentum}"),
+        (_finite(t.weight_decay) and t.weight_decay >= 0,
+         f"train.weight_decay must be a finite number >= 0, got {t.weight_decay}"),
         (t.checkpoints.count >= 1, "train.checkpoints.count must be >= 1"),
+        (all(e >= 0 for e in t.checkpoints.extra), "train.checkpoints.extra epochs must be >= 0"),
         (t.train_subset is None or t.train_subset >= 1, "train.train_subset must be >= 1"),
         (t.test_subset is None or t.test_subset >= 1, "train.test_subset must be >= 1"),
         (1 <= ia.n <= 20, "interactions.n must be in 1..20"),
@@ -364,18 +399,121 @@ def validate(cfg: RunConfig) -> RunConfig:
                                                                   "dgcnn"),
          f"interactions: a {ia.grid}x{ia.grid} grid with border {ia.border} has fewer than "
          f"n={ia.n} central cells"),
-        (ia.q_bound >= 0, "interactions.q_bound must be >= 0"),
+        (cfg.model != "dgcnn" or ia.clusters >= ia.n,
+         f"interactions.clusters ({ia.clusters}) must be >= n ({ia.n})"),
+        (_finite(ia.q_bound) and ia.q_bound >= 0, "interactions.q_bound must be finite and >= 0"),
         (min(ia.eval_train, ia.eval_test, ia.eval_flipped) >= 0, "eval counts must be >= 0"),
         (ia.eval_train + ia.eval_test + ia.eval_flipped >= 1, "no samples to evaluate"),
+        (ia.batch_size is None or ia.batch_size >= 1, "interactions.batch_size must be >= 1"),
         (0.0 <= nz.fraction < 1.0, "noise.fraction must be in [0, 1)"),
         (nz.kind != NoiseKind.RANDOM or nz.fraction > 0, "noise.kind random needs fraction > 0"),
         (nz.per_class >= 1, "noise.per_class must be >= 1"),
+        (nz.pretrain_epochs is None or nz.pretrain_epochs >= 1,
+         "noise.pretrain_epochs must be >= 1"),
         (nz.kind != NoiseKind.NONE or ia.eval_flipped == 0,
          "interactions.eval_flipped > 0 needs label noise (noise.kind random/low_confidence)"),
+        (tx.vocab_size >= 16 and tx.max_length >= 4,
+         "text.vocab_size must be >= 16 and text.max_length >= 4"),
     ]
     for ok, msg in checks:
         if not ok:
             raise ConfigError(f"{w}: {msg}")
+    return cfg
+
+
+def _check_dataset_values(cfg: RunConfig, where: str) -> None:
+    """Each dataset option against the type its loader declares (an enum-valued option must name
+    a member), and the generic subset options."""
+    spec = get_spec(cfg.dataset)
+    hints = typing.get_type_hints(spec.loader)
+    generic = {"max_samples": int, "per_class": int, "subset_seed": int}
+    for key, value in cfg.dataset_options.items():
+        tp = generic.get(key, hints.get(key, Any))
+        enums = [a for a in (typing.get_args(tp) or (tp,))
+                 if isinstance(a, type) and issubclass(a, enum.Enum)]
+        if enums:
+            _choice(enums[0], value, f"{where}.{key}")
+        elif tp is not Any:
+            _coerce(value, tp, f"{where}.{key}")
+        if key in ("max_samples", "per_class", "size", "num_points", "train_per_class",
+                   "test_per_class") and isinstance(value, int) and value < 1:
+            raise ConfigError(f"{where}.{key} must be >= 1, got {value}")
+        if key == "test_fraction" and not (isinstance(value, (int, float)) and 0 < value < 1):
+            raise ConfigError(f"{where}.test_fraction must be in (0, 1), got {value!r}")
+
+
+def _check_solver(cfg: RunConfig, where: str) -> None:
+    """The solver options: keys from the signature of ``decompose_and_or``, values by the solver
+    itself on one tiny game (n = 2), so a wrong value fails before training, not after it."""
+    import torch
+
+    from twophase.interactions.decompose import decompose_and_or
+
+    params = inspect.signature(decompose_and_or).parameters
+    valid = [k for k, p in params.items()
+             if p.kind is inspect.Parameter.KEYWORD_ONLY and k != "show_progress"]
+    for key in cfg.interactions.solver:
+        _check_key(key, valid, where)
+    game = torch.tensor([[0.0, 0.5, -0.25, 1.0]], dtype=torch.float64)
+    try:
+        decompose_and_or(game, q_bound=cfg.interactions.q_bound, show_progress=False,
+                         **cfg.interactions.solver)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _check_model(cfg: RunConfig, where: str) -> None:
+    """Build the model on the ``meta`` device (no memory, no data) and run ``front`` and ``tail``
+    on a batch of the dataset's input shape: wrong model options or an input size the network
+    or the players cannot take fail here. Text models need the run's tokenizer and are only
+    checked by their option names; a model that cannot run on ``meta`` is skipped."""
+    import torch
+
+    from twophase.data.base import Modality
+    from twophase.data.registry import dataset_info
+    from twophase.models import MODEL_INFO, build_model, parse_model_name
+
+    loader_options = {k: v for k, v in cfg.dataset_options.items()
+                      if k not in ("max_samples", "per_class", "subset_seed")}
+    try:
+        info = dataset_info(cfg.dataset, **loader_options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}.dataset_options: {exc}") from None
+    if info.modality is Modality.TEXT:
+        return
+    kw = dict(cfg.model_options)
+    if info.modality is Modality.IMAGE:
+        kw.update(in_channels=info.channels, input_size=info.image_size)
+    try:
+        with torch.device("meta"):
+            model = build_model(cfg.model, num_classes=info.num_classes, **kw)
+            features = model.front(torch.empty(2, *info.input_shape))
+            model.tail(features)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        if "meta" in str(exc):
+            return  # an operation without a meta kernel: cannot be checked without data
+        raise ConfigError(f"{where}: model {cfg.model} with options {kw} cannot take the "
+                          f"dataset's inputs {tuple(info.input_shape)}: "
+                          f"{str(exc).strip().splitlines()[0]}") from None
+    ia = cfg.interactions
+    kind = MODEL_INFO[parse_model_name(cfg.model)].player_kind
+    if kind.value == "patch":
+        if features.dim() != 4 or min(features.shape[-2:]) < ia.grid:
+            raise ConfigError(
+                f"{where}: the player layer of {cfg.model} is {tuple(features.shape[1:])} for "
+                f"inputs {tuple(info.input_shape)}, too small for an {ia.grid}x{ia.grid} grid of "
+                "players; lower interactions.grid or raise dataset_options.size")
+
+
+def check_run(cfg: RunConfig) -> RunConfig:
+    """Everything a run needs that can be checked before any work: :func:`validate`, the
+    dataset options against their loader's types, the model (built on the ``meta`` device) on
+    the dataset's input shape and the player grid, and the solver options (by the solver, on a
+    tiny game). Raises :class:`ConfigError`; a few hundred milliseconds per run."""
+    validate(cfg)
+    w = f"run {cfg.profile}/{cfg.name}"
+    _check_model(cfg, w)
+    _check_solver(cfg, f"{w}.interactions.solver")
     return cfg
 
 
@@ -405,17 +543,40 @@ _MATRIX_KEYS = ("defaults", "profiles")
 _PROFILE_KEYS = ("description", "defaults", "runs")
 
 
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a mapping (key: value lines), got "
+                          f"{type(value).__name__} {str(value)[:60]!r}")
+    return value
+
+
 def _load_yaml(path: str | Path | None) -> dict[str, Any]:
+    """The matrix document, checked for structure: the top level, every profile, its defaults
+    and runs are mappings, and profile and run names are simple names (:func:`check_name`)."""
     p = Path(path) if path is not None else matrix_path()
-    with open(p, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
+    try:
+        with open(p, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"experiment matrix {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read experiment matrix {p}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}: invalid YAML{at}: {problem}") from None
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{p}: top level must be a mapping with keys {', '.join(_MATRIX_KEYS)}")
     doc = {k: v for k, v in doc.items() if not str(k).startswith(".")}  # .anchors: helpers
     unknown = [k for k in doc if k not in _MATRIX_KEYS]
     if unknown:
         raise ConfigError(f"{p}: unknown top-level key(s) {unknown}; valid: {', '.join(_MATRIX_KEYS)}")
-    for name, prof in (doc.get("profiles") or {}).items():
+    _mapping(doc.get("defaults"), f"{p}: defaults")
+    for name, prof in _mapping(doc.get("profiles"), f"{p}: profiles").items():
+        check_name(name, "profile")
         if not isinstance(prof, Mapping):
             raise ConfigError(f"{p}: profile {name!r} must be a mapping")
         bad = [k for k in prof if k not in _PROFILE_KEYS]
@@ -423,6 +584,14 @@ def _load_yaml(path: str | Path | None) -> dict[str, Any]:
             raise ConfigError(
                 f"{p}: profile {name!r}: unknown key(s) {bad}; valid: {', '.join(_PROFILE_KEYS)}"
             )
+        _mapping(prof.get("defaults"), f"{p}: profile {name!r}: defaults")
+        for run, entry in _mapping(prof.get("runs"), f"{p}: profile {name!r}: runs").items():
+            check_name(run, "run")
+            _mapping(entry, f"{p}: run {name}/{run}")
+            base = (entry or {}).get("extends")
+            if base is not None and not isinstance(base, str):
+                raise ConfigError(f"{p}: run {name}/{run}: extends must be a run name, got "
+                                  f"{base!r}")
     return dict(doc)
 
 

@@ -1,12 +1,16 @@
 r"""A read-only reader of a run's folder: what notebooks, reports and the CLI read.
 
 :func:`open_results` finds the folder of run ``<profile>/<name>`` under a runs root and checks that
-every stage is finished *with the current settings* of ``experiments.yaml`` (the marks in
-``stages.json`` against :func:`twophase.pipeline.run.fingerprints`). A run that is missing or stale
-raises :class:`MissingResultsError` naming the command that computes it, unless the caller asks
-for it with ``compute_missing=True``. Reading never writes anything.
+every stage is finished *with the current settings* of ``experiments.yaml``: the marks in
+``stages.json`` against :func:`twophase.pipeline.run.fingerprints`, and the stages' files against
+the settings (:mod:`twophase.pipeline.verify`: the fingerprint inside each file, the shapes). A
+run that is missing or stale raises :class:`MissingResultsError` naming the command that
+computes it, unless the caller asks for it with ``compute_missing=True``. Reading never writes
+anything and never runs code from the folder (the files hold tensors and plain data only).
 
-:class:`RunResults` reads the files (through :mod:`twophase.pipeline.storage`);
+:class:`RunResults` reads the files (through :mod:`twophase.pipeline.storage`), each checked
+again when it is loaded (digest, embedded fingerprint); a file that fails raises
+:class:`~twophase.errors.RunFileError` naming it and the command that recomputes it.
 :meth:`RunResults.interactions` gathers them into an :class:`InteractionRecord`.
 """
 
@@ -21,11 +25,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from twophase.errors import RunFileError, TwophaseError
+from twophase.game.players import players_from_dict
 from twophase.interactions.exact import ENGINES
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
-from twophase.pipeline import stages, storage
+from twophase.pipeline import stages, storage, verify
 from twophase.pipeline.config import RunConfig, get_run
-from twophase.pipeline.run import STAGES, Run, fingerprints
+from twophase.pipeline.run import STAGES, Run, fingerprints, run_folder
+from twophase.pipeline.train import last_path
 from twophase.stats.salience import salient_threshold
 
 __all__ = ["InteractionRecord", "MissingResultsError", "RunResults", "open_results",
@@ -131,7 +138,7 @@ class InteractionRecord:
         return self.select((self.samples["split"] == name).to_numpy())
 
 
-class MissingResultsError(FileNotFoundError):
+class MissingResultsError(TwophaseError, FileNotFoundError):
     """A run's results are absent or were computed with other settings; the message names the
     command that computes them."""
 
@@ -161,55 +168,99 @@ class RunResults:
     def __init__(self, folder: str | Path, config: RunConfig):
         self.folder = Path(folder)
         self.config = config
+        self.fingerprints = fingerprints(config)
 
     def __repr__(self) -> str:
         return f"RunResults({self.config.profile}/{self.config.name}, {str(self.folder)!r})"
 
+    def problems(self) -> dict[str, str | None]:
+        """``{stage: why it is not finished with the current settings, or None}``."""
+        marks = stages.marks(self.folder)
+        out: dict[str, str | None] = {}
+        for s in STAGES:
+            fp = self.fingerprints[s]
+            if marks.get(s) != fp:
+                out[s] = f"stage {s} is not marked done with the current settings"
+            else:
+                out[s] = verify.stage_problem(self.folder, self.config, s, fp, full=False)
+        return out
+
     def status(self) -> dict[str, bool]:
         """``{stage: finished with the current settings}``."""
-        marks = stages.marks(self.folder)
-        fps = fingerprints(self.config)
-        return {s: marks.get(s) == fps[s] for s in STAGES}
+        return {s: p is None for s, p in self.problems().items()}
 
     def missing(self) -> list[str]:
         """The stages that are not finished with the current settings."""
         return [s for s, ok in self.status().items() if not ok]
 
+    def command(self) -> str:
+        c = self.config
+        return f"`twophase run {c.profile} {c.name}`"
+
     def metrics(self) -> pd.DataFrame:
         """Per-epoch metrics (``metrics.csv``): epoch, train/test loss and accuracy, seconds."""
-        return storage.load_csv(self._file("metrics.csv"))
+        return storage.load_csv(self._file("metrics.csv"), self._hint())
+
+    def runtime(self) -> dict[str, Any]:
+        """How the training was computed: ``threads`` (intra-op), ``device`` type, ``torch``."""
+        path = self._file(last_path(Path()).name)
+        return dict(storage.read_header(path, "checkpoint", self._hint()).get("runtime") or {})
 
     def eval(self) -> dict[str, Any]:
-        """The ``eval`` payload: samples (dict of lists), inputs, labels, players (+ bound)."""
-        return storage.load_torch(self._file("eval.pt"))
+        """The ``eval`` payload: samples (dict of lists), inputs, labels, ``players`` (rebuilt as
+        a :class:`~twophase.game.players.Players`; for words and clusters also the bound
+        ``owner`` and ``baseline``)."""
+        ev = self._payload("eval")
+        try:
+            ev["players"] = players_from_dict(ev["players"])
+        except (KeyError, TypeError, ValueError) as exc:
+            path = self.folder / verify.OUTPUTS["eval"]
+            raise RunFileError(path, f"{path}: its players cannot be rebuilt ({exc}); "
+                                     f"{self._hint()}") from None
+        return ev
 
     def rewards(self) -> dict[str, Any]:
-        """The ``rewards`` payload: ``v`` (C, S, 2^n), ``epochs`` (C,), ``players``."""
-        return storage.load_torch(self._file("rewards.pt"))
+        """The ``rewards`` payload: ``v`` (C, S, 2^n), ``epochs`` (C,), ``players``, ``runtime``."""
+        return self._payload("rewards")
 
     def interactions(self) -> InteractionRecord:
         """The :class:`InteractionRecord` of the run (interactions, rewards, samples, metrics)."""
-        p = storage.load_torch(self._file("interactions.pt"))
+        p = self._payload("interactions")
         rew = self.rewards()
         ev = self.eval()
         metrics = self.metrics() if (self.folder / "metrics.csv").exists() else None
         return InteractionRecord(
             epochs=torch.as_tensor(rew["epochs"]), v=rew["v"], I_and=p["I_and"], I_or=p["I_or"],
             q=p["q"], objective=p["objective"], samples=pd.DataFrame(ev["samples"]),
-            n=int(ev["players"].n), players=ev["players_description"], metrics=metrics,
+            n=int(ev["n"]), players=ev["players_description"], metrics=metrics,
             lower_bound=p.get("lower_bound"), engine=p.get("engine"),
             I_and_high=p.get("I_and_high"), I_or_high=p.get("I_or_high"),
             tie_break=p.get("tie_break", "low-order"),
-            extra={"q_bound": self.config.interactions.q_bound, "method": p.get("method")},
+            extra={"q_bound": self.config.interactions.q_bound, "method": p.get("method"),
+                   "runtime": p.get("runtime")},
         )
+
+    def _hint(self) -> str:
+        return f"recompute it with {self.command()}"
+
+    def _payload(self, stage: str) -> dict[str, Any]:
+        """The verified payload of ``stage``: intact, of this run's settings, shapes as expected."""
+        path = self._file(verify.OUTPUTS[stage])
+        problem = verify.stage_problem(self.folder, self.config, stage, self.fingerprints[stage],
+                                       full=False)
+        if problem is not None:
+            raise RunFileError(path, f"{problem}; {self._hint()}")
+        payload = storage.load_payload(path, stage, self._hint())
+        if payload.get("fingerprint") != self.fingerprints[stage]:
+            raise RunFileError(path, f"{path} was computed with other settings; {self._hint()}")
+        return payload
 
     def _file(self, name: str) -> Path:
         path = self.folder / name
         if not path.exists():
-            c = self.config
             raise MissingResultsError(
-                f"{path} does not exist: compute run {c.profile}/{c.name} with "
-                f"`twophase run {c.profile} {c.name}`")
+                f"{path} does not exist: compute run {self.config.profile}/{self.config.name} "
+                f"with {self.command()}")
         return path
 
 
@@ -233,7 +284,7 @@ def open_results(
     """
     config = get_run(profile, run, matrix)
     root = resolve_path(runs_root)
-    results = RunResults(root / profile / run, config)
+    results = RunResults(run_folder(root, profile, run), config)
     missing = results.missing()
     if missing and compute_missing:
         Run(config, root, **run_options).execute()

@@ -1,26 +1,35 @@
 r"""One run = one model x dataset x setting: its four stages, train -> eval -> rewards -> interactions.
 
-Folder ``<root>/<profile>/<name>/``::
+Folder ``<root>/<profile>/<name>/`` (both names are simple names, checked by
+:func:`twophase.pipeline.config.check_name`, and the folder is checked to lie inside ``root``)::
 
     config.json          the resolved RunConfig
     stages.json          {stage: fingerprint of its inputs} for the finished stages
+    .lock, .lock.json    the run lock and its holder (twophase.pipeline.lock)
     train:        metrics.csv (epoch, train_loss, train_acc, test_loss, test_acc, seconds),
-                  last.pt (rolling checkpoint, resume), checkpoints/epoch_XXXX.pt (kept epochs),
-                  noise.pt (label noise), pretrain/ (clean model of the low-confidence protocol),
-                  tokenizer/ (WordPiece tokenizer of text runs)
-    eval:         eval.pt, the fixed evaluated samples and their players
-    rewards:      rewards.pt, v: (checkpoints C, samples S, 2^n) float64 and epochs (C,);
+                  last.safetensors (rolling checkpoint, resume), checkpoints/epoch_XXXX.safetensors
+                  (kept epochs), noise.safetensors (label noise), pretrain/ (clean model of the
+                  low-confidence protocol), tokenizer/ (WordPiece tokenizer of text runs)
+    eval:         eval.safetensors, the fixed evaluated samples and their players (plain data)
+    rewards:      rewards.safetensors, v: (checkpoints C, samples S, 2^n) float64 and epochs (C,);
                   rewards_parts/ holds finished checkpoints while the stage runs
-    interactions: interactions.pt, I_and, I_or, q, gamma: (C, S, 2^n) of the canonical split,
-                  I_and_high, I_or_high of the high-order one; objective, lower_bound (C, S)
+    interactions: interactions.safetensors, I_and, I_or, q, gamma: (C, S, 2^n) of the canonical
+                  split, I_and_high, I_or_high of the high-order one; objective, lower_bound (C, S)
+
+Every ``*.safetensors`` file holds tensors and plain data only
+(:func:`twophase.pipeline.storage.save_payload`): opening a run folder never runs code from it.
 
 Each stage is a :class:`~twophase.pipeline.stages.Stage` run by
 :func:`~twophase.pipeline.stages.run_stage` (cached, atomic). Its fingerprint (:func:`fingerprints`)
 is the SHA-256 of its config section and of the fingerprint of the stage before it, so a changed
-setting recomputes its stage and every later one. A stage method (:meth:`Run.train`,
+setting recomputes its stage and every later one. A stage counts as done only when its files
+verify (:mod:`twophase.pipeline.verify`: embedded fingerprint, shapes against the settings, every
+checkpoint the rewards need); otherwise it is recomputed. A stage method (:meth:`Run.train`,
 :meth:`Run.eval`, :meth:`Run.rewards`, :meth:`Run.interactions`) runs that stage only and needs the
-stage before it to be current; :meth:`Run.execute` runs the stages in order up to ``until``. Read
-the results with :mod:`twophase.pipeline.results`.
+stage before it to be current; :meth:`Run.execute` runs the stages in order up to ``until``. Every
+stage runs under the run folder's lock (:func:`twophase.pipeline.lock.run_lock`), so a second
+process on the same folder waits or fails with a message naming the holder. Read the results with
+:mod:`twophase.pipeline.results`.
 
 Rewards (book/methods/interactions.md (method-players), (method-reward)): for every kept checkpoint
 the weights are loaded, ``front`` runs once per evaluated sample and
@@ -30,7 +39,8 @@ the weights are loaded, ``front`` runs once per evaluated sample and
 exact, certified optimal splits, the canonical low-order one and the high-order one of the
 tie-break band (book/methods/decomposition.md (method-decomposition-lp),
 (method-decomposition-tiebreak)); the rewards reach it in memory when they were computed in the
-same :meth:`Run.execute`, and are stored once, in ``rewards.pt``.
+same :meth:`Run.execute`, and are stored once, in ``rewards.safetensors``. Rewards and
+interactions record the thread count and device they ran with (``runtime``).
 """
 
 from __future__ import annotations
@@ -47,16 +57,18 @@ from tqdm.auto import tqdm
 
 from twophase.choices import parse_choice
 from twophase.data import RelabeledDataset
+from twophase.errors import RunFileError, TwophaseError
 from twophase.game.masking import masked_rewards
-from twophase.game.players import BoundPlayers, players_for
+from twophase.game.players import BoundPlayers, players_for, players_from_dict
 from twophase.interactions.decompose import Method, decompose_and_or, decompose_band
 from twophase.models import MODEL_INFO, parse_model_name
-from twophase.pipeline import stages, storage
+from twophase.pipeline import lock, stages, storage, verify
 from twophase.pipeline.config import (
     CheckpointSchedule,
     InteractionConfig,
     NoiseKind,
     RunConfig,
+    check_name,
     get_run,
 )
 from twophase.pipeline.inputs import RunInputs, build_model, load_inputs, targets
@@ -66,18 +78,23 @@ from twophase.pipeline.stages import Stage, StageResult, run_stage
 from twophase.pipeline.train import (
     checkpoint_path,
     fit,
+    last_path,
     list_checkpoints,
+    load_checkpoint,
     predict_proba,
     resolve_device,
+    runtime_record,
 )
 
-__all__ = ["STAGES", "Run", "StageName", "StageError", "fingerprints"]
+__all__ = ["STAGES", "Run", "StageName", "StageError", "fingerprints", "run_folder"]
 
-_VERSION = 1  # bump to invalidate every cached stage after an algorithm change
+_VERSION = 2  # bump to invalidate every cached stage after an algorithm change; 2: safetensors
 #: version of the interactions stage; 2: exact, certified splits with the tie-break band
 _INTERACTIONS_VERSION = 2
-#: version of the eval payload; 2: the players are pickled from ``twophase.game.players``
-_EVAL_VERSION = 2
+#: version of the eval payload; 3: the players are plain data (Players.to_dict)
+_EVAL_VERSION = 3
+#: files of the format before safetensors, removed when a run folder is retrained
+_LEGACY = ("last.pt", "noise.pt", "eval.pt", "rewards.pt", "interactions.pt")
 
 
 class StageName(str, enum.Enum):
@@ -90,11 +107,10 @@ class StageName(str, enum.Enum):
 
 
 STAGES: tuple[str, ...] = tuple(s.value for s in StageName)
-_OUTPUTS = {"train": "metrics.csv", "eval": "eval.pt", "rewards": "rewards.pt",
-            "interactions": "interactions.pt"}
+_OUTPUTS = verify.OUTPUTS
 
 
-class StageError(RuntimeError):
+class StageError(TwophaseError, RuntimeError):
     """A stage was asked for before the stage it reads is current; the message says what to run."""
 
 
@@ -113,9 +129,19 @@ def fingerprints(config: RunConfig) -> dict[str, str]:
     return {"train": train, "eval": evals, "rewards": rewards, "interactions": inter}
 
 
+def run_folder(root: str | Path, profile: str, name: str) -> Path:
+    """``root/<profile>/<name>`` after checking both names (:func:`check_name`) and that the
+    folder, symbolic links followed, lies inside ``root``."""
+    check_name(profile, "profile")
+    check_name(name, "run")
+    storage.inside(root, Path(root) / profile / name, f"run folder {profile}/{name}")
+    return Path(root) / profile / name
+
+
 def _checkpoint_rewards(model: nn.Module, ev: dict, ia: InteractionConfig, eval_batch_size: int,
                         device: torch.device) -> torch.Tensor:
-    """``v`` ``(S, 2^n)`` of ``model`` on the evaluated samples ``ev`` (the ``eval`` payload)."""
+    """``v`` ``(S, 2^n)`` of ``model`` on the evaluated samples ``ev`` (the ``eval`` payload, with
+    ``players`` rebuilt as an object)."""
     labels = ev["labels"].to(device)
     kw = dict(reward=ia.reward, batch_size=ia.batch_size, show_progress=False)
     model.eval()
@@ -139,10 +165,12 @@ class Run:
 
     Args:
         config: the :class:`RunConfig`.
-        root: runs root; the folder is ``root/<profile>/<name>``.
+        root: runs root; the folder is ``root/<profile>/<name>`` (see :func:`run_folder`).
         data_root: dataset root (argument > ``$TWOPHASE_DATA`` > ``./data``).
         device: overrides ``config.device`` (``"auto"`` = CUDA when present).
         show_progress: tqdm bars.
+        lock_timeout: seconds to wait for the run folder's lock held by another process
+            (``None``: ``$TWOPHASE_LOCK_TIMEOUT`` or 0, fail at once; negative: wait for ever).
     """
 
     def __init__(
@@ -153,13 +181,15 @@ class Run:
         data_root: str | Path | None = None,
         device: str | torch.device | None = None,
         show_progress: bool = True,
+        lock_timeout: float | None = None,
     ):
         self.config = config
         self.root = Path(root)
-        self.dir = self.root / config.profile / config.name
+        self.dir = run_folder(self.root, config.profile, config.name)
         self.data_root = data_root
         self.device = resolve_device(device if device is not None else config.device)
         self.show_progress = show_progress
+        self.lock_timeout = lock_timeout
         self.log: list[tuple[str, str]] = []  # (stage, "computed" | "skipped")
         self.fingerprints = fingerprints(config)
         self._inputs: RunInputs | None = None
@@ -171,6 +201,10 @@ class Run:
     def open(cls, profile: str, name: str, root: str | Path = "runs", **kw: Any) -> Run:
         """The run ``name`` of ``profile`` from the packaged matrix."""
         return cls(get_run(profile, name), root, **kw)
+
+    def command(self, stage: str = "run") -> str:
+        """The command line that computes this run's stages up to ``stage``."""
+        return f"`twophase {stage} {self.config.profile} {self.config.name}`"
 
     # what the stages compute on
     def inputs(self) -> RunInputs:
@@ -184,8 +218,9 @@ class Run:
         return build_model(self.config, self.inputs())
 
     def noise(self) -> NoiseResult:
-        """The label-noise result of this run (``noise.pt``, written by the ``train`` stage)."""
-        return NoiseResult.from_dict(storage.load_torch(self.dir / "noise.pt"))
+        """The label-noise result of this run (``noise.safetensors``, written by ``train``)."""
+        path = self.dir / verify.NOISE
+        return NoiseResult.from_dict(storage.load_payload(path, "noise", self._hint("train")))
 
     def train_set(self) -> RelabeledDataset:
         """The training subset with the labels the model is trained on."""
@@ -204,8 +239,30 @@ class Run:
         if epoch not in have:
             raise KeyError(f"no checkpoint for epoch {epoch}; available: {sorted(have)}")
         model = self.build_model()
-        model.load_state_dict(storage.load_torch(have[epoch])["model"])
+        model.load_state_dict(self._checkpoint(epoch, heal=False)["model"])
         return model.to(self.device).eval()
+
+    def _hint(self, stage: str) -> str:
+        return f"recompute it with {self.command(stage)}"
+
+    def _checkpoint(self, epoch: int, heal: bool = True) -> dict:
+        """The verified checkpoint of ``epoch``. With ``heal`` a damaged one is deleted (so that
+        the ``train`` stage recomputes it from the checkpoint before it) and reported."""
+        path = checkpoint_path(self.dir, epoch)
+        try:
+            ckpt = load_checkpoint(path, self._hint("train"))
+        except (RunFileError, FileNotFoundError) as exc:
+            if not heal:
+                raise
+            with lock.run_lock(self.dir, self.lock_timeout):
+                storage.remove(path, within=self.dir)
+                stages.unmark(self.dir, *STAGES)
+            raise RunFileError(path, f"{exc}; the checkpoint was removed: run "
+                                     f"{self.command()} again to recompute it") from None
+        if ckpt.get("fingerprint") != self.fingerprints["train"] or ckpt.get("epoch") != epoch:
+            raise RunFileError(path, f"{path} does not belong to this run's training; "
+                                     f"{self._hint('train')}")
+        return ckpt
 
     # the stages as data
     def stage(self, name: str, v: torch.Tensor | None = None) -> Stage:
@@ -213,70 +270,98 @@ class Run:
         decomposes ``v`` when given (else the stored rewards)."""
         name = parse_choice(StageName, name, "stage").value
         fp = self.fingerprints[name]
+
+        def check(folder: Path) -> str | None:
+            return verify.stage_problem(folder, self.config, name, fp)
+
         if name == "train":
             ckpts = tuple(str(checkpoint_path(Path(), e)) for e in self.checkpoint_epochs())
-            return Stage(name, fp, _OUTPUTS[name], self._train, requires=ckpts)
+            return Stage(name, fp, _OUTPUTS[name], self._train, requires=ckpts, verify=check)
         if name == "eval":
-            return Stage(name, fp, _OUTPUTS[name], self._eval)
+            return Stage(name, fp, _OUTPUTS[name], self._eval, verify=check)
         if name == "rewards":
-            return Stage(name, fp, _OUTPUTS[name], self._rewards, scratch=("rewards_parts",))
-        return Stage(name, fp, _OUTPUTS[name], lambda: self._interactions(v))
+            return Stage(name, fp, _OUTPUTS[name], self._rewards, verify=check,
+                         scratch=("rewards_parts",))
+        return Stage(name, fp, _OUTPUTS[name], lambda: self._interactions(v), verify=check)
+
+    def problem(self, name: str) -> str | None:
+        """Why stage ``name`` is not finished with the current settings (``None``: it is)."""
+        return stages.problem(self.dir, self.stage(name))
 
     def is_current(self, name: str) -> bool:
         """True when stage ``name`` is finished with the current settings."""
-        return stages.is_current(self.dir, self.stage(name))
+        return self.problem(name) is None
 
     def status(self) -> dict[str, bool]:
         """``{stage: is_current}``."""
         return {s: self.is_current(s) for s in STAGES}
 
     def _run(self, name: str, v: torch.Tensor | None = None) -> StageResult:
-        position = STAGES.index(name)
-        if position and not self.is_current(STAGES[position - 1]):
-            before = STAGES[position - 1]
-            raise StageError(
-                f"{self}: stage {name!r} reads stage {before!r}, which is not current; run "
-                f"`twophase {before} {self.config.profile} {self.config.name}` first "
-                f"(or Run.execute(until={name!r}))")
-        return run_stage(self.dir, self.stage(name, v), self.log)
+        with lock.run_lock(self.dir, self.lock_timeout):
+            position = STAGES.index(name)
+            if position:
+                before = STAGES[position - 1]
+                why = self.problem(before)
+                if why is not None:
+                    raise StageError(
+                        f"{self}: stage {name!r} reads stage {before!r}, which is not current "
+                        f"({why}); run {self.command(before)} first (or "
+                        f"Run.execute(until={name!r}))")
+            return run_stage(self.dir, self.stage(name, v), self.log)
 
     def train(self) -> StageResult:
-        """Stage ``train``: (label noise,) training with checkpoints; resumes from ``last.pt``."""
+        """Stage ``train``: (label noise,) training with checkpoints; resumes from the last intact
+        checkpoint."""
         return self._run("train")
 
     def eval(self) -> StageResult:
-        """Stage ``eval``: the fixed evaluated samples and their players (``eval.pt``)."""
+        """Stage ``eval``: the fixed evaluated samples and their players (``eval.safetensors``)."""
         return self._run("eval")
 
     def rewards(self) -> StageResult:
-        """Stage ``rewards``: ``v`` (C, S, 2^n) over all kept checkpoints (``rewards.pt``)."""
+        """Stage ``rewards``: ``v`` (C, S, 2^n) over all kept checkpoints."""
         return self._run("rewards")
 
     def interactions(self, v: torch.Tensor | None = None) -> StageResult:
-        """Stage ``interactions``: the AND-OR decomposition of all checkpoints at once
-        (``interactions.pt``); of ``v`` when given, else of the stored rewards."""
+        """Stage ``interactions``: the AND-OR decomposition of all checkpoints at once; of ``v``
+        when given, else of the stored rewards."""
         return self._run("interactions", v)
 
     def execute(self, until: str = "interactions") -> Run:
-        """The stages in order up to ``until`` (finished ones are skipped); the rewards reach the
-        interactions stage in memory."""
+        """The stages in order up to ``until`` (finished ones are skipped), all under the run
+        folder's lock; the rewards reach the interactions stage in memory."""
         last = STAGES.index(parse_choice(StageName, until, "stage").value)
         self.log.clear()
         v = None
-        for name in STAGES[: last + 1]:
-            result = self._run(name, v)
-            if name == "rewards" and result.value is not None:
-                v = result.value["v"]
+        with lock.run_lock(self.dir, self.lock_timeout):
+            self._record_config()
+            for name in STAGES[: last + 1]:
+                result = self._run(name, v)
+                if name == "rewards" and result.value is not None:
+                    v = result.value["v"]
         return self
+
+    def _record_config(self) -> None:
+        """(Re)write ``config.json`` when it is absent, unreadable or holds other settings."""
+        path = self.dir / "config.json"
+        try:
+            if storage.load_json(path) == self.config.to_dict():
+                return
+        except (FileNotFoundError, RunFileError):
+            pass
+        storage.atomic_save_json(path, self.config)
 
     # the stages' computations
     def _train(self) -> pd.DataFrame:
         fp = self.fingerprints["train"]
-        storage.atomic_save_json(self.dir / "config.json", self.config)
-        last = self.dir / "last.pt"
-        if (last.exists() and storage.load_torch(last).get("fingerprint") != fp) or (
-                not last.exists() and (self.dir / "checkpoints").exists()):
-            self._clear_training()  # outputs of other settings, or a run that cannot resume
+        self._record_config()
+        last = last_path(self.dir)
+        try:
+            other = storage.read_header(last, "checkpoint").get("fingerprint") != fp
+        except (FileNotFoundError, RunFileError):
+            other = False  # absent or damaged: fit resumes from the kept checkpoints
+        if other:
+            self._clear_training()  # outputs of other settings
         self._make_noise(fp)
         inputs = self.inputs()
         return fit(self.build_model(), self.train_set(), inputs.test, self.config.train,
@@ -285,31 +370,41 @@ class Run:
 
     def _clear_training(self) -> None:
         storage.remove(*(self.dir / name for name in (
-            "checkpoints", "pretrain", "rewards_parts", "last.pt", "metrics.csv", "noise.pt",
-            *_OUTPUTS.values())))
+            "checkpoints", "pretrain", "rewards_parts", last_path(Path()).name, "metrics.csv",
+            verify.NOISE, *_OUTPUTS.values(), *_LEGACY)), within=self.dir)
         stages.unmark(self.dir, *STAGES)
 
     def _make_noise(self, fp: str) -> NoiseResult:
         c = self.config
         inputs = self.inputs()
-        path = self.dir / "noise.pt"
-        if path.exists():
-            payload = storage.load_torch(path)
+        path = self.dir / verify.NOISE
+        try:
+            payload = storage.load_payload(path, "noise")
             if payload.get("fingerprint") == fp:
                 return NoiseResult.from_dict(payload)
+        except (FileNotFoundError, RunFileError):
+            pass  # absent, damaged or of other settings: computed again
         clean = inputs.train_clean
         probs = None
         if c.noise.kind is NoiseKind.LOW_CONFIDENCE:
             pre_epochs = c.noise.pretrain_epochs or c.train.epochs
             pre_cfg = replace(c.train, epochs=pre_epochs, checkpoints=CheckpointSchedule(count=1))
+            pre_dir = self.dir / "pretrain"
+            pre_fp = storage.fingerprint("pretrain", fp)
+            try:
+                stale = storage.read_header(last_path(pre_dir), "checkpoint").get(
+                    "fingerprint") != pre_fp
+            except (FileNotFoundError, RunFileError):
+                stale = False
+            if stale:
+                storage.remove(pre_dir, within=self.dir)
             model = self.build_model()
-            fit(model, clean, inputs.test, pre_cfg, self.dir / "pretrain", adapter=inputs.adapter,
-                device=self.device, fingerprint=storage.fingerprint("pretrain", fp),
-                show_progress=self.show_progress)
+            fit(model, clean, inputs.test, pre_cfg, pre_dir, adapter=inputs.adapter,
+                device=self.device, fingerprint=pre_fp, show_progress=self.show_progress)
             probs = predict_proba(model, clean, inputs.adapter, self.device,
                                   c.train.eval_batch_size)
         result = apply_noise(c.noise, targets(clean), inputs.info.num_classes, probs)
-        storage.atomic_save_torch(path, {**result.to_dict(), "fingerprint": fp})
+        storage.save_payload(path, {**result.to_dict(), "fingerprint": fp}, "noise")
         return result
 
     def _eval(self) -> dict[str, Any]:
@@ -317,30 +412,47 @@ class Run:
         kind = MODEL_INFO[parse_model_name(self.config.model)].player_kind
         mask_id = inputs.tokenizer.mask_token_id if inputs.tokenizer is not None else None
         players = players_for(kind, self.config.interactions, mask_token_id=mask_id)
-        return choose_samples(self.config, inputs, self.train_set(), self.noise(), players)
+        payload = choose_samples(self.config, inputs, self.train_set(), self.noise(), players)
+        payload["players"] = players.to_dict()
+        payload["n"] = players.n
+        payload["num_samples"] = len(payload["labels"])
+        return payload
+
+    def _load_eval(self) -> dict[str, Any]:
+        ev = storage.load_payload(self.dir / _OUTPUTS["eval"], "eval", self._hint("eval"))
+        try:
+            ev["players"] = players_from_dict(ev["players"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunFileError(self.dir / _OUTPUTS["eval"],
+                               f"{self.dir / _OUTPUTS['eval']}: its players cannot be rebuilt "
+                               f"({exc}); {self._hint('eval')}") from None
+        return ev
 
     def _rewards(self) -> dict[str, Any]:
         fp = self.fingerprints["rewards"]
-        ev = storage.load_torch(self.dir / "eval.pt")
+        ev = self._load_eval()
         epochs = self.checkpoint_epochs()
-        have = list_checkpoints(self.dir)
         parts_dir = self.dir / "rewards_parts"
         model = self.build_model().to(self.device)
+        n, samples = int(ev["n"]), int(ev["num_samples"])
         vs = []
         for e in tqdm(epochs, desc=f"rewards {self.config.name}", disable=not self.show_progress):
-            part = parts_dir / f"epoch_{e:04d}.pt"
-            if part.exists():
-                cached = storage.load_torch(part)
-                if cached.get("fingerprint") == fp:
+            part = parts_dir / f"epoch_{e:04d}{storage.PAYLOAD_SUFFIX}"
+            try:
+                cached = storage.load_payload(part, "rewards-part")
+                if (cached.get("fingerprint") == fp and cached.get("epoch") == e
+                        and tuple(cached["v"].shape) == (samples, 2 ** n)):
                     vs.append(cached["v"])
                     continue
-            model.load_state_dict(storage.load_torch(have[e])["model"])
+            except (FileNotFoundError, RunFileError, KeyError):
+                pass  # absent, damaged or of other settings: computed again
+            model.load_state_dict(self._checkpoint(e)["model"])
             v = _checkpoint_rewards(model, ev, self.config.interactions,
                                     self.config.train.eval_batch_size, self.device)
-            storage.atomic_save_torch(part, {"fingerprint": fp, "epoch": e, "v": v})
+            storage.save_payload(part, {"fingerprint": fp, "epoch": e, "v": v}, "rewards-part")
             vs.append(v)
         return {"epochs": torch.tensor(epochs), "v": torch.stack(vs),
-                "players": ev["players_description"]}
+                "players": ev["players_description"], "runtime": runtime_record(self.device)}
 
     def _interactions(self, v: torch.Tensor | None) -> dict[str, Any]:
         """Both extreme optimal splits of every game (book/methods/decomposition.md
@@ -349,7 +461,8 @@ class Run:
         (``objective`` = upper bound, ``lower_bound``) and engine per game.  With
         ``solver: {method: pdhg}`` only one first-order split is stored."""
         if v is None:
-            v = storage.load_torch(self.dir / "rewards.pt")["v"]
+            v = storage.load_payload(self.dir / _OUTPUTS["rewards"], "rewards",
+                                     self._hint("rewards"))["v"]
         ia = self.config.interactions
         options = dict(ia.solver)
         method = parse_choice(Method, options.pop("method", Method.EXACT), "solver method")
@@ -371,6 +484,7 @@ class Run:
             "iterations": int(low.iterations),
             "tie_break": low.tie_break,
             "method": method.value,
+            "runtime": runtime_record(self.device),
         }
         if high is not None:
             payload.update({

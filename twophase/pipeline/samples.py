@@ -67,7 +67,8 @@ def _choose(inputs: RunInputs, config: RunConfig, dataset: Any, candidates: torc
 def choose_samples(config: RunConfig, inputs: RunInputs, train_set: Any, noise: NoiseResult,
                    players: Players) -> dict[str, Any]:
     """The ``eval`` payload: ``samples`` (a dict of :data:`SAMPLE_COLUMNS` lists), ``inputs``,
-    ``labels`` (the labels used in the rewards, i.e. the possibly noisy ones), ``players`` and
+    ``labels`` (the labels used in the rewards, i.e. the possibly noisy ones), ``players`` (the
+    :class:`~twophase.game.players.Players`; the run stores ``players.to_dict()``) and
     ``players_description``; for words and point clusters also the players bound once
     (``owner``, ``baseline``; text: ``input_ids``, ``attention_mask``)."""
     ia = config.interactions

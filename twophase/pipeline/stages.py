@@ -6,12 +6,14 @@ function that verifies the files of a finished stage. :func:`run_stage` is the o
 stage is skipped or computed; for a stage ``s`` in run folder ``folder`` it does
 
 1. **fingerprint -> is current?** ``folder/stages.json`` records ``s.fingerprint`` for ``s.name``,
-   ``s.output`` and every file of ``s.requires`` exist, and ``s.verify`` (if any) accepts the
-   folder: the stage is skipped and nothing is written;
+   ``s.output`` and every file of ``s.requires`` exist, a payload output (``.safetensors``)
+   carries ``s.fingerprint`` inside it, and ``s.verify`` (if any) finds no problem: the stage is
+   skipped and nothing is written (:func:`problem` says why a stage is not current);
 2. otherwise the stage's mark is removed first (from here on a crash leaves it "not current"),
 3. **compute**: ``value = s.compute()``; an exception propagates and nothing is saved or marked;
 4. **atomic save** of ``value`` to ``folder/s.output`` (:func:`twophase.pipeline.storage.save`,
-   format by suffix; a dict payload also records ``fingerprint``);
+   format by suffix; a dict payload also records ``fingerprint``, and its file's ``kind`` is the
+   stage's name);
 5. **mark**: ``stages.json[s.name] = s.fingerprint``; then the stage's ``scratch`` folders
    (partial results kept for resuming) are removed;
 6. **log**: ``(name, "computed")`` or ``(name, "skipped")`` is appended to the caller's log.
@@ -27,9 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twophase.errors import RunFileError
 from twophase.pipeline import storage
 
-__all__ = ["MARKS", "Stage", "StageResult", "is_current", "marks", "run_stage", "unmark"]
+__all__ = ["MARKS", "Stage", "StageResult", "is_current", "marks", "problem", "run_stage",
+           "unmark"]
 
 #: File of a run folder that records ``{stage: fingerprint}`` of the finished stages.
 MARKS = "stages.json"
@@ -45,7 +49,8 @@ class Stage:
         output: file of the run folder that receives what ``compute`` returns.
         compute: computes the result (it may also write resumable partial results of its own).
         requires: other files of the run folder that a finished stage has (e.g. checkpoints).
-        verify: extra check of a finished stage's files, ``verify(folder) -> bool``.
+        verify: extra check of a finished stage's files, ``verify(folder)`` returns ``None``
+            (or ``True``) when they hold what they should, else a one-line problem (or ``False``).
         scratch: folders of partial results, removed once the stage is saved and marked.
     """
 
@@ -54,7 +59,7 @@ class Stage:
     output: str
     compute: Callable[[], Any]
     requires: tuple[str, ...] = ()
-    verify: Callable[[Path], bool] | None = None
+    verify: Callable[[Path], str | bool | None] | None = None
     scratch: tuple[str, ...] = ()
 
 
@@ -69,9 +74,14 @@ class StageResult:
 
 
 def marks(folder: str | Path) -> dict[str, str]:
-    """``{stage: fingerprint}`` of the finished stages of the run folder (empty when none)."""
+    """``{stage: fingerprint}`` of the finished stages of the run folder (empty when none, or when
+    the file is unreadable: the stages' own files then decide, and it is rewritten)."""
     path = Path(folder) / MARKS
-    return storage.load_json(path) if path.is_file() else {}
+    try:
+        found = storage.load_json(path) if path.is_file() else {}
+    except RunFileError:
+        return {}
+    return {str(k): v for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 def _mark(folder: Path, name: str, fingerprint: str) -> None:
@@ -86,14 +96,34 @@ def unmark(folder: str | Path, *names: str) -> None:
         storage.atomic_save_json(folder / MARKS, {k: v for k, v in current.items() if k not in names})
 
 
-def is_current(folder: str | Path, stage: Stage) -> bool:
-    """True when ``stage`` is finished in ``folder`` with its current fingerprint (step 1)."""
+def problem(folder: str | Path, stage: Stage) -> str | None:
+    """Why ``stage`` is not finished in ``folder`` with its current fingerprint (step 1);
+    ``None`` when it is."""
     folder = Path(folder)
     if marks(folder).get(stage.name) != stage.fingerprint:
-        return False
-    if not all((folder / f).exists() for f in (stage.output, *stage.requires)):
-        return False
-    return stage.verify is None or bool(stage.verify(folder))
+        return f"stage {stage.name} is not marked done with fingerprint {stage.fingerprint[:12]}"
+    for f in (stage.output, *stage.requires):
+        if not (folder / f).exists():
+            return f"{folder / f} is missing"
+    if Path(stage.output).suffix == storage.PAYLOAD_SUFFIX:
+        try:
+            head = storage.read_header(folder / stage.output, stage.name)
+        except RunFileError as exc:
+            return str(exc)
+        if head.get("fingerprint") != stage.fingerprint:
+            return f"{folder / stage.output} was computed with other settings"
+    if stage.verify is not None:
+        found = stage.verify(folder)
+        if found is False:
+            return f"the files of stage {stage.name} in {folder} do not verify"
+        if isinstance(found, str):
+            return found
+    return None
+
+
+def is_current(folder: str | Path, stage: Stage) -> bool:
+    """True when ``stage`` is finished in ``folder`` with its current fingerprint (step 1)."""
+    return problem(folder, stage) is None
 
 
 def run_stage(
@@ -108,9 +138,9 @@ def run_stage(
         unmark(folder, stage.name)
         value = stage.compute()
         payload = {**value, "fingerprint": stage.fingerprint} if isinstance(value, dict) else value
-        storage.save(folder / stage.output, payload)
+        storage.save(folder / stage.output, payload, kind=stage.name)
         _mark(folder, stage.name, stage.fingerprint)
-        storage.remove(*(folder / s for s in stage.scratch))
+        storage.remove(*(folder / s for s in stage.scratch), within=folder)
         result = StageResult(stage.name, "computed", value)
     if log is not None:
         log.append((stage.name, result.status))

@@ -12,11 +12,32 @@ the labels it is trained on, i.e. the noisy ones under label noise) and on the t
 ``epoch, train_loss, train_acc, test_loss, test_acc, seconds`` per epoch (epoch 0 = the
 initialisation) is written to ``metrics.csv``.
 
-Checkpoints (``{model, optimizer, epoch, rng_state, config, fingerprint, metrics}``) are written
-atomically at the scheduled epochs (``checkpoints/epoch_XXXX.pt``) and a rolling ``last.pt`` after
-every epoch. ``rng_state`` holds the torch CPU (and CUDA) generator, numpy, Python ``random`` and the
-private shuffling generator, so a killed run that is started again continues from ``last.pt`` and
-ends **bit-identical** to an uninterrupted run (on CPU; CUDA kernels may be non-deterministic).
+Checkpoints (``{model, optimizer, epoch, rng_state, runtime, config, fingerprint, metrics}``,
+tensors and plain data only: :func:`twophase.pipeline.storage.save_payload`) are written
+atomically at the scheduled epochs (``checkpoints/epoch_XXXX.safetensors``), then the rolling
+``last.safetensors``, then ``metrics.csv``, after every epoch. ``rng_state`` holds the torch CPU
+(and CUDA) generator, numpy, Python ``random`` and the private shuffling generator as plain data.
+
+**Resume.** A run started again continues from ``last.safetensors`` when every scheduled
+checkpoint up to its epoch is present and intact; otherwise from the latest intact checkpoint
+before the first missing or damaged one (every checkpoint holds the full training state), and from
+scratch when there is none, so a deleted checkpoint is recomputed, never left missing.
+``metrics.csv`` is rewritten from the resume point's metrics first (a kill between the checkpoint
+and the table cannot leave it short).
+
+**Determinism.** ``runtime`` records the intra-op thread count (``torch.get_num_threads()``) and
+the device type the run was computed with. A resume with another thread count or device type is
+refused (:class:`~twophase.errors.DeterminismError`, naming the ``OMP_NUM_THREADS`` or
+``--device`` to use): the thread count changes the last bits of the reductions, so the weights from
+the first resumed epoch on. The count is not switched inside the process because
+``torch.set_num_threads`` with two or more threads corrupts batched LAPACK calls
+(``torch.linalg.solve``) in the torch 2.14 CUDA build this project pins. Under these two conditions
+a killed run ends **bit-identical** to an uninterrupted one on CPU (CUDA kernels may be
+non-deterministic).
+
+**Divergence.** After every epoch the training loss and the weights must be finite; otherwise
+:class:`~twophase.errors.TrainingDivergedError` is raised before anything of that epoch is
+written, so a diverged run is never marked trained.
 
 Batches: each epoch draws one permutation of the training indices from the private generator and
 cuts it into batches. In-memory datasets (with ``gather_inputs``) are indexed directly; others go
@@ -27,6 +48,7 @@ sentences are tokenized (padding to the longest sentence of the batch, ``attenti
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,8 +63,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from twophase.errors import ConfigError, DeterminismError, RunFileError, TrainingDivergedError
+from twophase.pipeline import storage
 from twophase.pipeline.config import TrainConfig
-from twophase.pipeline.storage import atomic_save_csv, atomic_save_torch, load_torch
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -52,20 +75,46 @@ __all__ = [
     "evaluate",
     "predict_proba",
     "fit",
+    "CHECKPOINT_KIND",
     "checkpoint_path",
+    "checkpoint_problem",
+    "last_path",
     "list_checkpoints",
+    "load_checkpoint",
+    "runtime_record",
     "capture_rng",
     "restore_rng",
 ]
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+#: ``kind`` of the checkpoint payload files.
+CHECKPOINT_KIND = "checkpoint"
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    """``"auto"`` -> CUDA when available, else CPU; else ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
+
+    Raises :class:`~twophase.errors.ConfigError` for another name or a device this machine lacks.
+    """
     if spec is None or str(spec) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(spec)
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"unknown device {str(spec)!r}; valid: auto, cpu, cuda, cuda:N, mps") \
+            from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {str(spec)!r} requested but CUDA is not available here; "
+                          "use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and \
+            device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {str(spec)!r}: this machine has {torch.cuda.device_count()} "
+                          "CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {str(spec)!r} requested but MPS is not available here")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unknown device {str(spec)!r}; valid: auto, cpu, cuda, cuda:N, mps")
+    return device
 
 
 class InputAdapter:
@@ -174,11 +223,16 @@ def predict_proba(
 
 
 def capture_rng(generator: torch.Generator) -> dict:
-    """All RNG states that influence training: torch (CPU, CUDA), numpy, random, shuffling."""
+    """All RNG states that influence training, as plain data (tensors, numbers, strings): torch
+    (CPU, CUDA), numpy, Python ``random`` and the private shuffling generator."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64),
+                   "gauss_next": gauss_next},
         "generator": generator.get_state(),
     }
     if torch.cuda.is_available():
@@ -189,11 +243,15 @@ def capture_rng(generator: torch.Generator) -> dict:
 def restore_rng(state: dict, generator: torch.Generator) -> None:
     """Inverse of :func:`capture_rng`."""
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    npy = state["numpy"]
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"],
+                         npy["has_gauss"], npy["cached_gaussian"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()),
+                     py["gauss_next"]))
     generator.set_state(state["generator"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all(list(state["cuda"]))
 
 
 def seed_everything(seed: int) -> None:
@@ -204,15 +262,20 @@ def seed_everything(seed: int) -> None:
 
 
 def checkpoint_path(out_dir: str | Path, epoch: int) -> Path:
-    """``out_dir/checkpoints/epoch_XXXX.pt``."""
-    return Path(out_dir) / "checkpoints" / f"epoch_{epoch:04d}.pt"
+    """``out_dir/checkpoints/epoch_XXXX.safetensors``."""
+    return Path(out_dir) / "checkpoints" / f"epoch_{epoch:04d}{storage.PAYLOAD_SUFFIX}"
+
+
+def last_path(out_dir: str | Path) -> Path:
+    """``out_dir/last.safetensors``, the rolling checkpoint of the last finished epoch."""
+    return Path(out_dir) / f"last{storage.PAYLOAD_SUFFIX}"
 
 
 def list_checkpoints(out_dir: str | Path) -> dict[int, Path]:
-    """``{epoch: path}`` of the scheduled checkpoints present in ``out_dir``."""
+    """``{epoch: path}`` of the checkpoint files present in ``out_dir`` (not verified)."""
     folder = Path(out_dir) / "checkpoints"
     found = {}
-    for p in sorted(folder.glob("epoch_*.pt")):
+    for p in sorted(folder.glob(f"epoch_*{storage.PAYLOAD_SUFFIX}")):
         try:
             found[int(p.stem.split("_")[1])] = p
         except (IndexError, ValueError):
@@ -220,8 +283,83 @@ def list_checkpoints(out_dir: str | Path) -> dict[int, Path]:
     return found
 
 
+def checkpoint_problem(path: Path, fingerprint: str, epoch: int | None = None) -> str | None:
+    """Why the checkpoint ``path`` cannot serve a run of ``fingerprint`` (``None``: it can).
+
+    Reads the header only (format, length, kind, fingerprint, epoch); the tensor digest is checked
+    when the weights are loaded (:func:`load_checkpoint`).
+    """
+    try:
+        head = storage.read_header(path, CHECKPOINT_KIND)
+    except FileNotFoundError:
+        return f"{path} is missing"
+    except RunFileError as exc:
+        return str(exc)
+    if head.get("fingerprint") != fingerprint:
+        return f"{path} was written by other settings (fingerprint {str(head.get('fingerprint'))[:12]})"
+    if epoch is not None and head.get("epoch") != epoch:
+        return f"{path} holds epoch {head.get('epoch')}, not {epoch}"
+    return None
+
+
+def load_checkpoint(path: str | Path, hint: str = "") -> dict:
+    """A checkpoint payload (``model``, ``optimizer``, ``epoch``, ``rng_state``, ``runtime``,
+    ``metrics``, ``fingerprint``, ``config``), verified (see
+    :func:`twophase.pipeline.storage.load_payload`)."""
+    return storage.load_payload(path, CHECKPOINT_KIND, hint)
+
+
+def runtime_record(device: torch.device) -> dict:
+    """What a bit-identical continuation needs to match: intra-op threads and device type
+    (and, for the record, the torch version)."""
+    return {"threads": torch.get_num_threads(), "device": device.type,
+            "torch": torch.__version__}
+
+
 def _state_cpu(model: nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _resume_point(out: Path, fingerprint: str, schedule: set[int]) -> tuple[Path | None, str]:
+    """The file to resume from and why (module docstring, *Resume*)."""
+    last = last_path(out)
+    head = None
+    try:
+        head = storage.read_header(last, CHECKPOINT_KIND)
+    except FileNotFoundError:
+        pass
+    except RunFileError:
+        head = None  # damaged: fall back to the kept checkpoints
+    if head is not None and head.get("fingerprint") != fingerprint:
+        raise RunFileError(
+            last, f"{last} was written with other settings (fingerprint "
+                  f"{str(head.get('fingerprint'))[:12]} != {fingerprint[:12]}); delete {out} to "
+                  "retrain")
+    reached = int(head.get("epoch")) if head is not None else None
+    kept = {e: p for e, p in list_checkpoints(out).items()
+            if e in schedule and checkpoint_problem(p, fingerprint, e) is None}
+    top = reached if reached is not None else max(kept, default=-1)
+    missing = [e for e in sorted(schedule) if e <= top and e not in kept]
+    if reached is not None and not missing:
+        return last, f"epoch {reached} (last)"
+    before = [e for e in kept if not missing or e < missing[0]]
+    if not before:
+        return None, "the start"
+    e = max(before)
+    why = f"; checkpoint of epoch {missing[0]} missing or damaged" if missing else ""
+    return kept[e], f"epoch {e} (checkpoint{why})"
+
+
+def _check_finite(model: nn.Module, row: dict, epoch: int, config: TrainConfig, out: Path) -> None:
+    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if math.isfinite(row["train_loss"]) and not bad:
+        return
+    what = f"train loss {row['train_loss']}" if not math.isfinite(row["train_loss"]) else \
+        f"non-finite weights in {', '.join(bad[:3])}"
+    raise TrainingDivergedError(
+        f"training in {out} diverged at epoch {epoch} ({what}) with lr={config.lr}, "
+        f"momentum={config.momentum}, batch_size={config.batch_size}; nothing of epoch {epoch} "
+        "was saved: lower train.lr in experiments.yaml and run again")
 
 
 def fit(
@@ -242,37 +380,70 @@ def fit(
 ) -> pd.DataFrame:
     """Train ``model`` for ``config.epochs`` epochs with checkpoints and exact resume.
 
-    The model must be freshly initialised (seeded by the caller) when no ``last.pt`` exists; if
-    ``out_dir/last.pt`` exists with the same ``fingerprint``, training continues from it (a
-    finished run returns its metrics at once). A ``last.pt`` with another fingerprint is an error:
-    the caller decides whether to delete stale outputs.
+    The model must be freshly initialised (seeded by the caller) when nothing can be resumed;
+    otherwise training continues from the resume point of the module docstring (a finished run
+    returns its metrics at once, after repairing ``metrics.csv``). A ``last.safetensors`` with
+    another fingerprint is a :class:`~twophase.errors.RunFileError`: the caller decides whether to
+    delete stale outputs.
 
     Args:
         model: the network (moved to ``device``).
         train_set, test_set: datasets yielding ``(x, y)``; ``test_set`` may be ``None``.
         config: :class:`TrainConfig` (epochs, batch_size, lr, momentum, weight_decay, seed,
             checkpoint schedule).
-        out_dir: folder for ``metrics.csv``, ``last.pt`` and ``checkpoints/``.
+        out_dir: folder for ``metrics.csv``, ``last.safetensors`` and ``checkpoints/``.
         adapter: :class:`InputAdapter` (needed for text).
         device: ``None``/``"auto"`` picks CUDA when available.
         fingerprint: identifies the settings; stored in every checkpoint.
         extra_config: stored as ``config`` in every checkpoint (e.g. the whole run config).
-        stop_after: stop after this epoch (simulates a killed run; for tests).
+        stop_after: stop after this epoch (for tests).
         on_epoch: callback with the metrics row after each epoch.
 
     Returns:
         DataFrame with :data:`METRIC_COLUMNS`, one row per epoch ``0..E`` (fewer if stopped).
+
+    Raises:
+        TrainingDivergedError: a non-finite training loss or weight after an epoch.
+        DeterminismError: the resume point was computed on another device type or with another
+            intra-op thread count.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
     adapter = adapter or InputAdapter()
+    schedule = set(config.checkpoint_epochs())
+    start_file, _ = _resume_point(out, fingerprint, schedule)
+    ckpt = None
+    if start_file is not None:
+        ckpt = load_checkpoint(start_file, "delete it to retrain from the checkpoint before it")
+        _check_runtime(ckpt.get("runtime") or {}, device, start_file, out)
+    return _fit(model, train_set, test_set, config, out, adapter, device, fingerprint,
+                extra_config, num_workers, show_progress, stop_after, on_epoch, ckpt,
+                start_file == last_path(out), schedule)
+
+
+def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) -> None:
+    """Refuse a resume that would not continue the recorded computation bit for bit."""
+    if recorded.get("device", device.type) != device.type:
+        raise DeterminismError(
+            f"{path} was computed on {recorded['device']}; resuming on {device.type} would not "
+            f"continue it bit for bit: pass --device {recorded['device']} (or delete {out} to "
+            f"retrain on {device.type})")
+    threads = int(recorded.get("threads", torch.get_num_threads()))
+    if threads != torch.get_num_threads():
+        raise DeterminismError(
+            f"{path} was computed with {threads} intra-op thread(s) and this process has "
+            f"{torch.get_num_threads()}; a resume with another count is not bit-identical: run "
+            f"with OMP_NUM_THREADS={threads} (or delete {out} to retrain)")
+
+
+def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, extra_config,
+         num_workers, show_progress, stop_after, on_epoch, ckpt, from_last, schedule) -> pd.DataFrame:
     model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     generator = torch.Generator()
-    schedule = set(config.checkpoint_epochs())
-    last = out / "last.pt"
+    runtime = runtime_record(device)
     rows: list[dict] = []
 
     def metrics_row(epoch: int, seconds: float) -> dict:
@@ -282,37 +453,39 @@ def fit(
         return {"epoch": epoch, "train_loss": tr[0], "train_acc": tr[1], "test_loss": te[0],
                 "test_acc": te[1], "seconds": seconds}
 
+    def write_metrics() -> None:
+        storage.atomic_save_csv(out / "metrics.csv", pd.DataFrame(rows, columns=METRIC_COLUMNS))
+
     def save(epoch: int) -> None:
         ckpt = {
             "model": _state_cpu(model),
             "optimizer": optimizer.state_dict(),
             "epoch": epoch,
             "rng_state": capture_rng(generator),
-            "config": extra_config if extra_config is not None else config,
+            "runtime": runtime,
+            "config": storage.to_jsonable(extra_config if extra_config is not None else config),
             "fingerprint": fingerprint,
             "metrics": list(rows),
         }
         if epoch in schedule:
-            atomic_save_torch(checkpoint_path(out, epoch), ckpt)
-        atomic_save_torch(last, ckpt)
-        atomic_save_csv(out / "metrics.csv", pd.DataFrame(rows, columns=METRIC_COLUMNS))
+            storage.save_payload(checkpoint_path(out, epoch), ckpt, CHECKPOINT_KIND)
+        storage.save_payload(last_path(out), ckpt, CHECKPOINT_KIND)
+        write_metrics()
 
-    if last.exists():
-        ckpt = load_torch(last, map_location="cpu")
-        if ckpt.get("fingerprint", "") != fingerprint:
-            raise RuntimeError(
-                f"{last} was written with other settings (fingerprint "
-                f"{ckpt.get('fingerprint', '')[:12]} != {fingerprint[:12]}); delete {out} to retrain"
-            )
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         restore_rng(ckpt["rng_state"], generator)
         rows = list(ckpt["metrics"])
         start = int(ckpt["epoch"])
+        write_metrics()  # a kill between last.safetensors and metrics.csv left it short
+        if not from_last:  # last.safetensors is damaged or ahead of a missing checkpoint
+            storage.save_payload(last_path(out), ckpt, CHECKPOINT_KIND)
     else:
         seed_everything(config.seed)
         generator.manual_seed(config.seed)
         rows.append(metrics_row(0, 0.0))
+        _check_finite(model, rows[-1], 0, config, out)
         save(0)
         start = 0
 
@@ -333,6 +506,7 @@ def fit(
             loss.backward()
             optimizer.step()
         row = metrics_row(epoch, time.perf_counter() - t0)
+        _check_finite(model, row, epoch, config, out)
         rows.append(row)
         save(epoch)
         bar.set_postfix(train=f"{row['train_loss']:.3f}", test=f"{row['test_loss']:.3f}")

@@ -1,0 +1,110 @@
+"""Notebook execution's safety (twophase.book.execute): one process per executed notebook, names
+checked before any path is built, the configuration checked before any work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twophase import book
+from twophase.book.execute import _execute_job
+from twophase.errors import ConfigError
+
+
+def test_a_notebook_executed_elsewhere_is_a_failure_naming_the_process(tmp_path):
+    spec = book.NotebookSpec("99_any", "Any", book.Scope.PROFILE, source=tmp_path / "x.ipynb")
+    out = tmp_path / "out" / "99_any.ipynb"
+    job = book.Job(spec, "smoke", "runs", None, out, ())
+    assert not (out.parent / ".99_any.lock").exists()
+    code = ("import sys, time\n"
+            "from twophase.pipeline.lock import notebook_lock\n"
+            f"with notebook_lock({str(out)!r}):\n"
+            "    print('got', flush=True)\n"
+            "    time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ,
+                                   "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    try:
+        assert holder.stdout.readline().strip() == "got"
+        failure = _execute_job(job, "fp", tmp_path, lock_timeout=0)
+        assert failure is not None and f"in use by pid {holder.pid}" in failure.error
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"profile": "../x"}, "invalid profile name"),
+    ({"profile": "smoke", "jobs": 0}, "jobs must be >= 1"),
+    ({"profile": "smoke", "only": ["99_nope"]}, "unknown notebook"),
+])
+def test_bad_arguments_fail_before_any_work(tmp_path, kwargs, expected):
+    with pytest.raises(ConfigError, match=expected):
+        book.run_notebooks(runs_root=tmp_path, show_progress=False, **kwargs)
+    assert not any(tmp_path.iterdir())
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children of all its threads: papermill starts kernels from a
+    thread)."""
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for kid in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+                found += [int(kid), *_descendants(int(kid))]
+    except OSError:
+        pass
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines()
+                     if x.startswith("State")).split()[1]
+    except (OSError, StopIteration):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.book
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_kernel_dies_with_a_killed_book_process(tmp_path):
+    import signal
+    import time
+
+    code = ("from pathlib import Path\n"
+            "from twophase import book\n"
+            "from twophase.book.execute import _execute_job\n"
+            "spec = book.notebook_specs(['01'])[0]\n"
+            f"out = Path({str(tmp_path / 'out' / '01_primer.ipynb')!r})\n"
+            "_execute_job(book.Job(spec, 'smoke', 'runs', None, out, ()), 'fp', Path.cwd())\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ,
+                                   "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    kernel = None
+    for _ in range(600):
+        kernel = next((p for p in _descendants(parent.pid) if "ipykernel" in _cmdline(p)), None)
+        if kernel or parent.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert kernel is not None, "no kernel started"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=30)
+    for _ in range(200):  # ipykernel polls its parent and exits
+        if not _alive(kernel):
+            break
+        time.sleep(0.05)
+    assert not _alive(kernel)
