@@ -180,14 +180,14 @@ SETTINGS = textwrap.dedent("""
 """)
 
 
-def _matrix(tmp_path, lr="0.01", solver="{max_iter: 100}"):
+def _matrix(tmp_path, lr="0.01", solver="{}"):
     m = tmp_path / "m.yaml"
     m.write_text(SETTINGS.replace("LR", lr).replace("SOLVER", solver))
     return ["--matrix", str(m), "--runs-root", str(tmp_path / "runs"), "--no-progress"]
 
 
 @pytest.mark.parametrize("solver, expected", [("{max_iters: 100}", "unknown key 'max_iters'"),
-                                              ("{max_iter: -1}", "max_iter")])
+                                              ("{tol: -1}", "tol")])
 def test_solver_options_fail_before_training(tmp_path, capsys, solver, expected):
     assert cli.main(["run", "t", "r", *_matrix(tmp_path, solver=solver)]) == 2
     _one_line_error(capsys, expected)

@@ -26,12 +26,6 @@ from twophase.pipeline.train import (
 )
 
 
-def load_torch(path):
-    """A checkpoint file (the name the tests used before checkpoints were safetensors)."""
-    path = str(path).replace(".pt", ".safetensors")
-    return load_checkpoint(path)
-
-
 class TensorData(torch.utils.data.Dataset):
     """In-memory (x, y) dataset with ``targets`` and ``gather_inputs`` like twophase.data's."""
 
@@ -102,12 +96,12 @@ def test_fit_writes_metrics_checkpoints_and_learns(tmp_path):
     on_disk = pd.read_csv(tmp_path / "metrics.csv")
     pd.testing.assert_frame_equal(on_disk, m, check_dtype=False)
     assert sorted(list_checkpoints(tmp_path)) == list(_cfg().checkpoint_epochs()) == [0, 1, 4]
-    ck = load_torch(tmp_path / "checkpoints" / "epoch_0004.pt")
+    ck = load_checkpoint(checkpoint_path(tmp_path, 4))
     assert set(ck) >= {"model", "optimizer", "epoch", "rng_state", "config"}
     assert set(ck["rng_state"]) >= {"torch", "numpy", "python", "generator"}
     assert ck["epoch"] == 4
     # the stored metrics of a checkpoint are those at its epoch
-    assert len(load_torch(tmp_path / "checkpoints" / "epoch_0001.pt")["metrics"]) == 2
+    assert len(load_checkpoint(checkpoint_path(tmp_path, 1))["metrics"]) == 2
     # evaluate() recomputes the logged final test loss exactly
     model = _model()
     model.load_state_dict(ck["model"])
@@ -139,15 +133,15 @@ def test_resume_is_bit_identical(tmp_path, data):
                   show_progress=False)
     cols = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]
     pd.testing.assert_frame_equal(straight[cols], resumed[cols], check_exact=True)
-    a = load_torch(tmp_path / "a" / "last.pt")
-    b = load_torch(tmp_path / "b" / "last.pt")
+    a = load_checkpoint(last_path(tmp_path / "a"))
+    b = load_checkpoint(last_path(tmp_path / "b"))
     _assert_same_state(a["model"], b["model"])
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(),
                       strict=True):
         assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
     assert torch.equal(a["rng_state"]["generator"], b["rng_state"]["generator"])
-    _assert_same_state(load_torch(tmp_path / "a" / "checkpoints" / "epoch_0001.pt")["model"],
-                       load_torch(tmp_path / "b" / "checkpoints" / "epoch_0001.pt")["model"])
+    _assert_same_state(load_checkpoint(checkpoint_path(tmp_path / "a", 1))["model"],
+                       load_checkpoint(checkpoint_path(tmp_path / "b", 1))["model"])
     # a finished run returns at once, unchanged
     again = fit(_model(), train, test, cfg, tmp_path / "b", device="cpu", show_progress=False)
     pd.testing.assert_frame_equal(again[cols], straight[cols], check_exact=True)
@@ -183,10 +177,10 @@ IMAGE_MODELS = {
 
 def _check_roundtrip(model_fn, out, batch, adapter):
     """Reloading the final checkpoint into a fresh model reproduces its logits exactly."""
-    ck = load_torch(out / "last.pt")
+    ck = load_checkpoint(last_path(out))
     a, b = model_fn(), model_fn()
     a.load_state_dict(ck["model"])
-    b.load_state_dict(load_torch(out / "checkpoints" / f"epoch_{ck['epoch']:04d}.pt")["model"])
+    b.load_state_dict(load_checkpoint(checkpoint_path(out, ck["epoch"]))["model"])
     a.eval()
     b.eval()
     inputs, aux = adapter(batch)
@@ -267,7 +261,7 @@ def test_text_model_trains_with_tokenizer_and_padding(tmp_path, name="bert-tiny"
 
 
 def _models(folder):
-    return {e: load_torch(p)["model"] for e, p in list_checkpoints(folder).items()}
+    return {e: load_checkpoint(p)["model"] for e, p in list_checkpoints(folder).items()}
 
 
 def test_checkpoints_hold_plain_data_only(tmp_path):
@@ -277,7 +271,7 @@ def test_checkpoints_hold_plain_data_only(tmp_path):
     assert path.read_bytes()[:8] != b"\x80\x02" and b"torch._utils" not in path.read_bytes()
     head = storage.read_header(path, "checkpoint")
     assert head.get("epoch") == 1 and set(head.get("runtime")) == {"threads", "device", "torch"}
-    rng = load_torch(path)["rng_state"]
+    rng = load_checkpoint(path)["rng_state"]
     assert set(rng["numpy"]) == {"kind", "keys", "pos", "has_gauss", "cached_gaussian"}
     assert rng["python"]["state"].shape == (625,)
 
