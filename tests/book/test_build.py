@@ -38,11 +38,15 @@ def test_a_child_dies_with_its_killed_parent():
     parent = subprocess.Popen([sys.executable, "-c", code],
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     child = None
-    for _ in range(200):
+    for _ in range(400):  # the sleep child (imports may start short-lived helpers first)
         kids = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
-        found = kids.read_text().split() if kids.exists() else []
-        if found:
-            child = int(found[0])
+        for pid in (kids.read_text().split() if kids.exists() else []):
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep\x00120"):
+                    child = int(pid)
+            except OSError:
+                continue
+        if child:
             break
         time.sleep(0.05)
     assert child is not None and _state(child) in ("R", "S", "D")  # running or sleeping
