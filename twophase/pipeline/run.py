@@ -85,7 +85,8 @@ from twophase.pipeline.train import (
     runtime_record,
 )
 
-__all__ = ["STAGES", "Run", "StageName", "StageError", "fingerprints", "run_folder"]
+__all__ = ["STAGES", "Run", "StageName", "StageError", "decompose_rewards", "fingerprints",
+           "run_folder"]
 
 _VERSION = 2  # bump to invalidate every cached stage after an algorithm change; 2: safetensors
 #: version of the eval payload; 3: the players are plain data (Players.to_dict)
@@ -172,6 +173,16 @@ def _plain_fields(result: Any) -> dict[str, Any]:
                 isinstance(v, (bool, int, float, str)) for v in value):
             out[f.name] = list(value)
     return out
+
+
+def decompose_rewards(v: torch.Tensor, ia: InteractionConfig, *, show_progress: bool = False
+                      ) -> dict[str, Any]:
+    """The interactions payload of the rewards ``v`` ``(..., 2^n)`` with the settings ``ia``: the
+    one call the ``interactions`` stage makes, which
+    :func:`twophase.pipeline.config.check_run` also makes on one tiny game to check the solver
+    options before any work."""
+    res = decompose_and_or(v, q_bound=ia.q_bound, show_progress=show_progress, **ia.solver)
+    return _plain_fields(res)
 
 
 class Run:
@@ -472,7 +483,6 @@ class Run:
         if v is None:
             v = storage.load_payload(self.dir / _OUTPUTS["rewards"], "rewards",
                                      self._hint("rewards"))["v"]
-        ia = self.config.interactions
-        res = decompose_and_or(v.to(self.device), q_bound=ia.q_bound,
-                               show_progress=self.show_progress, **ia.solver)
-        return {**_plain_fields(res), "runtime": runtime_record(self.device)}
+        payload = decompose_rewards(v.to(self.device), self.config.interactions,
+                                    show_progress=self.show_progress)
+        return {**payload, "runtime": runtime_record(self.device)}
