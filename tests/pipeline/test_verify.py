@@ -25,7 +25,7 @@ def _tiny(n=5, q_bound=0.02):
         train=dataclasses.replace(cfg.train, epochs=3, train_subset=60, test_subset=30,
                                   checkpoints=CheckpointSchedule(count=2)),
         interactions=dataclasses.replace(cfg.interactions, n=n, eval_train=4, eval_test=3,
-                                         q_bound=q_bound, solver={"max_iter": 400}),
+                                         q_bound=q_bound),
     )
 
 

@@ -443,11 +443,14 @@ def _check_dataset_values(cfg: RunConfig, where: str) -> None:
 
 
 def _check_solver(cfg: RunConfig, where: str) -> None:
-    """The solver options: keys from the signature of ``decompose_and_or``, values by the solver
-    itself on one tiny game (n = 2), so a wrong value fails before training, not after it."""
+    """The solver options: names against the signature of ``decompose_and_or``, then values by
+    the call the ``interactions`` stage makes
+    (:func:`twophase.pipeline.run.decompose_rewards`), on one tiny game (n = 2), so a wrong option
+    fails before training, not after it."""
     import torch
 
     from twophase.interactions.decompose import decompose_and_or
+    from twophase.pipeline.run import decompose_rewards  # run imports this module
 
     params = inspect.signature(decompose_and_or).parameters
     valid = [k for k, p in params.items()
@@ -456,8 +459,7 @@ def _check_solver(cfg: RunConfig, where: str) -> None:
         _check_key(key, valid, where)
     game = torch.tensor([[0.0, 0.5, -0.25, 1.0]], dtype=torch.float64)
     try:
-        decompose_and_or(game, q_bound=cfg.interactions.q_bound, show_progress=False,
-                         **cfg.interactions.solver)
+        decompose_rewards(game, cfg.interactions)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

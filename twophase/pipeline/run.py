@@ -86,7 +86,8 @@ from twophase.pipeline.train import (
     runtime_record,
 )
 
-__all__ = ["STAGES", "Run", "StageName", "StageError", "fingerprints", "run_folder"]
+__all__ = ["STAGES", "Run", "StageName", "StageError", "decompose_rewards", "fingerprints",
+           "run_folder"]
 
 _VERSION = 2  # bump to invalidate every cached stage after an algorithm change; 2: safetensors
 #: version of the interactions stage; 2: exact, certified splits with the tie-break band
@@ -158,6 +159,48 @@ def _checkpoint_rewards(model: nn.Module, ev: dict, ia: InteractionConfig, eval_
     with torch.no_grad():
         feats = torch.cat([model.front(x[i:i + bs].to(device)) for i in range(0, len(x), bs)])
     return masked_rewards(model.tail, feats, ev["players"], labels, **kw).cpu()
+
+
+def decompose_rewards(v: torch.Tensor, ia: InteractionConfig, *, show_progress: bool = False
+                      ) -> dict[str, Any]:
+    """The interactions payload of the rewards ``v`` ``(..., 2^n)`` with the settings ``ia``: the
+    one call the ``interactions`` stage makes, which
+    :func:`twophase.pipeline.config.check_run` also makes on one tiny game to check the solver
+    options before any work.
+
+    Both extreme optimal splits of every game (book/methods/decomposition.md
+    (method-decomposition-tiebreak)): the canonical low-order one (``I_and``, ``I_or``, ``q``,
+    ``gamma``) and the high-order one (``I_and_high``, ``I_or_high``), each with its certificate
+    (``objective`` = upper bound, ``lower_bound``) and engine per game.  With
+    ``solver: {method: pdhg}`` only one first-order split is stored."""
+    options = dict(ia.solver)
+    method = parse_choice(Method, options.pop("method", Method.EXACT), "solver method")
+    if method is Method.EXACT:
+        band = decompose_band(v, q_bound=ia.q_bound, show_progress=show_progress, **options)
+        low, high = band.low, band.high
+    else:
+        low = decompose_and_or(v, q_bound=ia.q_bound, method=method, tie_break="none",
+                               show_progress=show_progress, **options)
+        high = None
+    payload = {
+        "I_and": low.I_and.detach().cpu(), "I_or": low.I_or.detach().cpu(),
+        "q": low.q.detach().cpu(), "gamma": low.gamma.detach().cpu(),
+        "objective": low.objective.detach().cpu(),
+        "lower_bound": low.lower_bound.detach().cpu(),
+        "converged": low.converged.detach().cpu(),
+        "engine": low.engine.detach().cpu(),
+        "iterations": int(low.iterations),
+        "tie_break": low.tie_break,
+        "method": method.value,
+    }
+    if high is not None:
+        payload.update({
+            "I_and_high": high.I_and.detach().cpu(), "I_or_high": high.I_or.detach().cpu(),
+            "objective_high": high.objective.detach().cpu(),
+            "lower_bound_high": high.lower_bound.detach().cpu(),
+            "engine_high": high.engine.detach().cpu(),
+        })
+    return payload
 
 
 class Run:
@@ -455,43 +498,9 @@ class Run:
                 "players": ev["players_description"], "runtime": runtime_record(self.device)}
 
     def _interactions(self, v: torch.Tensor | None) -> dict[str, Any]:
-        """Both extreme optimal splits of every game (book/methods/decomposition.md
-        (method-decomposition-tiebreak)): the canonical low-order one (``I_and``, ``I_or``, ``q``,
-        ``gamma``) and the high-order one (``I_and_high``, ``I_or_high``), each with its certificate
-        (``objective`` = upper bound, ``lower_bound``) and engine per game.  With
-        ``solver: {method: pdhg}`` only one first-order split is stored."""
+        """:func:`decompose_rewards` of ``v`` (default: the stored rewards), with the runtime."""
         if v is None:
             v = storage.load_payload(self.dir / _OUTPUTS["rewards"], "rewards",
                                      self._hint("rewards"))["v"]
-        ia = self.config.interactions
-        options = dict(ia.solver)
-        method = parse_choice(Method, options.pop("method", Method.EXACT), "solver method")
-        if method is Method.EXACT:
-            band = decompose_band(v, q_bound=ia.q_bound, show_progress=self.show_progress,
-                                  **options)
-            low, high = band.low, band.high
-        else:
-            low = decompose_and_or(v, q_bound=ia.q_bound, method=method, tie_break="none",
-                                   show_progress=self.show_progress, **options)
-            high = None
-        payload = {
-            "I_and": low.I_and.detach().cpu(), "I_or": low.I_or.detach().cpu(),
-            "q": low.q.detach().cpu(), "gamma": low.gamma.detach().cpu(),
-            "objective": low.objective.detach().cpu(),
-            "lower_bound": low.lower_bound.detach().cpu(),
-            "converged": low.converged.detach().cpu(),
-            "engine": low.engine.detach().cpu(),
-            "iterations": int(low.iterations),
-            "tie_break": low.tie_break,
-            "method": method.value,
-            "runtime": runtime_record(self.device),
-        }
-        if high is not None:
-            payload.update({
-                "I_and_high": high.I_and.detach().cpu(), "I_or_high": high.I_or.detach().cpu(),
-                "objective_high": high.objective.detach().cpu(),
-                "lower_bound_high": high.lower_bound.detach().cpu(),
-                "engine_high": high.engine.detach().cpu(),
-            })
-        return payload
-
+        payload = decompose_rewards(v, self.config.interactions, show_progress=self.show_progress)
+        return {**payload, "runtime": runtime_record(self.device)}
