@@ -187,7 +187,7 @@ def _matrix(tmp_path, lr="0.01", solver="{}"):
 
 
 @pytest.mark.parametrize("solver, expected", [("{max_iters: 100}", "unknown key 'max_iters'"),
-                                              ("{tol: -1}", "tol")])
+                                              ("{memory_budget_bytes: 1}", "memory_budget_bytes")])
 def test_solver_options_fail_before_training(tmp_path, capsys, solver, expected):
     assert cli.main(["run", "t", "r", *_matrix(tmp_path, solver=solver)]) == 2
     _one_line_error(capsys, expected)

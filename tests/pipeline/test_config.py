@@ -220,7 +220,8 @@ def test_malformed_yaml_is_a_config_error(tmp_path, text, expected):
 
 @pytest.mark.parametrize("changes, expected", [
     ({"interactions": {"solver": {"max_iters": 5}}}, ["max_iters", "valid", "max_iter"]),
-    ({"interactions": {"solver": {"tol": -1.0}}}, ["interactions.solver", "tol"]),
+    ({"interactions": {"solver": {"memory_budget_bytes": 1}}},
+     ["interactions.solver", "memory_budget_bytes"]),
     ({"interactions": {"solver": {"method": "magic"}}}, ["interactions.solver", "method"]),
     ({"dataset_options": {"size": 4}}, ["player layer of lenet is (6, 4, 4)", "8x8 grid"]),
     ({"model_options": {"width": -1}, "model": "vgg11"}, ["vgg11", "cannot take", "width"]),
