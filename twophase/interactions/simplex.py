@@ -41,6 +41,15 @@ PIVOT_TOL = 1e-12
 HARRIS_TOL = 1e-11
 _FM = {"contract", "reassoc", "nsz", "arcp"}
 
+#: A condition already violated by more than these is an event at once; a smaller violation is
+#: rounding at a breakpoint just passed and is left alone.  Rows (relative to the box): loose, as
+#: twin rows (equal on the basis, e.g. of a player without effect) would otherwise swap forever;
+#: signs and reduced costs: tight, below the 1e-7 cost perturbation of the tie-break.
+ROW_VIOLATION_TOL = 1e-7
+VIOLATION_TOL = 1e-11
+#: Consecutive degenerate pivots (no progress in ``t``) after which the path gives up (a cycle).
+MAX_STALL = 400
+
 STATUS_OPTIMAL = 0
 STATUS_BUDGET = 1
 STATUS_NUMERICS = 2
@@ -408,6 +417,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
     t = 1.0
     steps = 0
     since = 0
+    stalled = 0  # consecutive pivots at the same t (degenerate): a cycle guard
     status = STATUS_OPTIMAL
     work = 0.0
     unit = 12.0 * n * L
@@ -455,7 +465,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -(zeta - r0[S]) / bb
                     if tp > t:
-                        tp = t
+                        tp = t if (zeta - r0[S]) + bb * t < -ROW_VIOLATION_TOL * zeta else -1.0
                     if tp > best:
                         best = tp
                         kind = 0
@@ -464,7 +474,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -(zeta + r0[S]) / bb
                     if tp > t:
-                        tp = t
+                        tp = t if (zeta + r0[S]) + bb * t < -ROW_VIOLATION_TOL * zeta else -1.0
                     if tp > best:
                         best = tp
                         kind = 1
@@ -474,7 +484,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -sgn[p] * g0[p] / bb
                     if tp > t:
-                        tp = t
+                        tp = t if sgn[p] * g0[p] + bb * t < -VIOLATION_TOL else -1.0
                     if tp > best:
                         best = tp
                         kind = 2
@@ -485,7 +495,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -sig[q] * h0[q] / bb
                     if tp > t:
-                        tp = t
+                        tp = t if sig[q] * h0[q] + bb * t < -VIOLATION_TOL else -1.0
                     if tp > best:
                         best = tp
                         kind = 3
@@ -497,7 +507,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -(c[i] - y0[i]) / bb
                     if tp > t:
-                        tp = t
+                        tp = t if (c[i] - y0[i]) + bb * t < -VIOLATION_TOL else -1.0
                     if tp > best:
                         best = tp
                         kind = 4
@@ -506,7 +516,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -(c[i] + y0[i]) / bb
                     if tp > t:
-                        tp = t
+                        tp = t if (c[i] + y0[i]) + bb * t < -VIOLATION_TOL else -1.0
                     if tp > best:
                         best = tp
                         kind = 5
@@ -514,6 +524,13 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
         if kind < 0 or best <= 0.0:
             t = 0.0
             break
+        if best >= t * (1.0 - 1e-13):
+            stalled += 1
+            if stalled > MAX_STALL:
+                status = STATUS_NUMERICS
+                break
+        else:
+            stalled = 0
         t = best
         box = zeta + t * dzeta
         piv = 1.0
