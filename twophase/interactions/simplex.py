@@ -178,23 +178,28 @@ def _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1
 
 @njit(cache=True, fastmath=_FM, nogil=True)
 def _add(W, A, sig, J, sgn, posA, posJ, k, L, S, s, j, sg, g0, g1, h0, h1, v, zeta, dv, dzeta,
-         c, dc, rowv, colv, Wcol, rowW):
-    """Row ``S`` (side ``s``) joins ``A`` and column ``j`` (sign ``sg``) joins ``J``."""
+         c, dc, rowv, colv, Wcol, rowW, have_wcol, have_roww):
+    """Row ``S`` (side ``s``) joins ``A`` and column ``j`` (sign ``sg``) joins ``J``.
+
+    ``Wcol = W Phi[A, j]`` and ``rowW = Phi[S, J] W`` are computed here unless the caller already
+    has them (``have_wcol``, ``have_roww``: the pivot's own FTRAN / BTRAN)."""
     for p in range(k):
         rowv[p] = _entry(S, J[p], L)
     for q in range(k):
         colv[q] = _entry(A[q], j, L)
-    for p in range(k):
-        acc = 0.0
-        for q in range(k):
-            acc += W[p, q] * colv[q]
-        Wcol[p] = acc
-    for q in range(k):
-        rowW[q] = 0.0
-    for p in range(k):
-        if rowv[p] != 0.0:
+    if not have_wcol:
+        for p in range(k):
+            acc = 0.0
             for q in range(k):
-                rowW[q] += W[p, q]
+                acc += W[p, q] * colv[q]
+            Wcol[p] = acc
+    if not have_roww:
+        for q in range(k):
+            rowW[q] = 0.0
+        for p in range(k):
+            if rowv[p] != 0.0:
+                for q in range(k):
+                    rowW[q] += W[p, q]
     sch = _entry(S, j, L)
     for p in range(k):
         sch -= rowv[p] * Wcol[p]
@@ -418,6 +423,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
     steps = 0
     since = 0
     stalled = 0  # consecutive pivots at the same t (degenerate): a cycle guard
+    y_valid = False  # y0 = Phi^T z0 is current
     status = STATUS_OPTIMAL
     work = 0.0
     unit = 12.0 * n * L
@@ -442,11 +448,13 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
             phi_apply(xf, r1, tmp, n)
             for i in range(L):
                 r1[i] = dv[i] - r1[i]
-        for i in range(L):
-            zf[i] = 0.0
-        for q in range(k):
-            zf[A[q]] = h0[q]
-        phi_t_apply(zf, y0, tmp, n)
+        if not y_valid:  # reduced costs from scratch (after a refactor or a primal pivot)
+            for i in range(L):
+                zf[i] = 0.0
+            for q in range(k):
+                zf[A[q]] = h0[q]
+            phi_t_apply(zf, y0, tmp, n)
+        y_valid = not has_dc  # a dual pivot below updates y0 in place when the costs are fixed
         if has_dc:
             for i in range(L):
                 zf[i] = 0.0
@@ -600,11 +608,22 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
             if ecol < 0 and erow < 0:
                 status = STATUS_NUMERICS
                 break
-            if kind <= 1:
+            if y_valid:  # the dual moves by theta along dz: y0 += theta delta (no transform)
                 if ecol >= 0:
+                    di = delta[ecol]
+                    yi = y0[ecol] + t * y1[ecol]
+                    ci = c[ecol] + t * dc[ecol]
+                    theta = (ci - yi) / di if di > 0 else (ci + yi) / (-di)
+                else:
+                    dq = dz[A[erow]]
+                    theta = (sig[erow] * (h0[erow] + t * h1[erow])) / (-sig[erow] * dq)
+                for i in range(2 * L):
+                    y0[i] += theta * delta[i]
+            if kind <= 1:
+                if ecol >= 0:  # b1 holds Phi[S, J] W, the BTRAN of this pivot
                     piv = _add(W, A, sig, J, sgn, posA, posJ, k, L, idx, 1.0 if kind == 0 else -1.0,
                                ecol, 1.0 if delta[ecol] > 0 else -1.0, g0, g1, h0, h1, v, zeta, dv,
-                               dzeta, c, dc, b1, b2, b3, b4)
+                               dzeta, c, dc, b2, b3, b4, b1, False, True)
                     k += 1
                 else:
                     piv = _replace_row(W, A, sig, J, posA, k, L, erow, idx, 1.0 if kind == 0 else -1.0,
@@ -697,9 +716,12 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if lbasic >= 0:
                     piv = _replace_col(W, A, J, sgn, posJ, k, L, lbasic, idx, si, g0, g1, h0, h1, c,
                                        dc, b1, b2, b3)
-                else:
+                else:  # the FTRAN of this pivot: W Phi[A, idx] = -si dx[J]
+                    for p in range(k):
+                        b3[p] = -si * dx[J[p]]
                     piv = _add(W, A, sig, J, sgn, posA, posJ, k, L, lrow, 1.0 if dr[lrow] > 0 else -1.0,
-                               idx, si, g0, g1, h0, h1, v, zeta, dv, dzeta, c, dc, b1, b2, b3, b4)
+                               idx, si, g0, g1, h0, h1, v, zeta, dv, dzeta, c, dc, b1, b2, b3, b4,
+                               True, False)
                     k += 1
             else:
                 if lbasic >= 0:
@@ -709,10 +731,13 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                     piv = _replace_row(W, A, sig, J, posA, k, L, idx, lrow, 1.0 if dr[lrow] > 0 else -1.0,
                                        g0, g1, h0, h1, v, zeta, dv, dzeta, b1, b2)
         since += 1
+        if kind > 2:
+            y_valid = False  # a primal pivot changes the dual slopes: recompute
         if since >= refactor_every or piv < 1e-7:
             _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
             work += 2.0 * k * k * k
             since = 0
+            y_valid = False
     if status == STATUS_OPTIMAL:
         _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
     return k, steps, status, g0, h0
