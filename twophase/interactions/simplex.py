@@ -41,6 +41,15 @@ PIVOT_TOL = 1e-12
 HARRIS_TOL = 1e-11
 _FM = {"contract", "reassoc", "nsz", "arcp"}
 
+#: A condition already violated by more than these is an event at once; a smaller violation is
+#: rounding at a breakpoint just passed and is left alone.  Rows (relative to the box): loose, as
+#: twin rows (equal on the basis, e.g. of a player without effect) would otherwise swap forever;
+#: signs and reduced costs: tight, below the 1e-7 cost perturbation of the tie-break.
+ROW_VIOLATION_TOL = 1e-7
+VIOLATION_TOL = 1e-11
+#: Consecutive degenerate pivots (no progress in ``t``) after which the path gives up (a cycle).
+MAX_STALL = 400
+
 STATUS_OPTIMAL = 0
 STATUS_BUDGET = 1
 STATUS_NUMERICS = 2
@@ -169,23 +178,28 @@ def _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1
 
 @njit(cache=True, fastmath=_FM, nogil=True)
 def _add(W, A, sig, J, sgn, posA, posJ, k, L, S, s, j, sg, g0, g1, h0, h1, v, zeta, dv, dzeta,
-         c, dc, rowv, colv, Wcol, rowW):
-    """Row ``S`` (side ``s``) joins ``A`` and column ``j`` (sign ``sg``) joins ``J``."""
+         c, dc, rowv, colv, Wcol, rowW, have_wcol, have_roww):
+    """Row ``S`` (side ``s``) joins ``A`` and column ``j`` (sign ``sg``) joins ``J``.
+
+    ``Wcol = W Phi[A, j]`` and ``rowW = Phi[S, J] W`` are computed here unless the caller already
+    has them (``have_wcol``, ``have_roww``: the pivot's own FTRAN / BTRAN)."""
     for p in range(k):
         rowv[p] = _entry(S, J[p], L)
     for q in range(k):
         colv[q] = _entry(A[q], j, L)
-    for p in range(k):
-        acc = 0.0
-        for q in range(k):
-            acc += W[p, q] * colv[q]
-        Wcol[p] = acc
-    for q in range(k):
-        rowW[q] = 0.0
-    for p in range(k):
-        if rowv[p] != 0.0:
+    if not have_wcol:
+        for p in range(k):
+            acc = 0.0
             for q in range(k):
-                rowW[q] += W[p, q]
+                acc += W[p, q] * colv[q]
+            Wcol[p] = acc
+    if not have_roww:
+        for q in range(k):
+            rowW[q] = 0.0
+        for p in range(k):
+            if rowv[p] != 0.0:
+                for q in range(k):
+                    rowW[q] += W[p, q]
     sch = _entry(S, j, L)
     for p in range(k):
         sch -= rowv[p] * Wcol[p]
@@ -408,6 +422,8 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
     t = 1.0
     steps = 0
     since = 0
+    stalled = 0  # consecutive pivots at the same t (degenerate): a cycle guard
+    y_valid = False  # y0 = Phi^T z0 is current
     status = STATUS_OPTIMAL
     work = 0.0
     unit = 12.0 * n * L
@@ -432,11 +448,13 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
             phi_apply(xf, r1, tmp, n)
             for i in range(L):
                 r1[i] = dv[i] - r1[i]
-        for i in range(L):
-            zf[i] = 0.0
-        for q in range(k):
-            zf[A[q]] = h0[q]
-        phi_t_apply(zf, y0, tmp, n)
+        if not y_valid:  # reduced costs from scratch (after a refactor or a primal pivot)
+            for i in range(L):
+                zf[i] = 0.0
+            for q in range(k):
+                zf[A[q]] = h0[q]
+            phi_t_apply(zf, y0, tmp, n)
+        y_valid = not has_dc  # a dual pivot below updates y0 in place when the costs are fixed
         if has_dc:
             for i in range(L):
                 zf[i] = 0.0
@@ -455,7 +473,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -(zeta - r0[S]) / bb
                     if tp > t:
-                        tp = t
+                        tp = t if (zeta - r0[S]) + bb * t < -ROW_VIOLATION_TOL * zeta else -1.0
                     if tp > best:
                         best = tp
                         kind = 0
@@ -464,7 +482,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -(zeta + r0[S]) / bb
                     if tp > t:
-                        tp = t
+                        tp = t if (zeta + r0[S]) + bb * t < -ROW_VIOLATION_TOL * zeta else -1.0
                     if tp > best:
                         best = tp
                         kind = 1
@@ -474,7 +492,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -sgn[p] * g0[p] / bb
                     if tp > t:
-                        tp = t
+                        tp = t if sgn[p] * g0[p] + bb * t < -VIOLATION_TOL else -1.0
                     if tp > best:
                         best = tp
                         kind = 2
@@ -485,7 +503,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -sig[q] * h0[q] / bb
                     if tp > t:
-                        tp = t
+                        tp = t if sig[q] * h0[q] + bb * t < -VIOLATION_TOL else -1.0
                     if tp > best:
                         best = tp
                         kind = 3
@@ -497,7 +515,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -(c[i] - y0[i]) / bb
                     if tp > t:
-                        tp = t
+                        tp = t if (c[i] - y0[i]) + bb * t < -VIOLATION_TOL else -1.0
                     if tp > best:
                         best = tp
                         kind = 4
@@ -506,7 +524,7 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if bb > 1e-14:
                     tp = -(c[i] + y0[i]) / bb
                     if tp > t:
-                        tp = t
+                        tp = t if (c[i] + y0[i]) + bb * t < -VIOLATION_TOL else -1.0
                     if tp > best:
                         best = tp
                         kind = 5
@@ -514,6 +532,13 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
         if kind < 0 or best <= 0.0:
             t = 0.0
             break
+        if best >= t * (1.0 - 1e-13):
+            stalled += 1
+            if stalled > MAX_STALL:
+                status = STATUS_NUMERICS
+                break
+        else:
+            stalled = 0
         t = best
         box = zeta + t * dzeta
         piv = 1.0
@@ -583,11 +608,22 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
             if ecol < 0 and erow < 0:
                 status = STATUS_NUMERICS
                 break
-            if kind <= 1:
+            if y_valid:  # the dual moves by theta along dz: y0 += theta delta (no transform)
                 if ecol >= 0:
+                    di = delta[ecol]
+                    yi = y0[ecol] + t * y1[ecol]
+                    ci = c[ecol] + t * dc[ecol]
+                    theta = (ci - yi) / di if di > 0 else (ci + yi) / (-di)
+                else:
+                    dq = dz[A[erow]]
+                    theta = (sig[erow] * (h0[erow] + t * h1[erow])) / (-sig[erow] * dq)
+                for i in range(2 * L):
+                    y0[i] += theta * delta[i]
+            if kind <= 1:
+                if ecol >= 0:  # b1 holds Phi[S, J] W, the BTRAN of this pivot
                     piv = _add(W, A, sig, J, sgn, posA, posJ, k, L, idx, 1.0 if kind == 0 else -1.0,
                                ecol, 1.0 if delta[ecol] > 0 else -1.0, g0, g1, h0, h1, v, zeta, dv,
-                               dzeta, c, dc, b1, b2, b3, b4)
+                               dzeta, c, dc, b2, b3, b4, b1, False, True)
                     k += 1
                 else:
                     piv = _replace_row(W, A, sig, J, posA, k, L, erow, idx, 1.0 if kind == 0 else -1.0,
@@ -680,9 +716,12 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                 if lbasic >= 0:
                     piv = _replace_col(W, A, J, sgn, posJ, k, L, lbasic, idx, si, g0, g1, h0, h1, c,
                                        dc, b1, b2, b3)
-                else:
+                else:  # the FTRAN of this pivot: W Phi[A, idx] = -si dx[J]
+                    for p in range(k):
+                        b3[p] = -si * dx[J[p]]
                     piv = _add(W, A, sig, J, sgn, posA, posJ, k, L, lrow, 1.0 if dr[lrow] > 0 else -1.0,
-                               idx, si, g0, g1, h0, h1, v, zeta, dv, dzeta, c, dc, b1, b2, b3, b4)
+                               idx, si, g0, g1, h0, h1, v, zeta, dv, dzeta, c, dc, b1, b2, b3, b4,
+                               True, False)
                     k += 1
             else:
                 if lbasic >= 0:
@@ -692,10 +731,13 @@ def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, r
                     piv = _replace_row(W, A, sig, J, posA, k, L, idx, lrow, 1.0 if dr[lrow] > 0 else -1.0,
                                        g0, g1, h0, h1, v, zeta, dv, dzeta, b1, b2)
         since += 1
+        if kind > 2:
+            y_valid = False  # a primal pivot changes the dual slopes: recompute
         if since >= refactor_every or piv < 1e-7:
             _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
             work += 2.0 * k * k * k
             since = 0
+            y_valid = False
     if status == STATUS_OPTIMAL:
         _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
     return k, steps, status, g0, h0
