@@ -11,6 +11,7 @@ for some or all runs of a profile. Examples::
     twophase interactions quick lenet-digits   # ... and the AND-OR interactions
     twophase run quick --all              # every run of a profile, all stages, cached
     twophase run cpu lenet-mnist --data-root ../shared/data
+    twophase run paper --dry-run          # each run's estimated cost; nothing is computed
     twophase book all --profile quick     # = python -m twophase.book all --profile quick
 
 Every expected failure (:class:`twophase.errors.TwophaseError`, a missing dataset, a full disk, a
@@ -113,7 +114,32 @@ def _cmd_stage(args) -> int:
     return 0
 
 
+def _cmd_dry_run(args) -> int:
+    from twophase.pipeline.cost import estimate_table
+
+    configs = _runs(args, args.runs, args.all or not args.runs)
+    table = estimate_table(configs, args.data_root)
+    columns = {"run": "run", "epochs": "epochs", "train_samples": "train", "test_samples": "test",
+               "train_passes": "train passes", "eval_passes": "eval passes",
+               "checkpoints": "ckpts", "evaluated_samples": "samples", "players": "n",
+               "games": "games", "masked_forwards": "masked forwards",
+               "solver_cpu_hours": "solver CPU-h", "gflop_per_forward": "GFLOP/fwd",
+               "train_pflop": "train PFLOP", "rewards_pflop": "rewards PFLOP"}
+    shown = table[list(columns)].rename(columns=columns)
+    print(f"profile {args.profile}: estimated cost (nothing is computed)")
+    print(shown.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    print("train passes = (epochs + pre-training epochs) x training samples (forward + backward); "
+          "eval passes = forward passes of the per-epoch evaluation; games = checkpoints x "
+          "evaluated samples, each 2^n masked forward passes and one exact AND-OR decomposition "
+          "(CPU, one game per core); PFLOP = 1e15 floating-point operations (divide by a GPU's "
+          "sustained FLOP/s for its time). Sizes: "
+          + ", ".join(sorted(set(table["sizes"].dropna()) - {""})) + ".")
+    return 0
+
+
 def _cmd_run(args) -> int:
+    if args.dry_run:
+        return _cmd_dry_run(args)
     for run in _make_runs(args, _runs(args, args.runs, args.all)):
         run.execute()
         _report(run)
@@ -145,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("profile")
     p.add_argument("runs", nargs="*", metavar="RUN")
     p.add_argument("--all", action="store_true", help="every run of the profile")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print each run's estimated cost (training passes, masked forward passes, "
+                        "decompositions) and compute nothing; no RUN = every run")
     _common(p)
     p.set_defaults(func=_cmd_run)
 

@@ -173,7 +173,7 @@ def test_unknown_profile_run_and_structure(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown run 'r9' in profile 'a'; valid runs: r1, r2"):
         get_run("a", "r9", p)
     bad = _write(tmp_path, "profile: {}\n")
-    with pytest.raises(ConfigError, match="valid: defaults, profiles"):
+    with pytest.raises(ConfigError, match="valid: defaults, datasets, profiles"):
         profiles(bad)
     loop = _write(tmp_path, "profiles:\n  a:\n    runs:\n      r: {extends: s}\n      s: {extends: r}\n")
     with pytest.raises(ConfigError, match="circular"):
@@ -246,3 +246,42 @@ def test_every_packaged_run_passes_the_deep_check():
     for prof in ("smoke", "quick"):
         for cfg in load_matrix(prof):
             check_run(cfg)
+
+
+GUARDS = """
+datasets:
+  "*": {guard: {min_train_acc: 0.9, max_loss_regression: 0.5}}
+  SST-2: {guard: {min_train_acc: 0.8}}
+profiles:
+  a:
+    runs:
+      text: {model: bert-tiny, dataset: sst2}
+      image: {model: mlp, dataset: digits}
+      own: {model: mlp, dataset: digits, guard: {min_train_acc: 0.7}}
+      child: {extends: own, dataset: sst2}
+"""
+
+
+def test_fit_thresholds_come_from_the_datasets_section(tmp_path):
+    p = _write(tmp_path, GUARDS)
+    assert get_run("a", "text", p).guard.min_train_acc == 0.8  # its dataset's entry
+    assert get_run("a", "text", p).guard.max_loss_regression == 0.5  # "*" under it
+    assert get_run("a", "image", p).guard.min_train_acc == 0.9  # only "*"
+    assert get_run("a", "own", p).guard.min_train_acc == 0.7  # the run's own key wins
+    assert get_run("a", "child", p).guard.min_train_acc == 0.7  # ... and is inherited
+    bad = _write(tmp_path, "datasets:\n  nope: {guard: {min_train_acc: 0.9}}\nprofiles: {}\n")
+    with pytest.raises(ConfigError, match="datasets.*nope"):
+        profiles(bad)
+    other = _write(tmp_path, "datasets:\n  digits: {train: {epochs: 3}}\nprofiles: {}\n")
+    with pytest.raises(ConfigError, match="key.*guard"):
+        profiles(other)
+    out_of_range = _write(tmp_path, GUARDS.replace("0.7}", "1.5}"))
+    with pytest.raises(ConfigError, match="min_train_acc must be in"):
+        get_run("a", "own", out_of_range)
+
+
+def test_every_packaged_run_has_a_fit_threshold():
+    for prof in profiles():
+        for cfg in load_matrix(prof):
+            assert cfg.guard.min_train_acc is not None, (prof, cfg.name)
+            assert 0.5 <= cfg.guard.min_train_acc <= 1

@@ -359,3 +359,33 @@ def test_diverging_training_stops_with_a_clear_error(tmp_path, lr):
 def test_bad_device_is_a_config_error(spec):
     with pytest.raises(ConfigError, match="device"):
         resolve_device(spec)
+
+
+def test_train_acc_clean_counts_only_the_clean_labels(tmp_path):
+    from twophase.data import RelabeledDataset
+
+    class Info:
+        num_classes = 3
+
+    base = _blobs()
+    base.info = Info()
+    noisy = base.targets.clone()
+    noisy[:30] = (noisy[:30] + 1) % 3  # a quarter of the labels flipped
+    train = RelabeledDataset(base, noisy)
+    m = fit(_model(), train, None, _cfg(epochs=3), tmp_path, device="cpu", show_progress=False)
+    model = _model()
+    model.load_state_dict(load_checkpoint(last_path(tmp_path))["model"])
+    with torch.no_grad():
+        pred = model.eval()(base.x).argmax(1)
+    clean = ~train.flipped
+    assert m.train_acc_clean.iloc[-1] == pytest.approx(
+        float((pred[clean] == base.targets[clean]).double().mean()))
+    assert m.train_acc.iloc[-1] == pytest.approx(float((pred == noisy).double().mean()))
+    assert m.train_acc_clean.iloc[-1] > m.train_acc.iloc[-1]  # the flipped labels are not learnt
+    # an explicit mask wins; without label noise the clean accuracy is the accuracy
+    m2 = fit(_model(), base, None, _cfg(epochs=1), tmp_path / "b", device="cpu",
+             show_progress=False)
+    assert (m2.train_acc_clean == m2.train_acc).all()
+    with pytest.raises(ValueError, match="one entry per training sample"):
+        fit(_model(), base, None, _cfg(epochs=1), tmp_path / "c", show_progress=False,
+            clean_mask=torch.ones(3, dtype=torch.bool))

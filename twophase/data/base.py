@@ -68,6 +68,8 @@ class DatasetName(str, Enum):
     SST2 = "sst2"
     SHAPENET = "shapenet"
     PRIMITIVES = "primitives"
+    DIGITS_POINTS = "digits-points"
+    MNIST_POINTS = "mnist-points"
 
     @classmethod
     def parse(cls, value: DatasetName | str) -> DatasetName:

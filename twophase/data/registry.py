@@ -20,7 +20,17 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from twophase.choices import parse_choice
-from twophase.data import cifar, cub, digits, idx, points, primitives, sst2, tiny_imagenet
+from twophase.data import (
+    cifar,
+    cub,
+    digits,
+    idx,
+    image_points,
+    points,
+    primitives,
+    sst2,
+    tiny_imagenet,
+)
 from twophase.data.base import DatasetInfo, DatasetName, Modality, Split, resolve_root
 from twophase.data.utils import stratified_subset, subset
 
@@ -93,6 +103,13 @@ _REGISTRY: dict[DatasetName, DatasetSpec] = {
                     "ShapeNet-Part point clouds by category"),
         DatasetSpec(DatasetName.PRIMITIVES, Modality.POINTCLOUD, primitives.load, primitives.info,
                     lambda r: True, "SYNTHETIC point-cloud primitives (procedural, seeded)"),
+        DatasetSpec(DatasetName.DIGITS_POINTS, Modality.POINTCLOUD, image_points.load_digits_points,
+                    image_points.digits_points_info, lambda r: True,
+                    "scikit-learn digits as (x, y, intensity) point clouds (embedded)"),
+        DatasetSpec(DatasetName.MNIST_POINTS, Modality.POINTCLOUD, image_points.load_mnist_points,
+                    image_points.mnist_points_info,
+                    lambda r: _idx_present([r / "MNIST" / "raw"]),
+                    "MNIST as (x, y, intensity) point clouds"),
     )
 }
 

@@ -13,9 +13,12 @@ for point features ``x_i`` (``C`` channels) and the ``k`` nearest neighbours ``j
     x'_i = \\max_{j \\in N(i)} \\mathrm{LeakyReLU}_{0.2}\\big(\\mathrm{BN}(\\Theta (x_j - x_i) +
            \\Phi x_i)\\big),
 
-implemented as a 1x1 ``Conv2d`` (no bias) on the edge tensor ``[x_j - x_i, x_i]`` of shape
-``(B, 2C, P, k)``. The neighbourhood includes the point itself (distance 0), as in the reference
-implementation.
+with the weights of a 1x1 ``Conv2d`` (no bias) on the edge tensor ``[x_j - x_i, x_i]`` of shape
+``(B, 2C, P, k)``. That tensor is never built: the conv is linear, so each point is projected once
+(``Θ x_j`` and ``(Φ - Θ) x_i``) and the projections are gathered; in eval mode batch norm is a
+per-channel affine map and LeakyReLU is increasing, so the max over the ``k`` edges is taken first
+(on the min where the BN scale is negative). The neighbourhood includes the point itself
+(distance 0), as in the reference implementation.
 
 Classification network (``dims = (64, 64, 128, 256)``, ``emb = 1024`` by default)::
 
@@ -83,9 +86,33 @@ class EdgeConv(nn.Module):
         self.act = nn.LeakyReLU(negative_slope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k = min(self.k, x.shape[-1])
-        edges = edge_features(x, knn_indices(x, k))
-        return self.act(self.bn(self.conv(edges))).amax(dim=-1)
+        # The 1x1 conv is linear, so Theta (x_j - x_i) + Phi x_i = Theta x_j + (Phi - Theta) x_i:
+        # project the P points once and gather the projections of the k neighbours, instead of
+        # convolving the (B, 2C, P, k) edge tensor (same function, ~k times fewer multiply-adds
+        # and no 2C-channel edge tensor; the weights keep the Conv2d layout).
+        batch, channels, points = x.shape
+        k = min(self.k, points)
+        idx = knn_indices(x, k)
+        w = self.conv.weight.view(self.conv.out_channels, 2 * channels)
+        theta, phi = w[:, :channels], w[:, channels:]
+        xt = x.transpose(1, 2)  # (B, P, C)
+        neigh = (xt @ theta.t()).reshape(batch * points, -1)  # (B*P, C')
+        centre = xt @ (phi - theta).t()  # (B, P, C')
+        offset = torch.arange(batch, device=x.device).view(batch, 1, 1) * points
+        gathered = neigh[(idx + offset).reshape(-1)].view(batch, points, k, -1)  # (B, P, k, C')
+        bn = self.bn
+        if not self.training and bn.running_var is not None:
+            # eval: BN is a per-channel affine map and LeakyReLU is increasing, so the max over
+            # the k edges is taken before them: on the max (scale >= 0) or the min (scale < 0)
+            scale = torch.rsqrt(bn.running_var + bn.eps)
+            if bn.weight is not None:
+                scale = scale * bn.weight
+            pre = torch.where(scale >= 0, gathered.amax(dim=2), gathered.amin(dim=2)) + centre
+            out = nn.functional.batch_norm(pre.transpose(1, 2), bn.running_mean, bn.running_var,
+                                           bn.weight, bn.bias, False, 0.0, bn.eps)
+            return self.act(out)
+        edges = gathered + centre.unsqueeze(2)
+        return self.act(bn(edges.permute(0, 3, 1, 2))).amax(dim=-1)
 
 
 class DGCNN(SplitModel):

@@ -2,10 +2,13 @@
 
 One *run* = one model x dataset x setting. A run is described by a :class:`RunConfig`
 (model, dataset, :class:`TrainConfig`, :class:`NoiseConfig`, :class:`InteractionConfig`,
-:class:`TextConfig`). Runs are grouped in *profiles* (``smoke``, ``quick``, ``cpu``, ``paper``)
+:class:`TextConfig`, :class:`GuardConfig`). Runs are grouped in *profiles* (``smoke``, ``quick``, ``cpu``, ``paper``)
 in one YAML file shipped with the package::
 
     defaults: {...}                 # applied to every run of every profile
+    datasets:                       # per-dataset settings (only the fit guard's thresholds)
+      "*": {guard: {min_train_acc: 0.9}}
+      sst2: {guard: {min_train_acc: 0.85}}
     profiles:
       quick:
         description: ...
@@ -21,7 +24,8 @@ in one YAML file shipped with the package::
 
 Resolution of one run (later wins, dictionaries merged key by key, lists replaced):
 ``defaults`` <- (the resolved base run if ``extends`` is given) <- profile ``defaults`` <- the run's
-own keys. Unknown keys, models, datasets, enum values and profile/run names raise
+own keys; then the ``datasets`` entry ``"*"`` <- the entry of the run's dataset go under it (so a
+run's own ``guard`` wins). Unknown keys, models, datasets, enum values and profile/run names raise
 :class:`ConfigError` naming what is valid.
 
 Names: a profile or run name becomes a folder name (``<runs root>/<profile>/<run>``,
@@ -59,6 +63,7 @@ from twophase.errors import ConfigError
 from twophase.game.players import Baseline
 from twophase.game.rewards import Reward
 from twophase.models.registry import ModelName, model_options
+from twophase.pipeline.optim import LRSchedule, Optimizer
 from twophase.pipeline.storage import to_jsonable
 
 __all__ = [
@@ -69,6 +74,7 @@ __all__ = [
     "NoiseKind",
     "CheckpointSchedule",
     "TrainConfig",
+    "GuardConfig",
     "NoiseConfig",
     "InteractionConfig",
     "TextConfig",
@@ -161,6 +167,11 @@ class TrainConfig:
 
     ``train_subset`` / ``test_subset``: size of a class-stratified subset of each split
     (``None`` = the whole split), drawn once with ``seed``.
+
+    ``optimizer`` (:class:`~twophase.pipeline.optim.Optimizer`: ``sgd``, the papers', or ``adamw``),
+    ``schedule`` (:class:`~twophase.pipeline.optim.LRSchedule`: ``constant``, the papers', or a
+    ``cosine`` / ``linear`` decay to 0) and ``warmup_epochs`` (a linear warm-up, fractions
+    allowed): see :mod:`twophase.pipeline.optim`.
     """
 
     epochs: int = 256
@@ -173,10 +184,31 @@ class TrainConfig:
     test_subset: int | None = None
     eval_batch_size: int = 512
     checkpoints: CheckpointSchedule = field(default_factory=CheckpointSchedule)
+    optimizer: Optimizer = Optimizer.SGD
+    schedule: LRSchedule = LRSchedule.CONSTANT
+    warmup_epochs: float = 0.0
 
     def checkpoint_epochs(self) -> tuple[int, ...]:
         """Epochs whose weights are kept: 0, log-spaced epochs, the final epoch."""
         return self.checkpoints.epochs(self.epochs)
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """When a trained model counts as fitting its data (:func:`twophase.stats.checks.fit_guard`).
+
+    No phase verdict is drawn from a run whose model does not fit. The thresholds are data: the
+    ``datasets`` section of ``experiments.yaml`` sets them per dataset (a run may override them
+    under its own ``guard`` key).
+
+    ``min_train_acc``: least accuracy, at the last epoch, on the training samples whose label is
+    clean (``None`` = not set). ``max_loss_regression``: the training loss diverges when it is
+    non-finite, or when its last value is above its initial one or gives back more than this share
+    of the way from the initial to the best loss, ``(L_last - L_best) / (L_0 - L_best)``.
+    """
+
+    min_train_acc: float | None = None
+    max_loss_regression: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -249,6 +281,7 @@ class RunConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     interactions: InteractionConfig = field(default_factory=InteractionConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
     device: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
@@ -393,6 +426,10 @@ def validate(cfg: RunConfig) -> RunConfig:
         (all(e >= 0 for e in t.checkpoints.extra), "train.checkpoints.extra epochs must be >= 0"),
         (t.train_subset is None or t.train_subset >= 1, "train.train_subset must be >= 1"),
         (t.test_subset is None or t.test_subset >= 1, "train.test_subset must be >= 1"),
+        (0 <= t.warmup_epochs <= t.epochs, "train.warmup_epochs must be in [0, train.epochs]"),
+        (cfg.guard.min_train_acc is None or 0 <= cfg.guard.min_train_acc <= 1,
+         "guard.min_train_acc must be in [0, 1]"),
+        (cfg.guard.max_loss_regression > 0, "guard.max_loss_regression must be > 0"),
         (1 <= ia.n <= 20, "interactions.n must be in 1..20"),
         (ia.grid >= 1 and ia.border >= 0, "interactions.grid >= 1 and border >= 0 required"),
         ((ia.grid - 2 * ia.border) ** 2 >= ia.n or cfg.model in ("bert-tiny", "bert-medium",
@@ -541,7 +578,11 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-_MATRIX_KEYS = ("defaults", "profiles")
+_MATRIX_KEYS = ("defaults", "datasets", "profiles")
+#: settings that the ``datasets`` section of the matrix may give per dataset
+_DATASET_KEYS = ("guard",)
+#: the entry of the ``datasets`` section that applies to every dataset
+_ANY_DATASET = "*"
 _PROFILE_KEYS = ("description", "defaults", "runs")
 
 
@@ -577,6 +618,15 @@ def _load_yaml(path: str | Path | None) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{p}: unknown top-level key(s) {unknown}; valid: {', '.join(_MATRIX_KEYS)}")
     _mapping(doc.get("defaults"), f"{p}: defaults")
+    for name, entry in _mapping(doc.get("datasets"), f"{p}: datasets").items():
+        if name != _ANY_DATASET:
+            try:
+                DatasetName.parse(str(name))
+            except ChoiceError as exc:
+                raise ConfigError(f"{p}: datasets: {exc}") from None
+        if not isinstance(entry, Mapping) or any(k not in _DATASET_KEYS for k in entry):
+            raise ConfigError(f"{p}: datasets.{name} must be a mapping with key(s) "
+                              f"{', '.join(_DATASET_KEYS)}; got {entry!r}")
     for name, prof in _mapping(doc.get("profiles"), f"{p}: profiles").items():
         check_name(name, "profile")
         if not isinstance(prof, Mapping):
@@ -635,10 +685,27 @@ def _resolve(doc: Mapping[str, Any], profile: str, name: str, seen: tuple[str, .
     return merged
 
 
+def _dataset_settings(doc: Mapping[str, Any], merged: dict[str, Any]) -> dict:
+    """``merged`` with the ``datasets`` section under it: the entry ``"*"``, then the entry of the
+    run's dataset, then the run's own keys (a run's ``guard`` overrides its dataset's)."""
+    section = {(k if k == _ANY_DATASET else DatasetName.parse(k).value): v
+               for k, v in (doc.get("datasets") or {}).items()}
+    try:
+        dataset = DatasetName.parse(str(merged.get("dataset"))).value
+    except ChoiceError:  # validate() reports it with the run's name
+        dataset = None
+    base = _deep_merge(section.get(_ANY_DATASET) or {}, section.get(dataset) or {})
+    return _deep_merge(base, merged)
+
+
+def _resolved(doc: Mapping[str, Any], profile: str, name: str) -> RunConfig:
+    return parse_run(_dataset_settings(doc, _resolve(doc, profile, name, ())),
+                     where=f"run {profile}/{name}")
+
+
 def get_run(profile: str, name: str, path: str | Path | None = None) -> RunConfig:
     """The fully resolved, validated :class:`RunConfig` of run ``name`` in ``profile``."""
-    doc = _load_yaml(path)
-    return parse_run(_resolve(doc, profile, name, ()), where=f"run {profile}/{name}")
+    return _resolved(_load_yaml(path), profile, name)
 
 
 def run_names(profile: str, path: str | Path | None = None) -> list[str]:
@@ -650,6 +717,4 @@ def load_matrix(profile: str, path: str | Path | None = None) -> list[RunConfig]
     """All runs of ``profile`` (validated), in file order."""
     doc = _load_yaml(path)
     runs = _profile(doc, profile).get("runs") or {}
-    return [
-        parse_run(_resolve(doc, profile, name, ()), where=f"run {profile}/{name}") for name in runs
-    ]
+    return [_resolved(doc, profile, name) for name in runs]

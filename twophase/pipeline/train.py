@@ -7,10 +7,16 @@ batch size 128, cross-entropy loss
 
     \mathcal L(\theta) = -\frac{1}{|B|}\sum_{i \in B} \log \operatorname{softmax}(f_\theta(x_i))_{y_i}.
 
+The optimiser and learning-rate schedule come from :mod:`twophase.pipeline.optim` (SGD with a
+constant rate unless ``train.optimizer`` / ``train.schedule`` say otherwise); the rate is set
+before every step from the step's index, so the schedule needs no state of its own.
+
 After every epoch the model is evaluated (eval mode, no gradient) on the whole training set (with
 the labels it is trained on, i.e. the noisy ones under label noise) and on the test set; one row
-``epoch, train_loss, train_acc, test_loss, test_acc, seconds`` per epoch (epoch 0 = the
-initialisation) is written to ``metrics.csv``.
+``epoch, train_loss, train_acc, test_loss, test_acc, seconds, train_acc_clean`` per epoch (epoch 0
+= the initialisation) is written to ``metrics.csv``. ``train_acc_clean`` is the accuracy on the
+training samples whose label the noise protocol left clean (the fit guard's measure,
+:func:`twophase.stats.checks.fit_guard`); without label noise it equals ``train_acc``.
 
 Checkpoints (``{model, optimizer, epoch, rng_state, runtime, config, fingerprint, metrics}``,
 tensors and plain data only: :func:`twophase.pipeline.storage.save_payload`) are written
@@ -66,6 +72,7 @@ from tqdm.auto import tqdm
 from twophase.errors import ConfigError, DeterminismError, RunFileError, TrainingDivergedError
 from twophase.pipeline import storage
 from twophase.pipeline.config import TrainConfig
+from twophase.pipeline.optim import StepSchedule, make_optimizer
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -86,7 +93,8 @@ __all__ = [
     "restore_rng",
 ]
 
-METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
+                  "train_acc_clean"]
 #: ``kind`` of the checkpoint payload files.
 CHECKPOINT_KIND = "checkpoint"
 
@@ -206,6 +214,21 @@ def evaluate(
     if total == 0:
         return float("nan"), float("nan")
     return loss_sum / total, correct / total
+
+
+def _train_metrics(model, dataset, adapter, device, batch_size, clean: torch.Tensor):
+    """Mean cross-entropy and accuracy on ``dataset`` and the accuracy on the samples where the
+    boolean ``clean`` is true (NaN when there are none)."""
+    total, loss_sum, hits = 0, 0.0, []
+    for logits, y in _forward_all(model, dataset, adapter, device, batch_size):
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        hits.append((logits.argmax(1) == y).cpu())
+        total += len(y)
+    if total == 0:
+        return float("nan"), float("nan"), float("nan")
+    hit = torch.cat(hits)
+    acc_clean = float(hit[clean].double().mean()) if bool(clean.any()) else float("nan")
+    return loss_sum / total, float(hit.double().mean()), acc_clean
 
 
 def predict_proba(
@@ -377,6 +400,7 @@ def fit(
     show_progress: bool = True,
     stop_after: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    clean_mask: torch.Tensor | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` for ``config.epochs`` epochs with checkpoints and exact resume.
 
@@ -398,6 +422,9 @@ def fit(
         extra_config: stored as ``config`` in every checkpoint (e.g. the whole run config).
         stop_after: stop after this epoch (for tests).
         on_epoch: callback with the metrics row after each epoch.
+        clean_mask: ``BoolTensor (N,)``, the training samples whose label is clean (for
+            ``train_acc_clean``); default: ``~train_set.flipped`` when the training set has it
+            (:class:`~twophase.data.RelabeledDataset`), else every sample.
 
     Returns:
         DataFrame with :data:`METRIC_COLUMNS`, one row per epoch ``0..E`` (fewer if stopped).
@@ -440,18 +467,28 @@ def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) 
 def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, extra_config,
          num_workers, show_progress, stop_after, on_epoch, ckpt, from_last, schedule) -> pd.DataFrame:
     model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = make_optimizer(model.parameters(), config.optimizer, lr=config.lr,
+                               momentum=config.momentum, weight_decay=config.weight_decay)
+    n = len(train_set)
+    rates = StepSchedule(config.lr, config.schedule, config.warmup_epochs, config.epochs,
+                         max(1, -(-n // config.batch_size)))
+    if clean_mask is None:
+        flipped = getattr(train_set, "flipped", None)
+        clean_mask = ~flipped if flipped is not None else torch.ones(n, dtype=torch.bool)
+    clean_mask = torch.as_tensor(clean_mask, dtype=torch.bool).cpu()
+    if clean_mask.shape != (n,):
+        raise ValueError(f"clean_mask must have one entry per training sample ({n}); got shape "
+                         f"{tuple(clean_mask.shape)}")
     generator = torch.Generator()
     runtime = runtime_record(device)
     rows: list[dict] = []
 
     def metrics_row(epoch: int, seconds: float) -> dict:
-        tr = evaluate(model, train_set, adapter, device, config.eval_batch_size)
+        tr = _train_metrics(model, train_set, adapter, device, config.eval_batch_size, clean_mask)
         te = (evaluate(model, test_set, adapter, device, config.eval_batch_size)
               if test_set is not None else (float("nan"), float("nan")))
         return {"epoch": epoch, "train_loss": tr[0], "train_acc": tr[1], "test_loss": te[0],
-                "test_acc": te[1], "seconds": seconds}
+                "test_acc": te[1], "seconds": seconds, "train_acc_clean": tr[2]}
 
     def write_metrics() -> None:
         storage.atomic_save_csv(out / "metrics.csv", pd.DataFrame(rows, columns=METRIC_COLUMNS))
@@ -490,14 +527,15 @@ def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, 
         start = 0
 
     end = config.epochs if stop_after is None else min(config.epochs, stop_after)
-    n = len(train_set)
     bar = tqdm(range(start + 1, end + 1), desc=f"train {out.name}", disable=not show_progress,
                initial=start, total=end)
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=generator)
-        for xb, yb in iterate_batches(train_set, order, config.batch_size, num_workers=num_workers):
+        batches = iterate_batches(train_set, order, config.batch_size, num_workers=num_workers)
+        for b, (xb, yb) in enumerate(batches):
+            rates.apply(optimizer, rates.step_index(epoch, b))
             inputs, aux = adapter(xb)
             aux = {k: v.to(device) for k, v in aux.items()}
             logits = model(inputs.to(device), **aux)

@@ -1,0 +1,173 @@
+"""Tests of twophase.stats.checks: the fit guard and the science checks of the pages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.helpers.records import fake_record
+from twophase.pipeline.config import GuardConfig, parse_run
+from twophase.stats.checks import (
+    fit_guard,
+    generalization_checks,
+    mislabeled_checks,
+    per_sample_checks,
+    run_checks,
+    theory_checks,
+    two_phase_checks,
+)
+
+CONFIG = parse_run({"name": "r", "profile": "p", "model": "dgcnn", "dataset": "primitives",
+                    "guard": {"min_train_acc": 0.9, "max_loss_regression": 0.5}})
+
+
+def _metrics(train_loss, train_acc, test_loss=None, clean=None):
+    e = np.arange(len(train_loss))
+    frame = pd.DataFrame({"epoch": e, "train_loss": train_loss, "train_acc": train_acc,
+                          "test_loss": test_loss if test_loss is not None else train_loss,
+                          "test_acc": 0.5, "seconds": 1.0})
+    if clean is not None:
+        frame["train_acc_clean"] = clean
+    return frame
+
+
+def test_guard_rejects_a_model_that_does_not_fit():
+    # the quick DGCNN of the issue: accuracy 40-56 %, loss 1.79 -> 0.89 -> 3.17 in the last epoch
+    loss = [1.79, 1.6, 1.2, 0.89, 1.11, 1.68, 3.17]
+    acc = [0.17, 0.3, 0.5, 0.63, 0.62, 0.56, 0.40]
+    verdict = fit_guard(CONFIG, _metrics(loss, acc, clean=acc))
+    assert not verdict.fits and verdict.diverged
+    assert verdict.train_acc_clean == pytest.approx(0.40) and verdict.threshold == 0.9
+    assert verdict.reason.startswith("does not fit") and "3.17" in verdict.reason
+    # the same accuracies with a smoothly falling loss: it fails on accuracy alone
+    calm = fit_guard(CONFIG, _metrics(np.linspace(1.79, 1.0, 7), acc, clean=acc))
+    assert not calm.fits and not calm.diverged and "0.400 < 0.9" in calm.reason
+    # a loss that gives back 60 % of its progress diverges even with a high accuracy
+    back = fit_guard(CONFIG, _metrics([2.0, 1.0, 0.5, 1.4], [0.1, 0.9, 0.99, 0.95],
+                                      clean=[0.1, 0.9, 0.99, 0.95]))
+    assert not back.fits and back.diverged and "60%" in back.reason
+    nan = fit_guard(CONFIG, _metrics([2.3, 1.0, 0.2], [0.1, 0.9, 0.99],
+                                     test_loss=[2.3, float("nan"), 0.5], clean=[0.1, 0.9, 0.99]))
+    assert not nan.fits and nan.diverged and "test loss became non-finite" in nan.reason
+
+
+def test_guard_accepts_a_model_that_fits_and_reads_the_clean_accuracy():
+    # under label noise the clean-label accuracy is what counts, not the trained-label one
+    m = _metrics([2.3, 0.8, 0.3, 0.31], [0.1, 0.7, 0.85, 0.86], clean=[0.1, 0.75, 0.93, 0.95])
+    verdict = fit_guard(CONFIG, m)
+    assert verdict.fits and verdict.measure == "train_acc_clean"
+    assert verdict.train_acc_clean == pytest.approx(0.95) and verdict.epoch == 3
+    assert verdict.reason.startswith("fits")
+    old = fit_guard(CONFIG, m.drop(columns="train_acc_clean"))  # run trained before the column
+    assert not old.fits and old.measure == "train_acc" and "not recorded" in old.reason
+    strict = replace(CONFIG, guard=GuardConfig(min_train_acc=0.99))
+    assert not fit_guard(strict, m).fits
+    with pytest.raises(ValueError, match="no fit threshold for dataset 'primitives'"):
+        fit_guard(replace(CONFIG, guard=GuardConfig()), m)
+    with pytest.raises(ValueError, match="no metrics"):
+        fit_guard(CONFIG, m.iloc[:0])
+
+
+def test_two_phase_checks_on_a_fall_and_rise():
+    record = fake_record()
+    checks = two_phase_checks(record, record.metrics)
+    assert checks["spindle_peak_order"] == 2 and checks["agrees_spindle"]  # C(4, k) peaks at 2
+    assert checks["spindle_distance"] >= 0
+    assert checks["phase1_mean_order_drop"] > 0 and checks["phase2_rise"] > 0
+    assert checks["mean_order_min"] < checks["mean_order_init"]
+    assert checks["agrees_phase1"] and checks["agrees_phase2"]
+    lg, ib = checks["loss_gap_boundary_epoch"], checks["interaction_boundary_epoch"]
+    assert checks["boundary_distance_epochs"] == ib - lg
+    epochs = record.epochs.tolist()
+    assert checks["boundary_distance_checkpoints"] == (
+        int(np.searchsorted(epochs, ib)) - int(np.searchsorted(epochs, lg)))
+    assert checks["phase1_end_epoch"] == ib
+    assert checks["phase1_epochs"] + checks["phase2_epochs"] == epochs[-1]
+    # a spindle made flat (all mass at order 1) at initialisation is not a spindle
+    flat = replace(record, I_and=record.I_and.clone(), I_or=torch.zeros_like(record.I_or))
+    orders = torch.tensor([bin(m).count("1") for m in range(16)])
+    flat.I_and[0][..., orders > 1] = 0
+    assert not two_phase_checks(flat, record.metrics)["agrees_spindle"]
+
+
+def _record_with(train_and, test_and, n, flipped=None, epochs=(0, 1, 2)):
+    """A record whose train/test samples hold the given AND interactions at every checkpoint."""
+    base = fake_record(checkpoints=len(epochs), n=n)
+    s_tr, s_te = len(train_and), len(test_and)
+    inter = torch.stack([torch.cat([train_and, test_and])] * len(epochs)).double()
+    labels = [i % 2 for i in range(s_tr)] + [i % 2 for i in range(s_te)]
+    samples = pd.DataFrame({"index": range(s_tr + s_te),
+                            "split": ["train"] * s_tr + ["test"] * s_te,
+                            "label": labels, "true_label": labels,
+                            "class": [str(x) for x in labels],
+                            "flipped": flipped if flipped is not None else [False] * (s_tr + s_te)})
+    v = torch.zeros_like(inter)
+    v[..., -1] = 1.0
+    return replace(base, epochs=torch.tensor(epochs), v=v, I_and=inter,
+                   I_or=torch.zeros_like(inter), q=torch.zeros_like(inter), samples=samples,
+                   objective=inter.abs().sum(-1), lower_bound=None, engine=None,
+                   I_and_high=None, I_or_high=None, n=n)
+
+
+def test_generalization_checks_see_similarity_fall_with_the_order():
+    n = 6
+    g = torch.Generator().manual_seed(0)
+    orders = torch.tensor([bin(m).count("1") for m in range(1 << n)], dtype=torch.float64)
+    common = torch.randn(1 << n, generator=g, dtype=torch.float64)
+    # test interactions drift from the training ones more at high orders
+    train = common + 0.05 * torch.randn(8, 1 << n, generator=g, dtype=torch.float64)
+    test = common + orders * 0.4 * torch.randn(8, 1 << n, generator=g, dtype=torch.float64)
+    checks = generalization_checks(_record_with(train, test, n))
+    assert checks["orders"] == list(range(1, n + 1)) and checks["classes"] == 2
+    assert checks["spearman_rho"] < -0.8 and checks["p_value"] < 0.05 and checks["agrees"]
+    rising = generalization_checks(_record_with(train, common + (n + 1 - orders) * 0.4 *
+                                                 torch.randn(8, 1 << n, generator=g,
+                                                             dtype=torch.float64), n))
+    assert rising["spearman_rho"] > 0 and not rising["agrees"]
+
+
+def test_mislabeled_checks_test_and_statement():
+    n = 4
+    orders = torch.tensor([bin(m).count("1") for m in range(1 << n)], dtype=torch.float64)
+    low = torch.where(orders == 1, 1.0, 0.0).double()
+    high = torch.where(orders >= 3, 1.0, 0.0).double()
+    train = torch.stack([high] * 6 + [low] * 10)
+    flipped = [True] * 6 + [False] * 10 + [False] * 4
+    higher = mislabeled_checks(_record_with(train, torch.stack([low] * 4), n, flipped))
+    assert higher["test"].startswith("Mann-Whitney U")
+    assert higher["flipped_n"] == 6 and higher["clean_n"] == 10
+    assert higher["flipped_mean_order"] > higher["clean_mean_order"]
+    assert higher["p_value"] < 0.05 and higher["significant"] and higher["agrees"]
+    same = mislabeled_checks(_record_with(torch.stack([low] * 16), torch.stack([low] * 4), n,
+                                          flipped))
+    assert same["p_value"] >= 0.05 and not same["significant"]
+    assert same["statement"] == "no significant difference"
+
+
+def test_per_sample_and_theory_checks_return_their_numbers():
+    record = fake_record()
+    ps = per_sample_checks(record, record.metrics)
+    assert ps["samples"] == 4 and 0 <= ps["with_onset"] <= 4
+    th = theory_checks(record)
+    assert len(th["epochs"]) == len(th["l1_free"]) == len(th["l1_monotone"]) >= 1
+    assert all(e >= th["phase2_start_epoch"] for e in th["epochs"])
+    assert all(f <= m + 1e-12 for f, m in zip(th["l1_free"], th["l1_monotone"], strict=True))
+    assert th["mean_l1_per_order"] == pytest.approx(np.mean(th["l1_monotone"]) / record.n)
+
+
+def test_run_checks_draw_no_verdict_from_a_model_that_does_not_fit():
+    record = fake_record()
+    fitting = record.metrics.assign(train_acc=0.95)
+    row = run_checks(CONFIG, record, fitting, theory=False)
+    assert row["fits"] and row["agrees_phase1"] is True
+    assert "flipped_p_value" in row  # the fake record has flipped samples
+    bad = record.metrics.assign(train_acc=0.5)
+    row = run_checks(CONFIG, record, bad, theory=False)
+    assert not row["fits"] and row["fit_reason"].startswith("does not fit")
+    agrees = [k for k in row if k.startswith("agrees_")]
+    assert agrees and all(row[k] is None for k in agrees)
+    assert row["phase1_mean_order_drop"] > 0  # the numbers stay, only the verdicts go
