@@ -17,6 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from twophase import book
+from twophase.book import checks
 from twophase.book.execute import _execute_job, _stored_fingerprint
 from twophase.pipeline.config import load_matrix
 
@@ -60,15 +61,18 @@ def test_every_applicable_notebook_executed(smoke_book):
         shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                  if {"image/png", "text/markdown"} & set(o.get("data", {}))]
         assert shown, f"{r.job.label} shows neither a figure nor computed text"
-    # every notebook type draws figures for at least one run (a run may legitimately have none,
-    # e.g. no class with samples in both splits: the notebook then says so in computed text)
+    # every notebook type draws numbered figures for at least one run (a run may legitimately
+    # have none, e.g. no class with samples in both splits: the notebook then says so in text);
+    # a figure is a MyST {figure} for the book and an inline PNG for JupyterLab
     for stem in {r.job.spec.stem for r in results}:
-        pngs = [
+        figures = [
             o for r in results if r.job.spec.stem == stem
             for c in nbformat.read(r.job.output, as_version=4).cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+            for o in c.get("outputs", [])
+            if o.get("data", {}).get("text/markdown", "").startswith("```{figure}")
+            and "data:image/png;base64," in o["data"].get("text/html", "")
         ]
-        assert pngs, f"{stem} produced no figure for any run"
+        assert figures, f"{stem} produced no figure for any run"
 
 
 def test_up_to_date_notebooks_are_skipped(smoke_book):
@@ -91,6 +95,62 @@ def test_book_html(smoke_book):
         assert page.is_file(), page
     toc = (book.generated_dir(PROFILE) / "_toc.yml").read_text(encoding="utf-8")
     assert "chapters/02_two_phase" in toc and "Run lenet-digits" in toc
+
+
+def test_book_reads_like_a_paper(smoke_book):
+    """Results first, numbered captions naming the paper figures, hidden parameters, downloads,
+    a bibliography with arXiv links, an API page, and no stderr on any page."""
+    _, _, index = smoke_book
+    html = index.parent
+    intro = (html / "intro.html").read_text(encoding="utf-8")
+    assert intro.index("Results at a glance") < intro.index("What the papers claim")
+    assert '<span class="caption-number">Table 1 </span>' in intro
+    for cfg in load_matrix(PROFILE):  # one row per run, linking to its two-phase page
+        assert f'href="_generated/{PROFILE}/02_two_phase/{cfg.name}.html"' in intro
+    assert "16.000" not in intro
+    assert "How this book was built" in intro and "commit:" in intro and "jupyter-book " in intro
+    assert f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{PROFILE}" in intro
+
+    page = (html / f"_generated/{PROFILE}/02_two_phase/lenet-digits.html").read_text(
+        encoding="utf-8")
+    captions = re.findall(r'<span class="caption-number">Fig\. (\d+) </span>', page)
+    assert len(captions) >= 5 and captions == sorted(captions, key=int)
+    assert "Reproduces P1 Fig. 2" in page and "Reproduces P2 Fig. 2" in page
+    assert 'alt="Bar charts of positive and negative salient interaction strength' in page
+    assert "tag_hide-cell" in page  # the injected parameters, one click away
+    assert "Baseline.ZERO" not in page and "<Baseline" not in page
+    for name in ("metrics.csv", "per-order.csv", "per-order.png"):
+        assert re.search(rf'href="[./]*_downloads/[0-9a-f]+/{re.escape(name)}"', page), name
+    theory = (html / f"_generated/{PROFILE}/07_p2_theory.html").read_text(encoding="utf-8")
+    assert "Reproduces P2 Fig. 3" in theory and "Reproduces P2 Fig. 4" in theory
+    summary = (html / f"_generated/{PROFILE}/06_summary.html").read_text(encoding="utf-8")
+    assert '<span class="caption-number">Table' in summary
+    flips = (html / f"_generated/{PROFILE}/04_mislabeled/lenet-digits-flip.html").read_text(
+        encoding="utf-8")
+    assert "Reproduces P1 Fig. 4" in flips and "Mann-Whitney" in flips
+
+    refs = (html / "references.html").read_text(encoding="utf-8")
+    for arxiv in ("2405.10262", "2407.19198", "2304.13312", "2302.13091"):
+        assert f'href="https://arxiv.org/abs/{arxiv}"' in refs
+    api = (html / "api.html").read_text(encoding="utf-8")
+    assert 'id="twophase.stats.salience.mean_order"' in api
+    assert 'id="twophase.report.page.Page"' in api
+    salience = (html / "methods" / "salience.html").read_text(encoding="utf-8")
+    assert 'href="../api.html#twophase.stats.salience.mean_order"' in salience
+    assert checks.html_problems(html) == []
+
+
+def test_screenshots_of_the_book_at_a_glance(smoke_book, tmp_path):
+    try:
+        book.find_chromium()
+    except FileNotFoundError:
+        pytest.skip("no Chromium on this machine")
+    shots = book.screenshot(PROFILE, tmp_path, height=1200)
+    assert [p.name for p in shots] == [
+        f"{PROFILE}-intro.png", f"{PROFILE}-_generated-{PROFILE}-02_two_phase-lenet-digits.png",
+        f"{PROFILE}-_generated-{PROFILE}-06_summary.png",
+        f"{PROFILE}-_generated-{PROFILE}-07_p2_theory.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 20_000 for p in shots)
 
 
 def _failing_spec(tmp_path: Path) -> book.NotebookSpec:

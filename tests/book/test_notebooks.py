@@ -100,3 +100,46 @@ def test_only_filter_rejects_unknown():
     with pytest.raises(ValueError, match="unknown notebook"):
         notebook_specs(["99_nope"])
     assert [s.stem for s in notebook_specs(["01"])] == ["01_primer"]
+
+
+HIDING_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_presentation(path: Path):
+    """Pages open with results: parameters and code hidden, figures numbered with captions."""
+    nb = _load(path)
+    title = "".join(nb["cells"][0]["source"]).splitlines()[0]
+    assert not title.rstrip().endswith("?"), "titles are names, not questions (': run x' follows)"
+    params = _parameters_cell(nb)
+    assert "remove-cell" in params["metadata"]["tags"], "the defaults are not shown in the book"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for i, cell in enumerate(code):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        assert tags & HIDING_TAGS, f"code cell {i} of {path.name} is not hidden by default"
+        source = "".join(cell["source"])
+        assert "print(" not in source, "text goes through report.captions and Markdown"
+        assert "%matplotlib" not in source
+    source = "\n".join("".join(c["source"]) for c in code)
+    figures = source.count("page.figure(")
+    assert figures, f"{path.name} shows no numbered figure"
+    assert source.count("plots.") - source.count("plots.set_theme") == figures, (
+        "every figure is shown through page.figure (numbered, with a caption)")
+    assert "page.downloads()" in source, "every page offers its numbers and figures"
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "{cite:" in markdown or "{doc}" in markdown
+
+
+def test_page_docnames_and_run_pages():
+    from twophase.book.notebooks import generated_dir, page_docname, project_root, run_pages
+    from twophase.pipeline.config import get_run
+
+    doc = page_docname("quick", "02_two_phase", "lenet-digits")
+    assert doc == "/_generated/quick/02_two_phase/lenet-digits"
+    book = project_root() / "book"
+    assert (book / doc.lstrip("/")).parent == generated_dir("quick") / "02_two_phase"
+    assert page_docname("quick", "06_summary") == "/_generated/quick/06_summary"
+    flip = dict(run_pages(get_run("quick", "lenet-digits-flip")))
+    assert flip["Mislabelled samples"] == "/_generated/quick/04_mislabeled/lenet-digits-flip"
+    assert "Mislabelled samples" not in dict(run_pages(get_run("quick", "lenet-digits")))
+    assert [d.split("/")[3] for d in flip.values()] == sorted(d.split("/")[3] for d in flip.values())

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from tests.helpers.records import fake_record
@@ -25,11 +26,26 @@ def run():
     return record, epochs, tau, orders_ps, bounds
 
 
-def _check(fig):
+def _check(fig, legend_labels=()):
+    """A figure of the book: a Figure not registered with pyplot, at most the page width, that
+    renders, whose legends sit outside every panel and list ``legend_labels``."""
     try:
         assert isinstance(fig, Figure) and fig.axes
         assert plt.get_fignums() == []  # drawn on a Figure, not registered with pyplot
-        fig.canvas.draw()  # renders without error
+        assert fig.get_figwidth() <= plots.PAGE_WIDTH + 1e-9
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # renders without error
+        renderer = canvas.get_renderer()
+        panels = [ax.get_window_extent(renderer) for ax in fig.axes if ax.get_visible()
+                  and ax.get_label() != "<colorbar>"]
+        labels = []
+        for legend in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]:
+            box = legend.get_window_extent(renderer)
+            for panel in panels:  # no legend covers data
+                assert not box.overlaps(panel), "a legend covers a panel"
+            labels += [t.get_text() for t in legend.get_texts()]
+        for label in legend_labels:
+            assert label in labels, (label, labels)
     finally:
         plt.close(fig)
 
@@ -37,6 +53,7 @@ def _check(fig):
 def test_set_theme():
     plots.set_theme()
     assert plt.rcParams["figure.dpi"] == 110
+    assert plt.rcParams["xtick.labelsize"] >= 9  # readable ticks at the page width
 
 
 def test_planted_vs_recovered():
@@ -52,17 +69,27 @@ def test_sparsity_curves(run):
     _check(plots.sparsity_curves(curves))
 
 
-def test_universal_matching():
+def test_universal_matching_lists_every_order():
     v = torch.randn(2, 16, dtype=torch.float64)
     _check(plots.universal_matching(v, v + 1e-9, torch.tensor([bin(m).count("1")
-                                                                for m in range(16)])))
+                                                                for m in range(16)])),
+           legend_labels=[str(k) for k in range(5)])
 
 
-def test_signed_order_bars(run):
+def test_signed_order_bars_wrap_into_rows(run):
     record, epochs, tau, _, bounds = run
     pos, neg = stats.signed_order_curve(record.I_and, record.I_or, tau[:, None], normalize=True)
     picked = tables.pick_checkpoints(epochs, include=bounds.epochs.values())
     _check(plots.signed_order_bars(pos[picked], neg[picked], epochs[picked], title="t"))
+    seven = list(range(len(epochs))) + [0]  # 7 panels: two rows of at most four
+    fig = plots.signed_order_bars(pos[seven], neg[seven], list(epochs[seven]),
+                                  boundaries={"loss gap": float(epochs[1])})
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 7 and len(fig.axes) == 8
+    widths = {round(ax.get_position().width * fig.get_figwidth(), 2) for ax in shown}
+    assert min(widths) > 1.2  # inches per panel, drawn at full size: ticks stay readable
+    assert "loss-gap boundary" in shown[1].get_title()
+    _check(fig, legend_labels=["positive strength", "negative strength"])
 
 
 def test_order_epoch_heatmap(run):
@@ -77,18 +104,22 @@ def test_phase_boundaries(run):
                                   bounds.interactions.smoothed, bounds.epochs))
 
 
-def test_fusiform(run):
+def test_fusiform_legend_lists_the_theory(run):
     record, epochs, tau, _, _ = run
     curve = stats.normalized_order_curve(record.I_and, record.I_or, tau[:, None])
-    _check(plots.fusiform(curve[0], {"Thm 3": th.fusiform_curve(record.n, types=2)}, title="t"))
+    _check(plots.fusiform(curve[0], {"Thm 3": th.fusiform_curve(record.n, types=2)}, title="t"),
+           legend_labels=["observed at initialisation", "Thm 3"])
 
 
 def test_jaccard_by_order(run):
     record = run[0]
     train, test = record.split("train"), record.split("test")
-    _check(plots.jaccard_by_order(tables.jaccard_at(train, test, 0), title="final"))
+    _check(plots.jaccard_by_order(tables.jaccard_at(train, test, 0), title="final"),
+           legend_labels=["mean over classes"])
     frame = tables.jaccard_over_training(train, test, [0, 2])
-    _check(plots.jaccard_by_order(frame, title="over training"))
+    fig = plots.jaccard_by_order(frame, title="over training")
+    assert fig.legends[0].get_title().get_text() == "epoch"  # not "category"
+    _check(fig, legend_labels=["0", "2"])
 
 
 def test_order_distribution_groups(run):
@@ -100,7 +131,7 @@ def test_order_distribution_groups(run):
 
 def test_mean_order_groups(run):
     record, epochs, _, orders_ps, bounds = run
-    m = record.samples["flipped"].to_numpy()
+    m = record.samples["flipped"].to_numpy(copy=True)
     _check(plots.mean_order_groups(epochs, {"a": orders_ps[:, m], "b": orders_ps[:, ~m]},
                                    bounds.epochs))
 
@@ -141,6 +172,19 @@ def test_theory_comparison(run):
     comparison = th.compare_with_run(record, th.default_sigma2_grid(8))
     _check(plots.theory_comparison(comparison, record.epochs, "title"))
     assert np.all(comparison.indices >= 0)
+    both = {"AND + OR": comparison,
+            "AND only": th.compare_with_run(record, th.default_sigma2_grid(8), and_only=True)}
+    fig = plots.theory_comparison(both, record.epochs)
+    assert len(fig.axes) == 2 * min(3, len(comparison.indices))
+    _check(fig, legend_labels=["measured I^(k)"])
+
+
+def test_fitted_noise(run):
+    record = run[0]
+    frames = [tables.sigma2_table(name, th.compare_with_run(record, th.default_sigma2_grid(8),
+                                                            and_only=a), record)
+              for name in ("a", "b") for a in (False, True)]
+    _check(plots.fitted_noise(pd.concat(frames)), legend_labels=["a", "b", "free"])
 
 
 def test_signed_order_bars_with_band_and_tie_break_band(run):

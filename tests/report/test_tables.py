@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pandas as pd
+import pytest
 
 from tests.helpers.records import fake_record
 from twophase import stats
 from twophase import theory as th
 from twophase.pipeline.config import get_run
-from twophase.report import tables
+from twophase.report import captions, tables
+
+
+def _run():
+    record = fake_record()
+    epochs = record.epochs.numpy().astype(float)
+    tau = record.tau()
+    orders = stats.mean_order(record.I_and, record.I_or, tau[:, None])
+    return record, epochs, tau, orders, stats.find_boundaries(record.metrics, epochs, orders)
 
 
 def test_pick_checkpoints():
@@ -20,19 +32,99 @@ def test_pick_checkpoints():
 
 
 def test_run_tables():
-    record = fake_record()
-    epochs = record.epochs.numpy().astype(float)
-    tau = record.tau()
+    record, epochs, tau, orders, bounds = _run()
     groups = {"all": np.ones(len(record.samples), dtype=bool)}
     frame = tables.signed_by_group(record, groups, 1, tau)
     pos, neg = stats.signed_order_curve(record.I_and[1], record.I_or[1], tau[1], normalize=True)
     assert frame["pos"].tolist() == pos.tolist() and frame["neg"].tolist() == neg.tolist()
-    orders = stats.mean_order(record.I_and, record.I_or, tau[:, None])
-    bounds = stats.find_boundaries(record.metrics, epochs, orders)
-    row = tables.boundary_row(get_run("smoke", "lenet-digits"), record.metrics, epochs, bounds)
+    row = tables.boundary_row(get_run("smoke", "lenet-digits"), record.metrics, epochs, bounds,
+                              bounds, record.solver_status(), orders)
     assert row["loss-gap boundary"] == bounds.loss_gap.epoch and row["run"] == "lenet-digits"
+    assert row["label noise"] == "20% random labels" and row["final test acc"] == 0.8
+    mean = np.nanmean(orders.numpy(), axis=1)
+    assert row["mean order (init)"] == pytest.approx(mean[0])
+    assert row["mean order (lowest)"] == pytest.approx(mean.min())
+    assert row["certified"] == 1.0 and "interaction boundary (high-order)" in row
     panel = tables.summary_panel("x", record.metrics, epochs, orders, bounds)
     assert panel["mean_order"].shape == (len(epochs),) and panel["boundaries"] == bounds.epochs
+
+
+def test_results_frame_reads_like_a_paper_table():
+    record, epochs, _, orders, bounds = _run()
+    row = tables.boundary_row(get_run("smoke", "lenet-digits-flip"), record.metrics, epochs,
+                              bounds, None, record.solver_status(), orders)
+    other = {**row, "run": "b", "loss-gap boundary": None, "interaction boundary": 16.0,
+             "interaction boundary (high-order)": 8.0}
+    frame = tables.results_frame([row, other], [captions.run_verdict(r) for r in (row, other)])
+    assert list(frame.columns) == ["run", "model · data", "test acc.", "loss-gap boundary",
+                                   "interaction boundary", "verdict", "solver"]
+    first, second = frame.iloc[0], frame.iloc[1]
+    assert first["test acc."] == "80%" and first["solver"] == f"100% · {row['max gap']:.0e}"
+    assert first["model · data"] == "lenet · digits, 2 low-confidence flips per class"
+    assert "." not in first["loss-gap boundary"]  # epochs are whole numbers, not "16.000"
+    assert second["loss-gap boundary"] == "none" and second["interaction boundary"] == "16 (8)"
+
+
+def test_jaccard_tables_do_not_warn():
+    record = fake_record()
+    train, test = record.split("train"), record.split("test")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch's warning on read-only NumPy label arrays
+        final = tables.jaccard_at(train, test, 0)
+        frame = tables.jaccard_over_training(train, test, [0, 2])
+    assert set(final.columns) >= {"order", "class", "similarity"}
+    assert sorted(frame["epoch"].unique()) == [0.0, 2.0] and "category" not in frame
+
+
+def test_order_table():
+    record, epochs, tau, orders, _ = _run()
+    pos, neg = stats.signed_order_curve(record.I_and, record.I_or, tau[:, None], normalize=True)
+    curve = stats.normalized_order_curve(record.I_and, record.I_or, tau[:, None])
+    frame = tables.order_table(epochs, pos, neg, curve, orders,
+                               dict(pos=pos * 2, neg=neg, curve=curve))
+    c, n = pos.shape
+    assert len(frame) == c * n and frame["order"].tolist()[:n] == list(range(1, n + 1))
+    assert frame["positive (high-order)"].to_numpy() == pytest.approx(
+        2 * frame["positive"].to_numpy())
+    assert frame.loc[frame.epoch == epochs[2], "I^(k)"].to_numpy() == pytest.approx(
+        curve[2].numpy())
+    assert frame.loc[frame.epoch == epochs[0], "mean order"].nunique() == 1
+
+
+def test_checks():
+    assert tables.Check(0.5, "<= 1").passed is True
+    assert tables.Check(2, "< 1").passed is False
+    assert tables.Check(np.nan, ">= 0").passed is False
+    assert tables.Check(True, "yes").passed is True and tables.Check(None, "<= 1").passed is None
+    assert tables.Check(3.0).passed is None
+    with pytest.raises(ValueError, match="is not '<op> <number>'"):
+        _ = tables.Check(1.0, "about 1").passed
+    frame = tables.checks_table({"a": tables.Check(0.25, "<= 1", "note"), "b": (3, ">= 5"),
+                                 "c": {"value": True, "rule": "yes"}, "d": 1234567, "e": None})
+    assert frame.columns.tolist() == ["check", "value", "expected", "result", "note"]
+    assert frame["result"].tolist() == ["pass", "fail", "pass", "-", "-"]
+    assert frame["value"].tolist() == ["0.25", "3", "yes", "1,234,567", "n/a"]
+
+
+def test_page_checks():
+    record, epochs, tau, orders, bounds = _run()
+    curve = stats.normalized_order_curve(record.I_and, record.I_or, tau[:, None])
+    two = tables.two_phase_checks(record.solver_status(), bounds, orders, epochs, curve[0])
+    assert two["solver: share of games certified within 0.1 %"].passed is True
+    assert all(isinstance(c, tables.Check) for c in two.values())
+    train, test = record.split("train"), record.split("test")
+    final = tables.jaccard_at(train, test, len(epochs) - 1)
+    gen = tables.generalization_checks(final, 2)
+    assert gen["classes with evaluated samples in both splits"].passed is True
+    assert gen["the similarity falls from the lowest to the highest order"].passed is not None
+    assert tables.generalization_checks(None, 0)[
+        "the similarity falls from the lowest to the highest order"].passed is None
+    flip = tables.flipped_checks(tables.flipped_vs_clean([3.0, 4.0], [1.0, 2.0, 1.5]))
+    assert flip["flipped training samples evaluated"].passed is False
+    onsets = stats.per_sample_onsets(epochs, orders)
+    on = tables.onset_checks(onsets, epochs, bounds)
+    share = on["share of training samples whose order rises for good"].value
+    assert share == pytest.approx(np.isfinite(onsets).mean())
 
 
 def test_theory_tables():
@@ -46,3 +138,9 @@ def test_theory_tables():
     comparison = th.compare_with_run(record, th.default_sigma2_grid(6), and_only=True)
     row = tables.theory_row("r", comparison, record)
     assert row["variant"] == "AND only" and row["phase-2 checkpoints"] == len(comparison.indices)
+    fits = tables.sigma2_table("r", comparison, record)
+    assert len(fits) == 2 * len(comparison.indices)
+    assert set(fits["fit"]) == {"free", "non-increasing"} and set(fits["variant"]) == {"AND only"}
+    mono = fits[fits.fit == "non-increasing"]["sigma2"].to_numpy()
+    assert (np.diff(mono) <= 0).all()
+    assert isinstance(fits, pd.DataFrame)

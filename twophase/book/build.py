@@ -3,8 +3,10 @@
 :func:`write_toc` writes the table of contents of the executed notebooks (method pages, then one
 chapter per notebook); :func:`build_book` refuses to build a profile whose manifest records
 failures, and runs jupyter-book in strict mode (warnings are errors, nitpicky references, keep
-going to report all warnings).  The book's ``_config.yml`` sets ``execute_notebooks: off``, so
-jupyter-book never re-executes a notebook.
+going to report all warnings) after :func:`twophase.book.checks.check_executed` found no stderr,
+error or machine path in the executed notebooks, and checks the pages it built the same way.
+The book's ``_config.yml`` sets ``execute_notebooks: off``, so jupyter-book never re-executes a
+notebook.
 
 Every path comes from checked names: the profile is a simple name and every page of the toc
 (the manifest's ``docname``) and the toc itself must lie inside ``book/``
@@ -52,6 +54,7 @@ _METHOD_PAGES = (
     "methods/generalization",
     "methods/theory",
 )
+_REFERENCE_PAGES = ("references", "api")
 
 
 _PR_SET_PDEATHSIG = 1
@@ -149,7 +152,7 @@ def write_toc(profile: str) -> Path:
         "parts": [
             {"caption": "Method", "chapters": [{"file": p} for p in _METHOD_PAGES]},
             {"caption": f"Experiments (profile {profile})", "chapters": chapters},
-            {"caption": "Reference", "chapters": [{"file": "references"}]},
+            {"caption": "Reference", "chapters": [{"file": p} for p in _REFERENCE_PAGES]},
         ],
     }
     path = inside(book, generated_dir(profile) / "_toc.yml", f"the toc of profile {profile!r}")
@@ -210,6 +213,10 @@ def build_book(profile: str, strict: bool = True, *, install_mathjax: bool = Tru
     tail when jupyter-book fails.
     """
     toc = write_toc(profile)
+    if strict:  # no page may show stderr, an error or this machine's paths (twophase.book.checks)
+        from twophase.book.checks import check_executed
+
+        check_executed(profile)
     ensure_mathjax(install=install_mathjax)
     book = project_root() / "book"
     out = book / "_build" / profile
@@ -223,5 +230,9 @@ def build_book(profile: str, strict: bool = True, *, install_mathjax: bool = Tru
     if proc.returncode != 0 or not index.is_file():
         log = (proc.stdout + proc.stderr)[-6000:]
         raise BookBuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{log}")
+    if strict:
+        from twophase.book.checks import check_html
+
+        check_html(index.parent)
     print(f"book for profile {profile!r}: {index}")
     return index

@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="output folder (default: book/_build/<profile>/screenshots)")
     sp.add_argument("--pages", nargs="+", help="pages relative to the HTML root, no .html")
     sp.add_argument("--width", type=int, default=1280)
-    sp.add_argument("--height", type=int, default=2200)
+    sp.add_argument("--height", type=int, default=3000,
+                    help="window height in CSS pixels: the top of each page that is captured")
     sub.add_parser("mathjax", help="install MathJax 3 for offline maths (npm)")
     return p
 

@@ -365,21 +365,21 @@ def run_notebooks(
 ) -> list[JobResult]:
     """Execute every notebook of ``profile`` with papermill into ``book/_generated/<profile>``.
 
-    Parameters
-    ----------
-    profile: profile of ``experiments.yaml`` (``smoke``, ``quick``, ``cpu``, ``paper``).
-    runs_root: folder of the run folders (``<runs_root>/<profile>/<run>``); injected verbatim as
-        the notebooks' ``runs_root`` parameter; kernels start in the current directory.
-    out_dir: must be ``None`` or ``book/_generated/<profile>`` (the book reads from there); kept
-        in the signature so callers can state it explicitly.
-    only: notebook stems or numeric prefixes to execute (default: all).
-    force: execute even when the executed copy is up to date.
-    execute_runs: first run ``Run(config, root).execute()`` for every run a notebook reads (cached
-        stages are skipped), with a progress bar; with ``False`` a notebook that reads a missing
-        run stops with an error naming the command that computes it.
-    jobs: notebooks executed at the same time (one kernel process each).
-    lock_timeout: seconds to wait for a run folder or an executed notebook that another process
-        works on (``None``: ``$TWOPHASE_LOCK_TIMEOUT`` or 0).
+    Args:
+        profile: profile of ``experiments.yaml`` (``smoke``, ``quick``, ``cpu``, ``paper``).
+        runs_root: folder of the run folders (``<runs_root>/<profile>/<run>``); injected
+            verbatim as the notebooks' ``runs_root`` parameter; kernels start in the current
+            directory.
+        out_dir: must be ``None`` or ``book/_generated/<profile>`` (the book reads from there);
+            kept in the signature so callers can state it explicitly.
+        only: notebook stems or numeric prefixes to execute (default: all).
+        force: execute even when the executed copy is up to date.
+        execute_runs: first run ``Run(config, root).execute()`` for every run a notebook reads
+            (cached stages are skipped), with a progress bar; with ``False`` a notebook that reads
+            a missing run stops with an error naming the command that computes it.
+        jobs: notebooks executed at the same time (one kernel process each).
+        lock_timeout: seconds to wait for a run folder or an executed notebook that another
+            process works on (``None``: ``$TWOPHASE_LOCK_TIMEOUT`` or 0).
 
     Returns the per-job results. Raises :class:`NotebookExecutionError` naming the notebook, run
     and cell of every failure, after all other notebooks ran and the manifest was written. A run

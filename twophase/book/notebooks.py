@@ -15,7 +15,8 @@ from pathlib import Path
 
 from twophase.pipeline.config import NoiseKind, RunConfig
 
-__all__ = ["NOTEBOOKS", "NotebookSpec", "Scope", "generated_dir", "notebook_specs", "project_root"]
+__all__ = ["NOTEBOOKS", "NotebookSpec", "Scope", "generated_dir", "notebook_specs", "page_docname",
+           "project_root", "run_pages"]
 
 
 def project_root() -> Path:
@@ -86,12 +87,12 @@ class NotebookSpec:
 NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("01_primer", "Primer: AND and OR interactions", Scope.PROFILE, needs_runs=False),
     NotebookSpec("02_two_phase", "Two-phase dynamics", Scope.RUN),
-    NotebookSpec("03_generalization", "Generalisation of interactions", Scope.RUN,
+    NotebookSpec("03_generalization", "Generalisation across orders", Scope.RUN,
                  _has_train_and_test),
     NotebookSpec("04_mislabeled", "Mislabelled samples", Scope.RUN, _has_flipped),
-    NotebookSpec("05_per_sample", "Per-sample complexity", Scope.RUN, _has_train),
+    NotebookSpec("05_per_sample", "Per-sample rise of complexity", Scope.RUN, _has_train),
     NotebookSpec("06_summary", "Summary of all runs", Scope.PROFILE),
-    NotebookSpec("07_p2_theory", "Theory of P2: the response matrix", Scope.PROFILE),
+    NotebookSpec("07_p2_theory", "P2's theory against the runs", Scope.PROFILE),
 )
 
 
@@ -131,3 +132,18 @@ def notebook_specs(only: Iterable[str] | None = None) -> list[NotebookSpec]:
 def generated_dir(profile: str) -> Path:
     """``book/_generated/<profile>``: executed notebooks, manifest and toc of a profile."""
     return project_root() / "book" / "_generated" / profile
+
+
+def page_docname(profile: str, stem: str, run: str | None = None) -> str:
+    """The book's name of the executed page of notebook ``stem`` (for ``run``), as Sphinx links
+    to it from any page: ``/_generated/<profile>/<stem>[/<run>]``, the executed notebook's path
+    under ``book/`` (:func:`generated_dir`, :func:`twophase.book.execute.plan_jobs`) without
+    ``.ipynb``."""
+    return "/" + "/".join(["_generated", profile, stem] + ([run] if run else []))
+
+
+def run_pages(config: RunConfig) -> list[tuple[str, str]]:
+    """``(title, docname)`` of every per-run page of the run ``config`` (the notebooks of scope
+    ``RUN`` that apply to it), in the book's order."""
+    return [(spec.title, page_docname(config.profile, spec.stem, config.name))
+            for spec in notebook_specs() if spec.scope is Scope.RUN and spec.applies(config)]

@@ -1,4 +1,9 @@
-"""PNG screenshots of built book pages with headless Chromium (Debian package ``chromium``)."""
+"""PNG screenshots of built book pages with headless Chromium (Debian package ``chromium``).
+
+By default the four pages that show the book at a glance: the intro (results table, figure index,
+provenance), the two-phase page of the notebook's default run, the summary of all runs and the
+theory page (:data:`DEFAULT_PAGES`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,11 @@ from pathlib import Path
 from twophase.book.build import BookBuildError, html_dir
 from twophase.book.notebooks import project_root
 
-__all__ = ["find_chromium", "screenshot"]
+__all__ = ["DEFAULT_PAGES", "default_pages", "find_chromium", "screenshot"]
+
+#: The pages :func:`screenshot` takes by default, relative to ``_generated/<profile>/`` except the
+#: intro; ``{run}`` is the two-phase notebook's default run (else the first run of the profile).
+DEFAULT_PAGES = ("intro", "02_two_phase/{run}", "06_summary", "07_p2_theory")
 
 
 def _default_run() -> str | None:
@@ -24,6 +33,25 @@ def _default_run() -> str | None:
         return None
     default = papermill.inspect_notebook(str(path)).get("run", {}).get("default")
     return default.strip("\"'") if isinstance(default, str) else None
+
+
+def default_pages(profile: str, html: Path) -> list[str]:
+    """The :data:`DEFAULT_PAGES` that exist in the built book ``html`` of ``profile``."""
+    gen = html / "_generated" / profile
+    runs = sorted(p.stem for p in (gen / "02_two_phase").glob("*.html"))
+    run = _default_run()
+    run = run if run in runs else (runs[0] if runs else None)
+    pages = []
+    for page in DEFAULT_PAGES:
+        if page == "intro":
+            pages.append(page)
+            continue
+        if "{run}" in page and run is None:
+            continue
+        rel = f"_generated/{profile}/{page.format(run=run)}"
+        if (html / f"{rel}.html").is_file():
+            pages.append(rel)
+    return pages
 
 
 def find_chromium() -> str:
@@ -42,14 +70,15 @@ def screenshot(
     out_dir: str | os.PathLike | None = None,
     pages: Sequence[str] | None = None,
     width: int = 1280,
-    height: int = 2200,
+    height: int = 3000,
     budget_ms: int = 15000,
 ) -> list[Path]:
     """Render built pages of the book to PNG with headless Chromium.
 
     ``out_dir``: default ``book/_build/<profile>/screenshots``. ``pages``: page paths relative
-    to the HTML root without ``.html`` (default: the intro page and the two-phase page of the
-    notebook's default run, else of the first run). ``budget_ms``: virtual time Chromium lets
+    to the HTML root without ``.html`` (default: :func:`default_pages`). ``width`` x ``height``:
+    the window, in CSS pixels (the PNG shows the top ``height`` pixels of each page).
+    ``budget_ms``: virtual time Chromium lets
     scripts run before the capture (MathJax typesets after the load event). Returns the PNG paths
     ``<out_dir>/<profile>-<page with / as ->.png``.
     """
@@ -57,12 +86,7 @@ def screenshot(
     if not (html / "index.html").is_file():
         raise BookBuildError(f"no built book at {html}; run `python -m twophase.book build` first")
     if pages is None:
-        pages = ["intro"]
-        two_phase = sorted((html / "_generated" / profile / "02_two_phase").glob("*.html"))
-        default = html / "_generated" / profile / "02_two_phase" / f"{_default_run()}.html"
-        if two_phase:
-            chosen = default if default in two_phase else two_phase[0]
-            pages.append(chosen.relative_to(html).with_suffix("").as_posix())
+        pages = default_pages(profile, html)
     chromium = find_chromium()
     out = Path(out_dir) if out_dir is not None else html.parents[1] / "screenshots"
     out.mkdir(parents=True, exist_ok=True)

@@ -340,7 +340,7 @@ class Baseline(str, Enum):
     """Baseline value of an absent image patch."""
 
     ZERO = "zero"
-    """0 on every channel (P2 Table 1: feature maps after ReLU)."""
+    """0 on every channel (as in P2 Table 1, for feature maps after ReLU)."""
     MEAN = "mean"
     """Per-sample, per-channel mean of the feature map over all H x W positions (P1 footnote's
     'mean value'; computed over the whole map, players included)."""

@@ -1,6 +1,10 @@
 """What the book shows, computed from a run's statistics: figures, tables and sentences.
 
 - :mod:`~twophase.report.plots`: every figure is a function returning a Matplotlib ``Figure``;
-- :mod:`~twophase.report.tables`: the tables (pandas frames) and the choice of checkpoints shown;
-- :mod:`~twophase.report.captions`: sentences generated from the numbers, shared by notebooks.
+- :mod:`~twophase.report.tables`: the tables (pandas frames), the choice of checkpoints shown and
+  the "Checks" of a page (:class:`~twophase.report.tables.Check`);
+- :mod:`~twophase.report.captions`: sentences generated from the numbers, and the caption of
+  every figure naming the paper figure it reproduces;
+- :mod:`~twophase.report.page`: numbered figures and tables and the downloads of one book page;
+- :mod:`~twophase.report.primer`: the planted games of the primer and how well they are recovered.
 """

@@ -2,35 +2,52 @@
 
 Every function takes computed statistics and returns Markdown; nothing here computes an
 interaction statistic or reads a file. A notebook shows one with
-``display(Markdown(captions.run_header(record, config)))``.
+``display(Markdown(captions.boundary_comparison(...)))``; figure captions come from
+:func:`figure` (the paper figure each book figure reproduces, what it shows and what it finds)
+and are numbered by :meth:`twophase.report.page.Page.figure`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu, spearmanr
+from scipy.stats import spearmanr
 
 from twophase.pipeline.config import RunConfig
 from twophase.pipeline.results import InteractionRecord
+from twophase.report.tables import checks_table
 from twophase.stats.phases import Boundaries
 
 __all__ = [
+    "FIGURES",
     "JACCARD_UNDEFINED",
+    "FigureText",
     "and_only_comparison",
+    "batch_recovery",
     "boundary_comparison",
+    "checks",
+    "figure",
     "flipped_orders",
     "jaccard_trend",
     "norm_ratio_check",
     "onsets",
+    "players",
+    "recovery",
     "run_header",
+    "run_verdict",
     "simulation",
+    "solver_status",
     "spindle",
     "summary",
+    "theory_run",
     "theory_verdicts",
+    "tie_break_sensitivity",
 ]
 
 #: Shown instead of the train/test similarity when no class has samples in both splits.
@@ -47,21 +64,247 @@ def _np(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def run_header(record: InteractionRecord, config: RunConfig) -> str:
-    """What was run: model, data, training, checkpoints, players and evaluated samples."""
-    samples = record.samples
-    counts = samples.groupby("split").size().to_dict()
+# --------------------------------------------------------------------------------------------
+# Figure captions: which paper figure each book figure reproduces
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureText:
+    """The fixed part of a figure's caption.
+
+    ``source``: the paper figure or result it reproduces (``None``: the figure goes beyond the
+    papers). ``what``: what the figure shows; ``alt``: a one-line text for readers who cannot
+    see it. Both are ``str.format`` templates filled by :func:`figure`.
+    """
+
+    source: str | None
+    what: str
+    alt: str
+
+
+#: Every figure of the book by key, with the paper figure it reproduces and what it shows.
+FIGURES: dict[str, FigureText] = {
+    "planted_vs_recovered": FigureText(
+        None,
+        "Planted and recovered AND and OR coefficients of every pattern that is planted or found "
+        "salient (|I| ≥ τ = {tau:.3f}) in a game of {n} players with output noise.",
+        "Grouped bars of planted and recovered interaction coefficients per pattern"),
+    "sparsity_planted": FigureText(
+        "P2 Fig. 1 (sparsity of the interactions)",
+        "Sorted strengths |I| / max|I| of the planted game under the AND-OR split and under the "
+        "AND-only (Harsanyi) transform; dashed: 0.05 max|I|.",
+        "Log-log curves of sorted normalised interaction strengths for three decompositions"),
+    "universal_matching": FigureText(
+        None,
+        "Universal matching: the AND and OR coefficients reconstruct v + q on all {masks} masked "
+        "inputs (left, one dot per mask, colour: order |S|); right: the residual by order.",
+        "Scatter of reconstructed against target outputs on the diagonal, and residuals by order"),
+    "sparsity_batch": FigureText(
+        "P2 Fig. 1 (sparsity of the interactions)",
+        "Sorted strengths |I| / max|I| over {batch} random planted games (mean and 95% band), "
+        "AND-OR split against the AND-only transform; dashed: 0.05 max|I|.",
+        "Log-log curves of sorted normalised interaction strengths over random games"),
+    "signed_order_bars": FigureText(
+        "P1 Fig. 2 (per-order distribution of the salient interactions)",
+        "Normalised positive (blue, above 0) and negative (orange, below 0) strength of the "
+        "salient interactions per order k at {count} checkpoints of run `{run}`{band}.",
+        "Bar charts of positive and negative salient interaction strength per order at epochs "
+        "{epochs} of run {run}"),
+    "order_epoch_heatmap": FigureText(
+        "P2 Fig. 2 (the distribution over training)",
+        "P2's normalised strength I^(k) (mean over k equals 1) of every order (rows) at every "
+        "checkpoint (columns) of run `{run}`; vertical lines: the two phase boundaries.",
+        "Heatmap of normalised interaction strength by order and epoch for run {run}"),
+    "tie_break_band": FigureText(
+        None,
+        "Orders 1 and 2 of run `{run}` over training under the canonical (low-order) split "
+        "(lines) and the range to the high-order split (shaded): the only orders where the "
+        "sparsest split is not unique.",
+        "Lines with shaded bands of the order-1 and order-2 strength over epochs for run {run}"),
+    "phase_boundaries": FigureText(
+        "P1 Fig. 2 (loss gap and phase boundary)",
+        "Training and test loss (top), their gap with the smoothed gap (middle) and the mean "
+        "interaction order (bottom, band: interquartile range over samples) of run `{run}`; "
+        "dashed red: loss-gap boundary, dotted green: interaction boundary.",
+        "Three stacked panels over epochs for run {run}: losses, loss gap, mean interaction order"),
+    "fusiform": FigureText(
+        "P1 Fig. 1 and Theorem 3 (the spindle at initialisation)",
+        "Normalised strength per order at initialisation (grey bars, run `{run}`, n = {n}) "
+        "against the spindle of i.i.d. interaction noise (P1 Theorem 3) and of i.i.d. output "
+        "noise (P2 Lemma 1).",
+        "Bars of the strength per order at initialisation with two theoretical curves"),
+    "jaccard_final": FigureText(
+        "P1 Fig. 3 (generalisation power of interactions of each order)",
+        "Weighted Jaccard similarity between the class-mean interactions of training and test "
+        "samples, per order, for the final model (epoch {epoch}) of run `{run}`; thin grey: "
+        "single classes, blue: mean over {classes} classes.",
+        "Lines of train-test Jaccard similarity against order for run {run}"),
+    "jaccard_training": FigureText(
+        "P1 Fig. 3, over training",
+        "The mean train/test similarity of P1 Fig. 3 at {count} checkpoints of run `{run}` "
+        "(band: 95% interval over classes).",
+        "Lines of mean train-test Jaccard similarity against order, one per epoch, run {run}"),
+    "order_groups": FigureText(
+        "P1 Fig. 4 (samples with wrong labels)",
+        "Normalised positive (solid, above 0) and negative (light, below 0) salient strength per "
+        "order of clean and of flipped-label training samples, final model (epoch {epoch}) of "
+        "run `{run}`.",
+        "Grouped bars of salient strength per order for clean and flipped-label samples"),
+    "mean_order_groups": FigureText(
+        None,
+        "Mean interaction order of clean and of flipped-label training samples of run `{run}` "
+        "over training (median, band: interquartile range over samples).",
+        "Two lines of mean interaction order over epochs, clean and flipped samples"),
+    "per_sample_onsets": FigureText(
+        None,
+        "Epochs at which each training sample's mean interaction order starts to rise (bars, one "
+        "bin per checkpoint) over the loss gap (lines) of run `{run}`.",
+        "Histogram of per-sample rise epochs with the loss gap of run {run}"),
+    "summary_grid": FigureText(
+        "P1 Fig. 2 (loss gap and phase boundary), every run",
+        "Loss gap (grey, left axis) and mean interaction order (blue, right axis) of every run of "
+        "profile `{profile}`, with both boundaries.",
+        "Small multiples of loss gap and mean interaction order over epochs, one per run"),
+    "norm_ratios": FigureText(
+        "P2 Fig. 3 (row-norm ratios of M(σ²))",
+        "Row-norm ratios r^(k) = ‖m_T‖ / ‖m_T'‖ (|T| = k, |T'| = k + 1) of the response matrix "
+        "M(σ²) against σ² for n = {ns}; colour: k.",
+        "Panels of ratio curves against the noise level, one per number of players"),
+    "fusiform_models": FigureText(
+        "P1 Theorem 3 (the expected spindle)",
+        "Expected normalised strength per order at initialisation, n = {n}, for i.i.d. noise on "
+        "the interactions or on the outputs, without (τ = 0) and with (τ = σ) a threshold.",
+        "Lines of expected normalised strength per order for two noise models"),
+    "phase_simulation": FigureText(
+        None,
+        "Gradient descent on P2's noisy regression for toy targets: normalised strength per "
+        "order and step (top) and the mean order with each stage's optimum M(σ²)w\\* and the σ² "
+        "schedule (bottom).",
+        "Heatmap of strength by order and step, and the mean order with the noise schedule"),
+    "theory_comparison": FigureText(
+        "P2 Fig. 4 (AND + OR) and Fig. 9 (AND only)",
+        "Measured (grey bars) against predicted (orange) normalised strength I^(k) at the first, "
+        "middle and last phase-2 checkpoint of run `{run}`; the prediction is M(σ²)w\\* built "
+        "from the final model's salient interactions, with σ² fitted to each checkpoint and "
+        "non-increasing over epochs.",
+        "Bars of measured and lines of predicted strength per order at three epochs, run {run}"),
+    "fitted_noise": FigureText(
+        None,
+        "The σ² fitted to each phase-2 checkpoint of every run, freely (dashed) and "
+        "non-increasing over epochs (solid).",
+        "Lines of fitted noise level over epochs, one per run and fit"),
+}
+
+
+def figure(key: str, finding: str = "", **fields: Any) -> dict[str, str]:
+    """Caption and alt text of figure ``key`` of :data:`FIGURES`.
+
+    The caption opens with the paper figure it reproduces in bold ("Beyond the papers" when it
+    has none), says what the figure shows (``fields`` fill the template) and ends with
+    ``finding``, a sentence computed from the numbers. Returns ``{"caption": ..., "alt": ...}``,
+    the keyword arguments of :meth:`twophase.report.page.Page.figure`.
+    """
+    text = FIGURES[key]
+    head = (f"**Reproduces {text.source}.**" if text.source else
+            "**Beyond the papers.**")
+    caption = " ".join(s for s in (head, text.what.format(**fields), finding.strip()) if s)
+    return {"caption": caption, "alt": text.alt.format(**fields)}
+
+
+# --------------------------------------------------------------------------------------------
+# The primer's planted games (twophase.report.primer)
+
+
+def recovery(rec: Any, tau: float, noise_std: float, harsanyi_salient: int,
+             objective: float, optimum: float, iterations: int, converged: bool) -> str:
+    """What the AND-OR split finds in one planted game (a :class:`twophase.report.primer.Recovery`),
+    against the AND-only transform and the exact LP optimum."""
+    extra = f" ({', '.join(rec.extra)})" if rec.extra else ""
+    gap = objective / optimum - 1 if optimum else 0.0
     return (
-        f"**Run `{config.name}`** (profile `{config.profile}`): {config.model} on "
-        f"{config.dataset}, {config.train.epochs} epochs of SGD (lr {config.train.lr:g}), "
-        f"{len(record.epochs)} checkpoints (epochs "
-        f"{', '.join(str(int(e)) for e in record.epochs)}); n = {record.n} players "
-        f"({record.players}); evaluated samples: "
-        + ", ".join(f"{v} {k}" for k, v in counts.items())
-        + (f", of which {int(samples['flipped'].sum())} with a flipped label"
-           if samples["flipped"].any() else "")
-        + ". " + (config.description or "")
+        f"With threshold τ = {tau:.3f}, the decomposition finds **{rec.found} of {rec.planted}** "
+        f"planted patterns as salient and **{len(rec.extra)}** salient coefficient(s) that were "
+        f"not planted{extra}. The largest error on a planted coefficient is {rec.max_error:.3g} "
+        f"(noise σ = {noise_std:g}). The AND-only Harsanyi transform of the same game has "
+        f"{harsanyi_salient} salient coefficients instead of {rec.salient}. The L1 objective of "
+        f"the split is {objective:.4f} after {iterations} iterations (converged: "
+        f"{'yes' if converged else 'no'}), {gap:.2%} above the exact LP optimum {optimum:.4f}."
     )
+
+
+def batch_recovery(numbers: Mapping[str, float], tau: float) -> str:
+    """Recall, precision and exact recoveries over a batch of planted games
+    (:func:`twophase.report.primer.batch_recovery`)."""
+    return (
+        f"Over {numbers['games']} random games: recall of the planted patterns "
+        f"**{numbers['recall']:.1%}**, precision **{numbers['precision']:.1%}**; the salient set "
+        f"equals the planted set exactly in **{numbers['exact']} of {numbers['games']}** games "
+        f"(threshold τ = {tau:.3f}). Misses and extra patterns occur when the sparsest (minimum "
+        "L1) representation is not the planted one, e.g. when an OR pattern and AND patterns "
+        "overlap, or when a game's |v(N) - v(∅)| is small, so that its noise bound on q is small "
+        "and noise shows up as extra coefficients."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# What was run
+
+
+_ENUM_REPR = re.compile(r"<\w+\.\w+: '([^']*)'>")
+_PLAYER_KINDS = {
+    "PatchPlayers": "image patches", "WordPlayers": "words", "ClusterPlayers": "point clusters",
+    "FeatureMaskPlayers": "input features", "BoundPlayers": "players",
+}
+
+
+def _split_args(text: str) -> list[str]:
+    """Split ``a=1, b=(2, 3)`` at the top-level commas."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return [p for p in [*parts, cur.strip()] if p]
+
+
+def players(description: str) -> str:
+    """A reader's description of a run's players from their stored description (a repr such as
+    ``PatchPlayers(grid=8, n=10, seed=0, border=1, baseline=<Baseline.ZERO: 'zero'>)``):
+    ``10 image patches (grid 8, border 1, baseline zero, seed 0)``."""
+    text = _ENUM_REPR.sub(r"\1", description.strip())
+    m = re.fullmatch(r"(\w+)\((.*)\)", text, flags=re.S)
+    if m is None:
+        return text
+    kind = _PLAYER_KINDS.get(m.group(1), m.group(1))
+    args = dict(a.split("=", 1) if "=" in a else (a, "") for a in _split_args(m.group(2)))
+    n = args.pop("n", None)
+    details = ", ".join(f"{k.replace('_', ' ')} {v.strip(chr(39))}".strip()
+                        for k, v in args.items())
+    return f"{n + ' ' if n else ''}{kind}" + (f" ({details})" if details else "")
+
+
+def run_header(record: InteractionRecord, config: RunConfig) -> str:
+    """What was run: model, data, training, checkpoints, players and evaluated samples, with no
+    Python representation in it."""
+    counts = record.samples.groupby("split").size().to_dict()
+    flipped = int(record.samples["flipped"].sum())
+    epochs = ", ".join(f"{int(e)}" for e in record.epochs)
+    lines = [
+        f"**Run `{config.name}`** (profile `{config.profile}`): {config.model} on "
+        f"{config.dataset}. " + (f"*{config.description.rstrip('.')}.*" if config.description
+                                 else ""),
+        f"- **training:** {config.train.epochs} epochs of SGD (learning rate "
+        f"{config.train.lr:g}, batch {config.train.batch_size}); {len(record.epochs)} "
+        f"checkpoints at epochs {epochs}",
+        f"- **players:** {players(record.players)}",
+        "- **evaluated samples:** " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        + (f", of which {flipped} with a flipped label" if flipped else ""),
+    ]
+    return "\n".join(lines)
 
 
 def solver_status(status: Mapping[str, Any]) -> str:
@@ -80,6 +323,48 @@ def solver_status(status: Mapping[str, Any]) -> str:
         text += (f"The splits come from the first-order method (tie-break "
                  f"*{status['tie_break']}*): no tie-break band.")
     return text
+
+
+def run_verdict(row: Mapping[str, Any]) -> str:
+    """A short verdict on P1's claims for one run, from a row of
+    :func:`twophase.report.tables.boundary_row` (with the mean orders): whether phase 1 (the
+    mean order falls below its value at initialisation) and phase 2 (a persistent rise: an
+    interaction boundary) are seen, and how far apart the two boundaries are."""
+    def found(x: Any) -> bool:
+        return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+    phase2 = found(row["interaction boundary"])
+    parts = []
+    if "mean order (lowest)" in row:
+        phase1 = row["mean order (lowest)"] < row["mean order (init)"]
+        parts.append({(True, True): "phases 1 and 2 seen", (True, False): "phase 1 only",
+                      (False, True): "phase 2 only", (False, False): "no phase seen"}
+                     [(phase1, phase2)])
+    else:
+        parts.append("phase 2 seen" if phase2 else "no rise of the mean order")
+    if not found(row["loss-gap boundary"]):
+        parts.append("the loss gap never widens")
+    elif phase2:
+        d = abs(int(row["difference (checkpoints)"]))
+        parts.append("boundaries coincide" if d == 0 else
+                     "boundaries within one checkpoint" if d == 1 else
+                     f"boundaries {d} checkpoints apart")
+    return "; ".join(parts)
+
+
+def checks(named: Mapping[str, Any]) -> str:
+    """One sentence over a page's "Checks" (:func:`twophase.report.tables.checks_table`): how many
+    pass, and which fail with their value and rule."""
+    table = checks_table(named)
+    ruled = table[table["result"] != "-"]
+    if not len(ruled):
+        return "**Checks:** no rule to hold these numbers to yet."
+    failed = ruled[ruled["result"] == "fail"]
+    text = f"**Checks:** {len(ruled) - len(failed)} of {len(ruled)} pass"
+    if len(failed):
+        text += "; failed: " + "; ".join(
+            f"*{r['check']}* ({r['value']}, expected {r['expected']})" for _, r in failed.iterrows())
+    return text + "."
 
 
 def tie_break_sensitivity(checkpoint_epochs: Any, mean_low: Any, mean_high: Any,
@@ -195,24 +480,24 @@ def jaccard_trend(final: pd.DataFrame) -> str:
     )
 
 
-def flipped_orders(flipped: Any, clean: Any) -> str:
-    """Mean order of flipped-label against clean samples, with a one-sided Mann-Whitney U test.
-
-    Args:
-        flipped, clean: mean orders of the two groups at one checkpoint (NaN entries dropped).
-    """
-    flip_o, clean_o = _np(flipped), _np(clean)
-    flip_o, clean_o = flip_o[np.isfinite(flip_o)], clean_o[np.isfinite(clean_o)]
-    test = mannwhitneyu(flip_o, clean_o, alternative="greater")
-    higher = np.median(flip_o) > np.median(clean_o)
-    return (
-        f"Mean interaction order at the final checkpoint: flipped samples **{flip_o.mean():.2f}** "
-        f"(median {np.median(flip_o):.2f}, {len(flip_o)} samples), clean samples "
-        f"**{clean_o.mean():.2f}** (median {np.median(clean_o):.2f}, {len(clean_o)} samples). "
-        + ("Flipped samples use higher orders" if higher else "Flipped samples do **not** use "
-           "higher orders than clean ones")
-        + f" (one-sided Mann-Whitney U test, p = {test.pvalue:.3g})."
-    )
+def flipped_orders(test: Mapping[str, float], alpha: float = 0.05) -> str:
+    """Mean order of flipped-label against clean samples and the verdict of the one-sided
+    Mann-Whitney U test (:func:`twophase.report.tables.flipped_vs_clean`): "flipped samples use
+    higher orders" only when ``p < alpha``, else "no significant difference"."""
+    p = test["p"]
+    text = (f"Mean interaction order at the final checkpoint: flipped samples "
+            f"**{test['flipped mean']:.2f}** (median {test['flipped median']:.2f}, "
+            f"{test['flipped n']} samples), clean samples **{test['clean mean']:.2f}** (median "
+            f"{test['clean median']:.2f}, {test['clean n']} samples). ")
+    if not np.isfinite(p):
+        return text + "A group is empty, so the two cannot be compared."
+    if p < alpha:
+        verdict = "**Flipped samples use higher orders** than clean ones"
+    else:
+        verdict = ("**No significant difference**: the data do not show that flipped samples use "
+                   "higher orders than clean ones")
+    return text + verdict + (f" (one-sided Mann-Whitney U test, p = {p:.3g}, "
+                             f"significance level {alpha:g}).")
 
 
 def onsets(onset_epochs: Any, checkpoint_epochs: Any, bounds: Boundaries) -> str:
@@ -252,8 +537,9 @@ def summary(table: pd.DataFrame, profile: str) -> str:
     text = [f"{len(table)} run(s) in profile `{profile}`; both boundaries found in {len(both)}."]
     if len(both):
         close = int((both["difference (checkpoints)"].abs() <= 1).sum())
+        median = both["difference (epochs)"].abs().median()
         text.append(
-            f"Median absolute difference: {both['difference (epochs)'].abs().median():g} epochs; "
+            f"Median absolute difference: {median:g} epoch{'' if median == 1 else 's'}; "
             f"{close} of {len(both)} run(s) have the two boundaries within one checkpoint "
             "interval."
         )
@@ -276,16 +562,19 @@ def norm_ratio_check(ratios: pd.DataFrame) -> str:
         .groupby(["n", "k"])["ratio"]
         .apply(lambda s: bool((np.diff(s) > 0).all()))
     )
-    return (f"every r^(k) > 1: {bool((ratios.ratio > 1).all())}; every curve increasing in "
-            f"sigma^2: {bool(monotone.all())}")
+    above = bool((ratios.ratio > 1).all())
+    rising = bool(monotone.all())
+    return (f"P2 Proposition 1 on this grid: every r^(k) > 1: **{'yes' if above else 'no'}**; "
+            f"every curve increasing in σ²: **{'yes' if rising else 'no'}** "
+            f"({len(monotone)} curves, n = {', '.join(str(n) for n in sorted(ratios.n.unique()))}).")
 
 
 def simulation(mean_order: Any, steps: Any) -> str:
     """Start, minimum and end of the mean order of a simulated trajectory."""
     mo, st = _np(mean_order), _np(steps)
     low = int(mo.argmin())
-    return (f"mean order: start {mo[0]:.2f}, minimum {mo[low]:.2f} at step {int(st[low])}, "
-            f"end {mo[-1]:.2f}")
+    return (f"Mean order: {mo[0]:.2f} at the start, lowest {mo[low]:.2f} at step {int(st[low])} "
+            f"(phase 1), {mo[-1]:.2f} at the end (phase 2).")
 
 
 def _theory_verdict(row: Mapping[str, Any]) -> str:
@@ -319,6 +608,20 @@ def _theory_verdict(row: Mapping[str, Any]) -> str:
         f"- **{row['run']}, {row['variant']}**: {quality} (mean L1/n = {e:.2f}); {trend}; "
         f"{mono_cost}."
     )
+
+
+def theory_run(rows: pd.DataFrame, start: float) -> str:
+    """One paragraph on the theory fit of one run: where phase 2 starts and, per variant, the
+    mean fit error (rows of :func:`twophase.report.tables.theory_row` of that run)."""
+    parts = []
+    for _, r in rows.iterrows():
+        e = r["mean L1 / n (non-increasing)"]
+        quality = ("close agreement" if e < 0.1 else "rough agreement in shape" if e < 0.3
+                   else "poor agreement")
+        parts.append(f"{r['variant']}: {quality} (mean L1/n = {e:.2f} over "
+                     f"{r['phase-2 checkpoints']} phase-2 checkpoints)")
+    return (f"Phase 2 starts at epoch {start:g} (the loss-gap boundary, or the first checkpoint "
+            f"after the initialisation when there is none). " + "; ".join(parts) + ".")
 
 
 def theory_verdicts(summary_table: pd.DataFrame) -> str:

@@ -5,10 +5,17 @@ frames from :mod:`twophase.stats`, :mod:`twophase.theory` and :mod:`twophase.rep
 and never computes an interaction statistic itself.  Figures are created with
 :class:`matplotlib.figure.Figure` (not through ``pyplot``), so they are not kept alive by pyplot's
 figure registry and do not appear twice in a notebook: end a cell with the figure (or call
-``display(fig)``) to show it, ``fig.savefig(...)`` to save it.
+``display(fig)``) to show it, ``fig.savefig(...)`` to save it; the book shows them through
+:meth:`twophase.report.page.Page.figure` (numbered, with a caption).
 
-Epoch axes use ``symlog`` scaling (linear below epoch 1, logarithmic above) because checkpoints
-are log-spaced and the first phase is short.
+Readability rules of the book, applied by every function:
+
+- figures are at most :data:`PAGE_WIDTH` inches wide, the width of the book's text column, so
+  the book shows them at their natural size (fonts at about 10 pt); wide strips of panels wrap
+  into rows of at most four panels;
+- legends sit outside the data area (below the panels, :func:`_legend_below`), one per figure;
+- epoch axes use ``symlog`` scaling (linear below epoch 1, logarithmic above) because checkpoints
+  are log-spaced and the first phase is short.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -23,12 +31,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 __all__ = [
+    "PAGE_WIDTH",
     "set_theme",
     "planted_vs_recovered",
     "sparsity_curves",
     "universal_matching",
     "signed_order_bars",
     "order_epoch_heatmap",
+    "tie_break_band",
     "phase_boundaries",
     "fusiform",
     "jaccard_by_order",
@@ -40,20 +50,32 @@ __all__ = [
     "fusiform_models",
     "phase_simulation",
     "theory_comparison",
+    "fitted_noise",
 ]
+
+#: The width in inches of the book's text column. No figure is wider, so none is shrunk on the page.
+PAGE_WIDTH = 8.0
+#: At most this many panels side by side; longer strips wrap into rows.
+MAX_COLUMNS = 4
 
 #: Colours of the two boundary markers, used consistently in every figure.
 BOUNDARY_STYLE = {
     "loss gap": {"color": "#d62728", "linestyle": "--"},
     "interactions": {"color": "#2ca02c", "linestyle": ":"},
 }
+#: How the boundaries are named in legends and titles.
+BOUNDARY_NAMES = {"loss gap": "loss-gap boundary", "interactions": "interaction boundary"}
 POS_COLOR = "#1f77b4"
 NEG_COLOR = "#ff7f0e"
 
 
 def set_theme() -> None:
-    """Seaborn theme used by the book (white grid, notebook context, 110 dpi figures)."""
-    sns.set_theme(context="notebook", style="whitegrid", rc={"figure.dpi": 110})
+    """Seaborn theme used by the book (white grid, paper context at a 1.15 font scale, 110 dpi).
+
+    With :data:`PAGE_WIDTH`-wide figures shown at their natural size, tick labels are about
+    10 pt on the page."""
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.15,
+                  rc={"figure.dpi": 110, "legend.frameon": False})
 
 
 def _np(x: Any) -> np.ndarray:
@@ -65,9 +87,44 @@ def _np(x: Any) -> np.ndarray:
 
 def _figure(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float = 4.0,
             **kw: Any) -> tuple[Figure, np.ndarray]:
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(min(width, PAGE_WIDTH), height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
+
+
+def _grid(count: int, max_cols: int = MAX_COLUMNS) -> tuple[int, int]:
+    """(rows, columns) of a wrapped strip of ``count`` panels."""
+    ncols = max(1, min(count, max_cols))
+    return -(-max(count, 1) // ncols), ncols
+
+
+def _legend_below(fig: Figure, axes: Any = None, *, ncols: int | None = None,
+                  title: str | None = None) -> None:
+    """Move the legends of ``axes`` (default: every axes of ``fig``) into one figure legend below
+    the panels, outside every data area; duplicate labels are shown once."""
+    axes = fig.axes if axes is None else list(np.ravel(axes))
+    handles, labels, titles = [], [], []
+
+    def add(hs: Sequence[Any], ls: Sequence[str]) -> None:
+        for h, lab in zip(hs, ls, strict=False):
+            if lab and not lab.startswith("_") and lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+
+    for ax in axes:
+        leg = ax.get_legend()
+        if leg is not None:  # seaborn's legends hold proxy artists that the axes do not
+            add(list(leg.legend_handles), [t.get_text() for t in leg.get_texts()])
+            if leg.get_title().get_text():
+                titles.append(leg.get_title().get_text())
+            leg.remove()
+        add(*ax.get_legend_handles_labels())  # artists labelled after the legend was drawn
+    if not handles:
+        return
+    if title is None and titles:
+        title = titles[0]
+    fig.legend(handles, labels, loc="outside lower center", title=title or None,
+               ncols=ncols or min(len(labels), 4))
 
 
 def _epoch_axis(ax: Any, epochs: np.ndarray) -> None:
@@ -76,16 +133,29 @@ def _epoch_axis(ax: Any, epochs: np.ndarray) -> None:
     ax.set_xlabel("epoch")
 
 
+def _boundary(name: str) -> str:
+    return BOUNDARY_NAMES.get(name, f"{name} boundary")
+
+
 def _mark_boundaries(ax: Any, boundaries: Mapping[str, float | None], label: bool = True) -> None:
     """Vertical lines at the boundary epochs; ``None`` (not found) draws nothing."""
     for name, epoch in boundaries.items():
         if epoch is None or not np.isfinite(epoch):
             continue
         style = BOUNDARY_STYLE.get(name, {"color": "0.3", "linestyle": "-."})
-        ax.axvline(epoch, lw=1.6, label=f"{name} boundary ({epoch:g})" if label else None,
+        ax.axvline(epoch, lw=1.6, label=f"{_boundary(name)} (epoch {epoch:g})" if label else None,
                    **style)
 
 
+def _order_ticks(ax: Any, n: int, offset: int = 0) -> None:
+    """Integer ticks for the orders ``1..n`` (every order up to 10, else about 6 ticks)."""
+    step = 1 if n <= 10 else max(1, n // 6)
+    k = np.arange(1, n + 1, step)
+    ax.set_xticks(k - offset, [str(x) for x in k])
+
+
+# --------------------------------------------------------------------------------------------
+# The primer (book/methods/interactions.md, book/methods/decomposition.md)
 
 
 def planted_vs_recovered(table: pd.DataFrame, title: str = "") -> Figure:
@@ -95,20 +165,24 @@ def planted_vs_recovered(table: pd.DataFrame, title: str = "") -> Figure:
         table: long frame with columns ``pattern`` (label such as ``"AND {0,1}"``), ``source``
             (e.g. ``"planted"`` / ``"recovered"``) and ``value``.
     """
-    fig, axes = _figure(width=max(6.4, 0.55 * table["pattern"].nunique() + 2), height=4.0)
+    fig, axes = _figure(width=PAGE_WIDTH, height=3.8)
     ax = axes[0, 0]
     sns.barplot(data=table, x="pattern", y="value", hue="source", ax=ax)
     ax.axhline(0, color="0.2", lw=0.8)
     ax.set_xlabel("")
     ax.set_ylabel("interaction I(S)")
-    ax.tick_params(axis="x", rotation=60)
+    ax.tick_params(axis="x", rotation=45)
+    for lab in ax.get_xticklabels():
+        lab.set_horizontalalignment("right")
     ax.set_title(title)
+    _legend_below(fig, ax, title="")
     return fig
 
 
 def sparsity_curves(curves: Mapping[str, Any], floor: float = 1e-6,
                     salient: float = 0.05) -> Figure:
-    """Sorted normalised strengths ``|I| / max|I|`` (descending) on a log scale.
+    """Sorted normalised strengths ``|I| / max|I|`` (descending) on a log scale (P2 Fig. 1,
+    book/methods/salience.md).
 
     Args:
         curves: label -> ``(m,)`` curve from :func:`twophase.stats.sparsity_curve` (one sample) or
@@ -116,7 +190,7 @@ def sparsity_curves(curves: Mapping[str, Any], floor: float = 1e-6,
         floor: values below are drawn at ``floor`` (log axis).
         salient: horizontal reference line (Ren et al.'s ``0.05 max|I|``).
     """
-    fig, axes = _figure(width=6.4, height=4.0)
+    fig, axes = _figure(width=6.4, height=3.8)
     ax = axes[0, 0]
     for name, c in curves.items():
         y = np.clip(_np(c), floor, None)
@@ -130,15 +204,15 @@ def sparsity_curves(curves: Mapping[str, Any], floor: float = 1e-6,
     ax.set_xscale("log")
     ax.set_xlabel("rank of the coefficient")
     ax.set_ylabel("|I| / max |I|")
-    ax.legend(loc="lower left", fontsize="small")
+    _legend_below(fig, ax, ncols=2)
     return fig
 
 
 def universal_matching(target: Any, reconstruction: Any, orders: Any) -> Figure:
     """Reconstruction of the game from its interactions against the game itself.
 
-    Left: ``reconstruction(S)`` against ``target(S)`` for every mask S; right: the residual by
-    order ``|S|``.
+    Left: ``reconstruction(S)`` against ``target(S)`` for every mask S, coloured by the order
+    ``|S|`` (every order in the legend); right: the residual by order.
 
     Args:
         target: ``(2^n,)`` or ``(samples, 2^n)`` values (e.g. ``v + q``).
@@ -148,27 +222,36 @@ def universal_matching(target: Any, reconstruction: Any, orders: Any) -> Figure:
     t, r = _np(target), _np(reconstruction)
     k = np.broadcast_to(_np(orders), t.shape).reshape(-1).astype(int)
     frame = pd.DataFrame({"target": t.reshape(-1), "reconstruction": r.reshape(-1),
-                          "residual": (r - t).reshape(-1), "order": k})
-    fig, axes = _figure(1, 2, width=10.0, height=4.0)
+                          "residual": (r - t).reshape(-1), "order |S|": k})
+    levels = sorted(frame["order |S|"].unique())
+    palette = dict(zip(levels, sns.color_palette("viridis", len(levels)), strict=True))
+    fig, axes = _figure(1, 2, width=PAGE_WIDTH, height=3.8)
     ax = axes[0, 0]
-    sns.scatterplot(data=frame, x="target", y="reconstruction", hue="order", palette="viridis",
-                    s=14, linewidth=0, ax=ax)
+    sns.scatterplot(data=frame, x="target", y="reconstruction", hue="order |S|",
+                    hue_order=levels, palette=palette, s=14, linewidth=0, ax=ax, legend="full")
     lo, hi = float(frame["target"].min()), float(frame["target"].max())
     ax.plot([lo, hi], [lo, hi], color="0.3", lw=0.8)
     ax.set_title("universal matching")
     ax = axes[0, 1]
-    sns.stripplot(data=frame, x="order", y="residual", color=POS_COLOR, size=2.5, ax=ax)
+    sns.stripplot(data=frame, x="order |S|", y="residual", hue="order |S|", palette=palette,
+                  size=2.5, ax=ax, legend=False)
     ax.set_title("residual by order |S|")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    _legend_below(fig, axes[0, 0], ncols=len(levels), title="order |S|")
     return fig
 
 
+# --------------------------------------------------------------------------------------------
+# Two-phase dynamics of one run (P1 Fig. 2, P2 Fig. 2; book/methods/salience.md)
 
 
 def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = "",
                       ylabel: str = "salient strength",
-                      band: tuple[Any, Any] | None = None, band_orders: int = 2) -> Figure:
+                      band: tuple[Any, Any] | None = None, band_orders: int = 2,
+                      boundaries: Mapping[str, float | None] | None = None) -> Figure:
     """P1 Fig. 2 panels: per-order positive strength above 0 and negative strength below 0.
+
+    One panel per epoch, wrapped into rows of at most :data:`MAX_COLUMNS` panels.
 
     Args:
         pos, neg: ``(E, n)`` from :func:`twophase.stats.signed_order_curve` for the E selected
@@ -177,6 +260,7 @@ def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = 
         band: ``(pos_high, neg_high)`` of the high-order split: for orders ``1..band_orders``
             the range between the two tie-breaks is drawn as a black interval on each bar
             (book/methods/decomposition.md (method-decomposition-tiebreak)).
+        boundaries: name -> epoch; a panel at a boundary epoch says so in its title.
     """
     p, q = _np(pos), _np(neg)
     if p.ndim == 1:
@@ -186,31 +270,44 @@ def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = 
         ph, qh = _np(band[0]).reshape(p.shape), _np(band[1]).reshape(q.shape)
     e = len(epochs)
     n = p.shape[-1]
-    fig, axes = _figure(1, e, width=max(6.4, 2.3 * e), height=3.4, sharey=True)
+    nrows, ncols = _grid(e)
+    fig, axes = _figure(nrows, ncols, width=PAGE_WIDTH, height=2.3 * nrows + 0.7,
+                        sharey=True, sharex=True)
     k = np.arange(1, n + 1)
-    for j, ax in enumerate(axes[0]):
-        ax.bar(k, p[j], color=POS_COLOR, label="positive" if j == 0 else None)
-        ax.bar(k, q[j], color=NEG_COLOR, label="negative" if j == 0 else None)
+    marks = {}
+    for name, epoch in (boundaries or {}).items():
+        if epoch is not None and np.isfinite(epoch):
+            marks.setdefault(float(epoch), []).append(name)
+    for j, ax in enumerate(axes.flat):
+        if j >= e:
+            ax.set_visible(False)
+            continue
+        ax.bar(k, p[j], color=POS_COLOR, label="positive strength")
+        ax.bar(k, q[j], color=NEG_COLOR, label="negative strength")
         if ph is not None:
             m = min(band_orders, n)
             for lo, hi in ((p[j, :m], ph[j, :m]), (q[j, :m], qh[j, :m])):
                 ax.vlines(k[:m], np.minimum(lo, hi), np.maximum(lo, hi), color="black", lw=2.2,
-                          label="tie-break band" if (j == 0 and lo is p[j, :m]) else None)
+                          label="tie-break band (orders 1-2)")
         ax.axhline(0, color="0.2", lw=0.8)
-        ax.set_title(f"epoch {epochs[j]:g}")
-        ax.set_xlabel("order k")
-        ax.set_xticks(k[:: max(1, n // 5)])
-    axes[0, 0].set_ylabel(ylabel)
-    axes[0, 0].legend(fontsize="small")
+        note = marks.get(float(epochs[j]))
+        ax.set_title(f"epoch {epochs[j]:g}" + (
+            f"\n({' & '.join(_boundary(x) for x in note)})" if note else ""))
+        _order_ticks(ax, n)
+        if j // ncols == nrows - 1 or j + ncols >= e:
+            ax.set_xlabel("order k")
+        if j % ncols == 0:
+            ax.set_ylabel(ylabel)
     if title:
         fig.suptitle(title)
+    _legend_below(fig, axes, ncols=3)
     return fig
 
 
 def order_epoch_heatmap(curves: Any, epochs: Sequence[float],
                         boundaries: Mapping[str, float | None] | None = None,
                         title: str = "normalised strength I^(k)") -> Figure:
-    """Order x epoch heatmap of a per-order curve (e.g. P2's normalised ``I^(k)``).
+    """Order x epoch heatmap of a per-order curve (e.g. P2's normalised ``I^(k)``, P2 Fig. 2).
 
     Args:
         curves: ``(E, n)`` (entry ``[e, k-1]`` = order k at epoch e).
@@ -221,19 +318,20 @@ def order_epoch_heatmap(curves: Any, epochs: Sequence[float],
     e = np.asarray(epochs, dtype=float)
     frame = pd.DataFrame(c.T[::-1], index=np.arange(c.shape[1], 0, -1),
                          columns=[f"{x:g}" for x in e])
-    fig, axes = _figure(width=max(6.4, 0.42 * len(e) + 2.5), height=4.2)
+    fig, axes = _figure(width=PAGE_WIDTH if len(e) > 8 else 6.4, height=4.0)
     ax = axes[0, 0]
     sns.heatmap(frame, cmap="mako_r", ax=ax, cbar_kws={"label": title})
     ax.set_xlabel("epoch (checkpoint)")
     ax.set_ylabel("order k")
+    ax.tick_params(axis="x", rotation=0 if len(e) <= 12 else 90)
+    ax.tick_params(axis="y", rotation=0)
     for name, epoch in (boundaries or {}).items():
         if epoch is None:
             continue
         col = int(np.argmin(np.abs(e - epoch)))
         style = BOUNDARY_STYLE.get(name, {"color": "white", "linestyle": "-."})
-        ax.axvline(col + 0.5, lw=2, label=f"{name} boundary ({epoch:g})", **style)
-    if boundaries:
-        ax.legend(loc="upper right", fontsize="small", framealpha=0.85)
+        ax.axvline(col + 0.5, lw=2.2, label=f"{_boundary(name)} (epoch {epoch:g})", **style)
+    _legend_below(fig, ax, ncols=2)
     return fig
 
 
@@ -251,25 +349,27 @@ def tie_break_band(curve_low: Any, curve_high: Any, epochs: Sequence[float],
     """
     lo, hi = _np(curve_low), _np(curve_high)
     e = np.asarray(epochs, dtype=float)
-    fig, axes = _figure(width=6.4, height=3.4)
+    fig, axes = _figure(width=6.4, height=3.6)
     ax = axes[0, 0]
     palette = sns.color_palette("colorblind", orders)
     for k in range(1, min(orders, lo.shape[1]) + 1):
         color = palette[k - 1]
-        ax.plot(e, lo[:, k - 1], marker="o", ms=3, color=color, label=f"order {k} (low-order)")
-        ax.fill_between(e, np.minimum(lo[:, k - 1], hi[:, k - 1]), np.maximum(lo[:, k - 1], hi[:, k - 1]),
-                        color=color, alpha=0.25, label=f"order {k}: band to high-order")
+        ax.plot(e, lo[:, k - 1], marker="o", ms=3, color=color, label=f"order {k}, low-order split")
+        ax.fill_between(e, np.minimum(lo[:, k - 1], hi[:, k - 1]),
+                        np.maximum(lo[:, k - 1], hi[:, k - 1]), color=color, alpha=0.25,
+                        label=f"order {k}, band to the high-order split")
     _epoch_axis(ax, e)
     _mark_boundaries(ax, boundaries or {})
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _legend_below(fig, ax, ncols=2)
     return fig
 
 
 def phase_boundaries(metrics: pd.DataFrame, gap_smoothed: Any | None, checkpoint_epochs: Any,
                      mean_orders: Any, mean_order_smoothed: Any | None,
                      boundaries: Mapping[str, float | None]) -> Figure:
-    """Losses, loss gap and mean interaction order on one epoch axis, with both boundaries.
+    """Losses, loss gap and mean interaction order on one epoch axis, with both boundaries (the
+    loss panel of P1 Fig. 2; book/methods/salience.md (method-phase-boundary)).
 
     Args:
         metrics: frame with columns ``epoch``, ``train_loss``, ``test_loss``.
@@ -282,41 +382,40 @@ def phase_boundaries(metrics: pd.DataFrame, gap_smoothed: Any | None, checkpoint
     """
     m = metrics.sort_values("epoch")
     ep = m["epoch"].to_numpy(float)
-    fig, axes = _figure(3, 1, width=7.5, height=8.0, sharex=True)
+    fig, axes = _figure(3, 1, width=7.0, height=7.0, sharex=True)
     ax = axes[0, 0]
     ax.plot(ep, m["train_loss"], label="train loss", color=POS_COLOR)
     ax.plot(ep, m["test_loss"], label="test loss", color=NEG_COLOR)
     ax.set_ylabel("loss")
     _mark_boundaries(ax, boundaries)
-    ax.legend(fontsize="small")
     ax = axes[1, 0]
-    ax.plot(ep, m["test_loss"] - m["train_loss"], color="0.55", lw=1, label="test - train")
+    ax.plot(ep, m["test_loss"] - m["train_loss"], color="0.55", lw=1, label="loss gap (test - train)")
     if gap_smoothed is not None:
-        ax.plot(ep, _np(gap_smoothed), color="k", lw=1.8, label="smoothed")
+        ax.plot(ep, _np(gap_smoothed), color="k", lw=1.8, label="smoothed loss gap")
     ax.set_ylabel("loss gap")
     _mark_boundaries(ax, boundaries, label=False)
-    ax.legend(fontsize="small")
     ax = axes[2, 0]
     ce = _np(checkpoint_epochs)
     mo = _np(mean_orders)
     if mo.ndim == 2:
         frame = pd.DataFrame({"epoch": np.repeat(ce, mo.shape[1]), "mean order": mo.reshape(-1)})
         sns.lineplot(data=frame, x="epoch", y="mean order", errorbar=("pi", 50), ax=ax,
-                     label="mean over samples (band: IQR)", marker="o")
+                     label="mean order over samples (band: IQR)", marker="o", legend=False)
     else:
         ax.plot(ce, mo, marker="o", label="mean order")
     if mean_order_smoothed is not None:
         ax.plot(ce, _np(mean_order_smoothed), color="k", lw=1.2, ls="-", alpha=0.6,
-                label="smoothed")
+                label="smoothed mean order")
     ax.set_ylabel("mean interaction order")
     _mark_boundaries(ax, boundaries, label=False)
-    ax.legend(fontsize="small")
     _epoch_axis(ax, np.concatenate([ep, ce]))
+    _legend_below(fig, axes, ncols=2)
     return fig
 
 
 def fusiform(observed: Any, theory: Mapping[str, Any], title: str = "") -> Figure:
-    """Order distribution at initialisation (bars) against theoretical curves (lines).
+    """Order distribution at initialisation (bars) against theoretical curves (lines): the
+    spindle of P1 Fig. 1 and Theorem 3 (book/methods/theory.md).
 
     Args:
         observed: ``(n,)`` normalised curve (mean over k equals 1), or ``(samples, n)`` drawn as
@@ -328,19 +427,21 @@ def fusiform(observed: Any, theory: Mapping[str, Any], title: str = "") -> Figur
     n = o2.shape[1]
     k = np.arange(1, n + 1)
     frame = pd.DataFrame({"order": np.tile(k, len(o2)), "strength": o2.reshape(-1)})
-    fig, axes = _figure(width=6.4, height=4.0)
+    fig, axes = _figure(width=6.4, height=3.8)
     ax = axes[0, 0]
     sns.barplot(data=frame, x="order", y="strength", color="0.75", ax=ax,
-                errorbar=("ci", 95) if len(o2) > 1 else None, label="observed at init")
+                errorbar=("ci", 95) if len(o2) > 1 else None, label="observed at initialisation")
     for (name, c), style in zip(theory.items(), ("-o", "--s", ":^", "-.d"), strict=False):
         ax.plot(k - 1, _np(c), style, lw=1.8, ms=4, label=name)  # bar positions are 0..n-1
     ax.set_xlabel("order k")
     ax.set_ylabel("normalised strength I^(k)")
     ax.set_title(title)
-    ax.legend(fontsize="small")
+    _legend_below(fig, ax, ncols=2)
     return fig
 
 
+# --------------------------------------------------------------------------------------------
+# Generalisation and sample groups (P1 Fig. 3 and Fig. 4; book/methods/generalization.md)
 
 
 def jaccard_by_order(frame: pd.DataFrame, title: str = "") -> Figure:
@@ -348,34 +449,45 @@ def jaccard_by_order(frame: pd.DataFrame, title: str = "") -> Figure:
 
     Args:
         frame: output of :func:`twophase.stats.generalization.jaccard_by_order` (columns ``order``,
-            ``class``, ``similarity``); an optional ``category`` column (e.g. the epoch) draws one
-            mean curve per category.
+            ``class``, ``similarity``); an optional ``epoch`` column (several checkpoints,
+            :func:`twophase.report.tables.jaccard_over_training`) draws one mean curve per epoch
+            with a 95% interval over classes.
     """
-    fig, axes = _figure(width=6.4, height=4.0)
+    fig, axes = _figure(width=6.4, height=3.8)
     ax = axes[0, 0]
-    if "category" in frame.columns:
-        sns.lineplot(data=frame, x="order", y="similarity", hue="category", marker="o",
-                     errorbar=("ci", 95), ax=ax, palette="viridis")
+    if "epoch" in frame.columns and frame["epoch"].nunique() > 1:
+        levels = sorted(frame["epoch"].unique())
+        palette = dict(zip(levels, sns.color_palette("viridis", len(levels)), strict=True))
+        data = frame.assign(epoch=frame["epoch"].map(lambda x: f"{x:g}"))
+        sns.lineplot(data=data, x="order", y="similarity", hue="epoch", marker="o",
+                     errorbar=("ci", 95), ax=ax, hue_order=[f"{x:g}" for x in levels],
+                     palette={f"{x:g}": c for x, c in palette.items()})
+        legend_title = "epoch"
     else:
         sns.lineplot(data=frame, x="order", y="similarity", units="class", estimator=None,
-                     color="0.7", lw=0.8, ax=ax)
+                     color="0.7", lw=0.8, ax=ax, label="single class")
         sns.lineplot(data=frame, x="order", y="similarity", errorbar=None, marker="o", lw=2.2,
                      color=POS_COLOR, ax=ax, label="mean over classes")
+        legend_title = ""
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("Jaccard similarity (train vs test)")
     ax.set_xlabel("order k")
     ax.set_title(title)
+    _legend_below(fig, ax, ncols=6, title=legend_title)
     return fig
 
 
 def order_distribution_groups(frame: pd.DataFrame, title: str = "") -> Figure:
     """P1 Fig. 4: per-order signed strength of sample groups (e.g. clean vs flipped labels).
 
+    Positive strength is drawn above 0 (solid), negative below 0 (lighter), side by side per
+    group.
+
     Args:
         frame: columns ``order``, ``group``, ``pos`` (>= 0), ``neg`` (<= 0); one row per group
             and order (e.g. :func:`twophase.stats.signed_order_curve` per group, normalised).
     """
-    fig, axes = _figure(width=7.0, height=4.2)
+    fig, axes = _figure(width=6.4, height=3.8)
     ax = axes[0, 0]
     groups = list(dict.fromkeys(frame["group"]))
     pal = dict(zip(groups, sns.color_palette("deep", len(groups)), strict=True))
@@ -383,9 +495,10 @@ def order_distribution_groups(frame: pd.DataFrame, title: str = "") -> Figure:
     sns.barplot(data=frame, x="order", y="neg", hue="group", palette=pal, ax=ax, errorbar=None,
                 alpha=0.55, legend=False)
     ax.axhline(0, color="0.2", lw=0.8)
-    ax.set_ylabel("salient strength (positive above, negative below)")
+    ax.set_ylabel("salient strength\n(positive above 0, negative below)")
     ax.set_xlabel("order k")
     ax.set_title(title)
+    _legend_below(fig, ax, title="")
     return fig
 
 
@@ -406,14 +519,14 @@ def mean_order_groups(checkpoint_epochs: Any, groups: Mapping[str, Any],
         frames.append(pd.DataFrame({"epoch": np.repeat(ce, m.shape[1]),
                                     "mean order": m.reshape(-1), "group": name}))
     frame = pd.concat(frames, ignore_index=True).dropna()
-    fig, axes = _figure(width=7.0, height=4.0)
+    fig, axes = _figure(width=6.4, height=3.8)
     ax = axes[0, 0]
     sns.lineplot(data=frame, x="epoch", y="mean order", hue="group", estimator="median",
                  errorbar=("pi", 50), marker="o", ax=ax)
     _mark_boundaries(ax, boundaries or {})
     _epoch_axis(ax, ce)
     ax.set_ylabel("mean interaction order")
-    ax.legend(fontsize="small")
+    _legend_below(fig, ax, ncols=2, title="")
     return fig
 
 
@@ -433,13 +546,13 @@ def per_sample_onsets(onsets: Any, metrics: pd.DataFrame, gap_smoothed: Any | No
     o = _np(onsets)
     found = o[np.isfinite(o)]
     ce = np.unique(_np(checkpoint_epochs))
-    fig, axes = _figure(width=7.5, height=4.2)
+    fig, axes = _figure(width=7.0, height=4.0)
     ax = axes[0, 0]
     # one bin per checkpoint: edges half-way between neighbours (in symlog space)
     t = np.arcsinh(ce)
     mids = (t[1:] + t[:-1]) / 2
     edges = np.sinh(np.concatenate([[t[0] - 0.5], mids, [t[-1] + 0.5]]))
-    ax.hist(found, bins=edges, color=POS_COLOR, alpha=0.75, label="samples")
+    ax.hist(found, bins=edges, color=POS_COLOR, alpha=0.75, label="samples whose order rises")
     ax.set_ylabel("number of samples")
     ax.set_title(f"{len(found)} of {len(o)} samples with a rise of interaction complexity")
     twin = ax.twinx()
@@ -452,24 +565,26 @@ def per_sample_onsets(onsets: Any, metrics: pd.DataFrame, gap_smoothed: Any | No
     twin.grid(False)
     _mark_boundaries(ax, boundaries)
     _epoch_axis(ax, np.concatenate([ep, ce]))
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = twin.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize="small", loc="upper left")
+    _legend_below(fig, [ax, twin], ncols=2)
     return fig
 
 
-def summary_grid(panels: Sequence[Mapping[str, Any]], ncols: int = 3) -> Figure:
+# --------------------------------------------------------------------------------------------
+# All runs of a profile
+
+
+def summary_grid(panels: Sequence[Mapping[str, Any]], ncols: int = 2) -> Figure:
     """Small multiples, one panel per run: loss gap (left axis), mean order (right axis).
 
     Args:
         panels: per run a mapping with ``name``, ``metrics`` (frame: ``epoch``, ``train_loss``,
             ``test_loss``), ``checkpoint_epochs`` ``(E,)``, ``mean_order`` ``(E,)`` and
             ``boundaries`` (``{"loss gap": ..., "interactions": ...}``).
+        ncols: panels per row (at most :data:`MAX_COLUMNS`).
     """
     count = max(1, len(panels))
-    ncols = min(ncols, count)
-    nrows = -(-count // ncols)
-    fig, axes = _figure(nrows, ncols, width=4.2 * ncols, height=3.2 * nrows)
+    nrows, ncols = _grid(count, min(ncols, MAX_COLUMNS))
+    fig, axes = _figure(nrows, ncols, width=PAGE_WIDTH, height=2.7 * nrows + 0.6)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, p in zip(axes.flat, panels, strict=False):
@@ -484,37 +599,48 @@ def summary_grid(panels: Sequence[Mapping[str, Any]], ncols: int = 3) -> Figure:
         twin.grid(False)
         _mark_boundaries(ax, p["boundaries"], label=False)
         _epoch_axis(ax, ep)
-        ax.set_title(str(p["name"]), fontsize="medium")
-    handles = [Line2D([], [], lw=1.6, label=f"{name} boundary", **style)
-               for name, style in BOUNDARY_STYLE.items()]
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize="small")
+        ax.set_title(str(p["name"]))
+    handles = [Line2D([], [], color="0.35", lw=1.2, label="loss gap (left axis)"),
+               Line2D([], [], color=POS_COLOR, marker="o", ms=3, lw=1.2,
+                      label="mean interaction order (right axis)")]
+    handles += [Line2D([], [], lw=1.6, label=_boundary(name), **style)
+                for name, style in BOUNDARY_STYLE.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# P2's theory (book/methods/theory.md)
 
 
 def norm_ratios(ratios: pd.DataFrame, ncols: int = 3) -> Figure:
     """P2 Fig. 3: row-norm ratios ``r^(k)`` of ``M(sigma^2)`` against ``sigma^2``, one panel per
-    ``n``, one line per ``k``.
+    ``n``, one line per ``k`` coloured by ``k`` (colour bar below the panels).
 
     Args:
         ratios: columns ``sigma2``, ``ratio``, ``k``, ``n``
             (:func:`twophase.report.tables.norm_ratio_table`).
     """
     ns = sorted(ratios["n"].unique())
-    ncols = min(ncols, len(ns))
-    nrows = -(-len(ns) // ncols)
-    fig, axes = _figure(nrows, ncols, width=3.1 * ncols, height=2.8 * nrows, sharey=True)
+    nrows, ncols = _grid(len(ns), ncols)
+    fig, axes = _figure(nrows, ncols, width=PAGE_WIDTH, height=2.6 * nrows + 0.9, sharey=True)
+    kmax = int(ratios["k"].max()) if len(ratios) else 1
+    norm = mpl.colors.Normalize(vmin=1, vmax=max(kmax, 2))
+    cmap = mpl.colormaps["viridis"]
     for ax in axes.flat[len(ns):]:
         ax.set_visible(False)
-    for i, (ax, n) in enumerate(zip(axes.flat, ns, strict=False)):
-        sns.lineplot(data=ratios[ratios["n"] == n], x="sigma2", y="ratio", hue="k",
-                     palette="viridis", ax=ax, legend="brief" if i == 0 else False)
+    for j, (ax, n) in enumerate(zip(axes.flat, ns, strict=False)):
+        sub = ratios[ratios["n"] == n]
+        for k, line in sub.groupby("k"):
+            line = line.sort_values("sigma2")
+            ax.plot(line["sigma2"], line["ratio"], color=cmap(norm(k)), lw=1.4)
         ax.set_xscale("log")
         ax.set_title(f"n = {n}")
         ax.set_xlabel(r"$\sigma^2$")
-        ax.set_ylabel(r"$r^{(k)} = \|m_T\| / \|m_{T'}\|$")
-    if len(ns):
-        axes.flat[0].legend(title="k", fontsize="x-small", ncols=2)
-    fig.suptitle("P2 Fig. 3: row-norm ratios of M($\\sigma^2$) between orders k and k+1")
+        if j % ncols == 0:
+            ax.set_ylabel(r"$r^{(k)} = \|m_T\| / \|m_{T'}\|$")
+    fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, location="bottom",
+                 shrink=0.6, aspect=40, label="order k (|T| = k, |T'| = k + 1)")
     return fig
 
 
@@ -527,19 +653,20 @@ def fusiform_models(curves: pd.DataFrame, n: int) -> Figure:
             (:func:`twophase.report.tables.fusiform_table`).
         n: number of players.
     """
-    fig, axes = _figure(width=6.4, height=4.0)
+    fig, axes = _figure(width=6.4, height=3.8)
     ax = axes[0, 0]
     sns.lineplot(data=curves, x="k", y="I^(k)", hue="noise", style="tau/sigma", markers=True,
                  ax=ax)
-    ax.set(title=f"Expected normalised strength at initialisation, n={n}",
-           xticks=range(1, n + 1))
+    ax.set(title=f"expected normalised strength at initialisation, n = {n}",
+           xticks=range(1, n + 1), xlabel="order k", ylabel="normalised strength I^(k)")
+    _legend_below(fig, ax, ncols=3, title="")
     return fig
 
 
 def phase_simulation(steps: Any, curves: Any, mean_orders: Any, sigma2: Any,
                      stage_end_steps: Any, optima_mean_orders: Any) -> Figure:
-    """A simulated phase 1 and phase 2: order x step heatmap, and the mean order with each
-    stage's optimum and the ``sigma^2`` schedule.
+    """A simulated phase 1 and phase 2: order x step heatmap (top), and the mean order with each
+    stage's optimum and the ``sigma^2`` schedule (bottom).
 
     Args:
         steps: ``(R,)`` gradient step of each record.
@@ -552,60 +679,97 @@ def phase_simulation(steps: Any, curves: Any, mean_orders: Any, sigma2: Any,
     st = _np(steps)
     c = _np(curves)
     n = c.shape[-1]
-    fig, axes = _figure(1, 2, width=13.0, height=4.0)
+    fig, axes = _figure(2, 1, width=PAGE_WIDTH, height=6.6)
     frame = pd.DataFrame(c.T[::-1], index=range(n, 0, -1), columns=st.astype(int).tolist())
     sns.heatmap(frame, ax=axes[0, 0], cmap="mako_r", cbar_kws={"label": "normalised strength"},
                 xticklabels=max(len(st) // 10, 1))
     axes[0, 0].set(xlabel="gradient step", ylabel="order k", title="order x step")
-    ax = axes[0, 1]
-    ax.plot(st, _np(mean_orders), color="C0", label="mean order (GD)")
+    axes[0, 0].tick_params(axis="y", rotation=0)
+    ax = axes[1, 0]
+    ax.plot(st, _np(mean_orders), color="C0", label="mean order (gradient descent)")
     ax.scatter(_np(stage_end_steps), _np(optima_mean_orders), color="C3", zorder=3,
                label=r"optimum $M(\sigma^2)w^*$ of each stage")
     ax.set(xlabel="gradient step", ylabel="mean order", title="mean order")
     twin = ax.twinx()
-    twin.step(st, _np(sigma2), where="post", color="grey", alpha=0.5)
+    twin.step(st, _np(sigma2), where="post", color="grey", alpha=0.6,
+              label=r"$\sigma^2$ (right axis)")
     twin.set_yscale("log")
-    twin.set_ylabel(r"$\sigma^2$ (grey)")
+    twin.set_ylabel(r"$\sigma^2$")
     twin.grid(False)
-    ax.legend(loc="lower right")
+    _legend_below(fig, [ax, twin], ncols=3)
     return fig
 
 
-def theory_comparison(comparison: Any, checkpoint_epochs: Any, title: str) -> Figure:
-    """P2 Fig. 4/8/9: measured against predicted per-order curves at the first, middle and last
-    phase-2 checkpoint (non-increasing fit), and the fitted ``sigma^2`` over epochs.
+def _variants(comparisons: Any) -> dict[str, Any]:
+    if isinstance(comparisons, Mapping):
+        return dict(comparisons)
+    return {"AND only" if comparisons.and_only else "AND + OR": comparisons}
+
+
+def theory_comparison(comparisons: Any, checkpoint_epochs: Any, title: str = "") -> Figure:
+    """P2 Fig. 4 (AND + OR) and Fig. 9 (AND only): measured against predicted per-order curves at
+    the first, middle and last phase-2 checkpoint (non-increasing ``sigma^2`` fit,
+    book/methods/theory.md (method-theory-fit)).
+
+    One row per variant, one column per checkpoint; measured curves are grey bars, the fitted
+    prediction an orange line.
 
     Args:
-        comparison: :class:`twophase.theory.fit.RunComparison`.
+        comparisons: a :class:`twophase.theory.fit.RunComparison`, or variant label ->
+            comparison (e.g. ``{"AND + OR": ..., "AND only": ...}``), all of one run.
         checkpoint_epochs: ``(C,)`` epochs of the run's checkpoints.
         title: figure title.
     """
-    c = comparison
-    epochs = _np(checkpoint_epochs)[c.indices]
-    real, pred = _np(c.real), _np(c.predicted)
-    mono, free = c.monotone, c.free
-    chosen = sorted({0, len(c.indices) // 2, len(c.indices) - 1})
-    n = real.shape[-1]
-    rows = []
-    for j in chosen:
-        for k in range(n):
-            rows.append({"epoch": int(epochs[j]), "k": k + 1, "source": "real",
-                         "I^(k)": real[c.indices[j], k]})
-            rows.append({"epoch": int(epochs[j]), "k": k + 1,
-                         "source": f"theory, sigma^2={mono.sigma2[j].item():.1e}",
-                         "I^(k)": pred[int(mono.index[j]), k]})
-    frame = pd.DataFrame(rows)
-    fig, axes = _figure(1, len(chosen) + 1, width=4.2 * (len(chosen) + 1), height=3.6)
-    for ax, j in zip(axes[0, :-1], chosen, strict=True):
-        sub = frame[frame.epoch == int(epochs[j])]
-        sns.barplot(data=sub, x="k", y="I^(k)", hue="source", ax=ax, palette=["0.35", "C1"])
-        ax.set_title(f"epoch {int(epochs[j])} (L1 {mono.error[j].item():.2f})")
-        ax.legend(fontsize="x-small")
-    ax = axes[0, -1]
-    ax.plot(epochs, _np(free.sigma2), "o-", label="free fit")
-    ax.plot(epochs, _np(mono.sigma2), "s--", label="non-increasing fit")
-    ax.set(yscale="log", xlabel="epoch", ylabel=r"fitted $\sigma^2$", title="fitted noise")
-    ax.legend(fontsize="small")
-    fig.suptitle(title)
+    variants = _variants(comparisons)
+    ce = _np(checkpoint_epochs)
+    first = next(iter(variants.values()))
+    chosen = sorted({0, len(first.indices) // 2, len(first.indices) - 1})
+    n = _np(first.real).shape[-1]
+    k = np.arange(1, n + 1)
+    fig, axes = _figure(len(variants), len(chosen), width=PAGE_WIDTH,
+                        height=2.5 * len(variants) + 0.9, sharey="row")
+    for row, (label, c) in enumerate(variants.items()):
+        real, pred, mono = _np(c.real), _np(c.predicted), c.monotone
+        epochs = ce[c.indices]
+        for col, j in enumerate(chosen):
+            ax = axes[row, col]
+            ax.bar(k, real[c.indices[j]], color="0.6", label="measured I^(k)")
+            ax.plot(k, pred[int(mono.index[j])], "o-", color="C1", ms=3.5, lw=1.6,
+                    label=r"predicted by $M(\sigma^2)$ (non-increasing $\sigma^2$ fit)")
+            ax.set_title(f"epoch {epochs[j]:g}\n" + r"$\sigma^2$" +
+                         f" = {mono.sigma2[j].item():.1e}, L1 = {mono.error[j].item():.2f}",
+                         fontsize="medium")
+            _order_ticks(ax, n)
+            if col == 0:
+                ax.set_ylabel(f"{label}\nnormalised I^(k)")
+            if row == len(variants) - 1:
+                ax.set_xlabel("order k")
+    if title:
+        fig.suptitle(title)
+    _legend_below(fig, axes, ncols=2)
     return fig
 
+
+def fitted_noise(frame: pd.DataFrame) -> Figure:
+    """The ``sigma^2`` fitted to every phase-2 checkpoint over epochs (book/methods/theory.md
+    (method-theory-fit)): one panel per variant, one line per run, free fits dashed and
+    non-increasing fits solid.
+
+    Args:
+        frame: columns ``run``, ``variant``, ``epoch``, ``fit`` (``"free"`` or
+            ``"non-increasing"``), ``sigma2`` (:func:`twophase.report.tables.sigma2_table`).
+    """
+    variants = list(dict.fromkeys(frame["variant"]))
+    fig, axes = _figure(1, max(1, len(variants)), width=PAGE_WIDTH, height=3.6, sharey=True)
+    runs = list(dict.fromkeys(frame["run"]))
+    palette = dict(zip(runs, sns.color_palette("colorblind", len(runs)), strict=True))
+    for ax, variant in zip(axes.flat, variants, strict=False):
+        sub = frame[frame["variant"] == variant]
+        sns.lineplot(data=sub, x="epoch", y="sigma2", hue="run", style="fit", hue_order=runs,
+                     palette=palette, style_order=["non-increasing", "free"], markers=True,
+                     ax=ax, estimator=None)
+        ax.set_yscale("log")
+        _epoch_axis(ax, sub["epoch"].to_numpy(float))
+        ax.set(title=variant, ylabel=r"fitted $\sigma^2$")
+    _legend_below(fig, axes, ncols=3, title="")
+    return fig

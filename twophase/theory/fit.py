@@ -48,8 +48,8 @@ __all__ = [
 class FitMetric(str, Enum):
     """Distance between a real and a predicted per-order curve (over k = 1..n)."""
 
-    L1 = "l1"  #: sum_k |real_k - pred_k|
-    L2 = "l2"  #: sqrt(sum_k (real_k - pred_k)^2)
+    L1 = "l1"  #: ``sum_k |real_k - pred_k|``
+    L2 = "l2"  #: ``sqrt(sum_k (real_k - pred_k)^2)``
 
 
 

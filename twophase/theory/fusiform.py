@@ -65,7 +65,7 @@ def fusiform_curve(
             ``tau = 0``, one type, interaction noise: ``n C(n, k) / (2^n - 1)``) instead of
             ``E[A_k^+]``.
         merge_singletons: with ``types=2``, count order 1 once with variance doubled, as after the
-            AND-OR decomposition folds the |S| = 1 OR coefficients into AND
+            AND-OR decomposition folds the ``|S| = 1`` OR coefficients into AND
             (book/methods/decomposition.md (method-decomposition-fold)).
 
     Returns:
