@@ -26,3 +26,17 @@ def test_bad_inputs_raise():
         bow_reference(GOOD, [1], BAD, [0] * 4)
     with pytest.raises(ValueError, match="two classes"):
         bow_reference(GOOD, [1] * 4, BAD, [0] * 4)
+
+
+def test_dataset_reference_reads_sentence_label_items_and_roundtrips_as_plain_data():
+    from dataclasses import asdict
+
+    from twophase.models.bow import dataset_reference, reference_from_dict
+
+    train = list(zip(GOOD + BAD, [1] * 4 + [0] * 4, strict=True))
+    test = [("great fun", 1), ("so dull", 0)]
+    ref = dataset_reference(train, test, C=10.0)
+    assert ref == bow_reference(GOOD + BAD, [1] * 4 + [0] * 4, ["great fun", "so dull"], [1, 0],
+                                C=10.0)
+    assert reference_from_dict(asdict(ref)) == ref
+    assert reference_from_dict(None) is None

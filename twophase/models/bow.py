@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["BowReference", "bow_reference"]
+__all__ = ["BowReference", "bow_reference", "dataset_reference", "reference_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,20 @@ def bow_reference(train_texts: Sequence[str], train_labels: Sequence[int],
     test_acc = float(model.score(vectorizer.transform(list(test_texts)), yte)) if len(yte) else float("nan")
     return BowReference(float(model.score(x_train, ytr)), test_acc, len(vectorizer.vocabulary_),
                         len(ytr), len(yte), float(C))
+
+
+def dataset_reference(train: Any, test: Any, *, C: float = 1.0) -> BowReference:  # noqa: N803
+    """:func:`bow_reference` of two text datasets (items ``(sentence, label)``, e.g. a run's
+    clean training subset and its test subset)."""
+    def split(ds: Any) -> tuple[list[str], list[int]]:
+        items = [ds[i] for i in range(len(ds))]
+        return [str(x) for x, _ in items], [int(y) for _, y in items]
+
+    return bow_reference(*split(train), *split(test), C=C)
+
+
+def reference_from_dict(data: Any) -> BowReference | None:
+    """The :class:`BowReference` stored by the eval stage of a text run (``None`` if absent)."""
+    if not isinstance(data, dict):
+        return None
+    return BowReference(**{k: data[k] for k in BowReference.__dataclass_fields__})

@@ -195,7 +195,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class GuardConfig:
-    """When a trained model counts as fitting its data (:func:`twophase.stats.checks.fit_guard`).
+    """When a trained model counts as fitting its data (:func:`twophase.stats.fit.fit_guard`).
 
     No phase verdict is drawn from a run whose model does not fit. The thresholds are data: the
     ``datasets`` section of ``experiments.yaml`` sets them per dataset (a run may override them

@@ -29,6 +29,7 @@ from twophase.errors import RunFileError, TwophaseError
 from twophase.game.players import players_from_dict
 from twophase.interactions.exact import ENGINES
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
+from twophase.models.bow import BowReference, reference_from_dict
 from twophase.pipeline import stages, storage, verify
 from twophase.pipeline.config import RunConfig, get_run
 from twophase.pipeline.run import STAGES, Run, fingerprints, run_folder
@@ -218,6 +219,12 @@ class RunResults:
             raise RunFileError(path, f"{path}: its players cannot be rebuilt ({exc}); "
                                      f"{self._hint()}") from None
         return ev
+
+    def text_reference(self) -> BowReference | None:
+        """A text run's bag-of-words logistic regression on the same sentences
+        (:func:`twophase.models.bow.dataset_reference`, stored by the eval stage); ``None`` for
+        other runs."""
+        return reference_from_dict(self._payload("eval").get("reference"))
 
     def rewards(self) -> dict[str, Any]:
         """The ``rewards`` payload: ``v`` (C, S, 2^n), ``epochs`` (C,), ``players``, ``runtime``."""

@@ -46,7 +46,7 @@ interactions record the thread count and device they ran with (``runtime``).
 from __future__ import annotations
 
 import enum
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +56,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from twophase.choices import parse_choice
-from twophase.data import RelabeledDataset
+from twophase.data import Modality, RelabeledDataset
 from twophase.errors import RunFileError, TwophaseError
 from twophase.game.masking import masked_rewards
 from twophase.game.players import BoundPlayers, players_for, players_from_dict
 from twophase.interactions.decompose import Method, decompose_and_or, decompose_band
 from twophase.models import MODEL_INFO, parse_model_name
+from twophase.models.bow import dataset_reference
 from twophase.pipeline import lock, stages, storage, verify
 from twophase.pipeline.config import (
     CheckpointSchedule,
@@ -457,6 +458,8 @@ class Run:
         players = players_for(kind, self.config.interactions, mask_token_id=mask_id)
         payload = choose_samples(self.config, inputs, self.train_set(), self.noise(), players)
         payload["players"] = players.to_dict()
+        if inputs.modality is Modality.TEXT:  # the bag-of-words reference a text model must reach
+            payload["reference"] = asdict(dataset_reference(inputs.train_clean, inputs.test))
         payload["n"] = players.n
         payload["num_samples"] = len(payload["labels"])
         return payload

@@ -16,7 +16,7 @@ the labels it is trained on, i.e. the noisy ones under label noise) and on the t
 ``epoch, train_loss, train_acc, test_loss, test_acc, seconds, train_acc_clean`` per epoch (epoch 0
 = the initialisation) is written to ``metrics.csv``. ``train_acc_clean`` is the accuracy on the
 training samples whose label the noise protocol left clean (the fit guard's measure,
-:func:`twophase.stats.checks.fit_guard`); without label noise it equals ``train_acc``.
+:func:`twophase.stats.fit.fit_guard`); without label noise it equals ``train_acc``.
 
 Checkpoints (``{model, optimizer, epoch, rng_state, runtime, config, fingerprint, metrics}``,
 tensors and plain data only: :func:`twophase.pipeline.storage.save_payload`) are written
@@ -446,7 +446,7 @@ def fit(
         _check_runtime(ckpt.get("runtime") or {}, device, start_file, out)
     return _fit(model, train_set, test_set, config, out, adapter, device, fingerprint,
                 extra_config, num_workers, show_progress, stop_after, on_epoch, ckpt,
-                start_file == last_path(out), schedule)
+                start_file == last_path(out), schedule, clean_mask)
 
 
 def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) -> None:
@@ -465,7 +465,8 @@ def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) 
 
 
 def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, extra_config,
-         num_workers, show_progress, stop_after, on_epoch, ckpt, from_last, schedule) -> pd.DataFrame:
+         num_workers, show_progress, stop_after, on_epoch, ckpt, from_last, schedule,
+         clean_mask=None) -> pd.DataFrame:
     model.to(device)
     optimizer = make_optimizer(model.parameters(), config.optimizer, lr=config.lr,
                                momentum=config.momentum, weight_decay=config.weight_decay)

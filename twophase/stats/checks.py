@@ -4,10 +4,9 @@ Each page of the book states where a run agrees with P1 (arXiv 2405.10262) and P
 (arXiv 2407.19198) and where it does not, from the numbers returned here; every function returns
 plain data (a dict of numbers, booleans and short strings) that a page prints or tabulates.
 
-- :func:`fit_guard`: does the trained model fit its data? A run that does not (accuracy on the
-  clean-labelled training samples below the dataset's threshold of ``experiments.yaml``, or a
-  diverging training loss) gets no phase verdict: :func:`run_checks` leaves its ``agrees_*``
-  entries empty.
+- :func:`~twophase.stats.fit.fit_guard` (re-exported here) comes first: a run whose model does
+  not fit its data gets no phase verdict; :func:`run_checks` leaves its ``agrees_*`` entries
+  empty.
 - :func:`two_phase_checks` (two-phase page): the spindle at initialisation against P1 Theorem 3,
   the fall of the mean order in phase 1 and its rise in phase 2, and the distance between the
   loss-gap boundary and the interaction boundary (book/methods/salience.md
@@ -27,7 +26,6 @@ plain data (a dict of numbers, booleans and short strings) that a page prints or
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +33,7 @@ import pandas as pd
 import torch
 from scipy.stats import mannwhitneyu, spearmanr
 
+from twophase.stats.fit import FitVerdict, fit_guard
 from twophase.stats.generalization import jaccard_by_order
 from twophase.stats.phases import find_boundaries, per_sample_onsets
 from twophase.stats.salience import mean_order, normalized_order_curve
@@ -75,100 +74,6 @@ def _float(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-# ------------------------------------------------------------------------------------- fit guard
-@dataclass(frozen=True)
-class FitVerdict:
-    """Whether a run's model fits its training data (:func:`fit_guard`).
-
-    Attributes:
-        fits: the model fits: ``train_acc_clean >= threshold`` and the loss did not diverge.
-        reason: one sentence saying why (printed on the run's page and in the summary).
-        train_acc_clean: accuracy on the clean-labelled training samples at the last epoch.
-        threshold: the dataset's ``guard.min_train_acc``.
-        diverged: the training loss is non-finite or exploded.
-        epoch: the last epoch of the metrics.
-        measure: which column gave ``train_acc_clean`` (``train_acc_clean``, or ``train_acc``
-            for runs trained before that column existed).
-    """
-
-    fits: bool
-    reason: str
-    train_acc_clean: float
-    threshold: float
-    diverged: bool
-    epoch: int
-    measure: str = "train_acc_clean"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _divergence(train_loss: np.ndarray, test_loss: np.ndarray, max_regression: float) -> str:
-    """Why the loss diverged ('' when it did not): non-finite values, a last training loss above
-    the initial one, or one that gave back more than ``max_regression`` of its progress."""
-    bad = [name for name, series in (("training", train_loss), ("test", test_loss))
-           if len(series) and not np.isfinite(series).all()]
-    if bad:
-        return f"the {' and '.join(bad)} loss became non-finite"
-    first, best, last = train_loss[0], train_loss.min(), train_loss[-1]
-    if last > first:
-        return (f"the training loss ends at {last:.3g}, above its initial {first:.3g} "
-                f"(best {best:.3g})")
-    if first > best and (last - best) / (first - best) > max_regression:
-        share = (last - best) / (first - best)
-        return (f"the training loss rose from its best {best:.3g} to {last:.3g} at the last "
-                f"epoch, giving back {share:.0%} of its progress from {first:.3g}")
-    return ""
-
-
-def fit_guard(config: RunConfig, metrics: pd.DataFrame) -> FitVerdict:
-    """Does the run's model fit its training data? (the guard before any phase verdict)
-
-    The measure is the accuracy on the training samples whose label is clean, at the last epoch
-    (``metrics.train_acc_clean``; runs trained before that column existed fall back to
-    ``train_acc``, which under label noise counts the flipped labels too). The model fits when
-    that accuracy reaches ``config.guard.min_train_acc`` (set per dataset in ``experiments.yaml``)
-    and the loss did not diverge (non-finite, or the last training loss above the initial one, or
-    giving back more than ``config.guard.max_loss_regression`` of the way from the initial to the
-    best training loss).
-
-    Args:
-        config: the run's :class:`~twophase.pipeline.config.RunConfig`.
-        metrics: its per-epoch metrics (``metrics.csv``).
-
-    Raises:
-        ValueError: no threshold is set for the run's dataset, or the metrics are empty.
-    """
-    threshold = config.guard.min_train_acc
-    if threshold is None:
-        raise ValueError(
-            f"run {config.profile}/{config.name}: no fit threshold for dataset "
-            f"{config.dataset!r}; set datasets: {{{config.dataset}: {{guard: {{min_train_acc: "
-            "...}}}} in the experiment matrix")
-    if metrics is None or len(metrics) == 0:
-        raise ValueError(f"run {config.profile}/{config.name}: no metrics to judge the fit from")
-    m = metrics.sort_values("epoch")
-    measure = "train_acc_clean"
-    if measure not in m or m[measure].isna().all():
-        measure = "train_acc"
-    acc = float(m[measure].iloc[-1])
-    epoch = int(m["epoch"].iloc[-1])
-    why_diverged = _divergence(m["train_loss"].to_numpy(float), m["test_loss"].to_numpy(float),
-                               config.guard.max_loss_regression)
-    label = ("train accuracy on clean-labelled samples" if measure == "train_acc_clean"
-             else "train accuracy (on the trained labels; clean accuracy not recorded)")
-    acc_ok = math.isfinite(acc) and acc >= threshold
-    if why_diverged:
-        reason = f"does not fit: {why_diverged}"
-    elif not acc_ok:
-        reason = f"does not fit: {label} {acc:.3f} < {threshold:g} at epoch {epoch}"
-    else:
-        reason = f"fits: {label} {acc:.3f} >= {threshold:g} at epoch {epoch}; no divergence"
-    return FitVerdict(acc_ok and not why_diverged, reason, acc, float(threshold),
-                      bool(why_diverged), epoch, measure)
-
-
-# ------------------------------------------------------------------------------------- two phases
 def _mean_curve(orders: torch.Tensor) -> np.ndarray:
     """Per-checkpoint mean over samples (ignoring NaN) of ``(C, S)`` mean orders."""
     a = orders.detach().cpu().double().numpy()
@@ -250,7 +155,6 @@ def two_phase_checks(record: InteractionRecord, metrics: pd.DataFrame,
     return out
 
 
-# ---------------------------------------------------------------------------------- generalisation
 def _clean_train_and_test(record: InteractionRecord):
     samples = record.samples
     train = ((samples["split"] == "train") & ~samples["flipped"].astype(bool)).to_numpy()
@@ -291,7 +195,6 @@ def generalization_checks(record: InteractionRecord, checkpoint: int = -1) -> di
     return out
 
 
-# ---------------------------------------------------------------------------------- mislabelled
 def mislabeled_checks(record: InteractionRecord, tau: torch.Tensor | None = None,
                       checkpoint: int = -1) -> dict[str, Any]:
     """The numbers of the mislabelled-samples page: do flipped-label samples use higher orders?
@@ -334,7 +237,6 @@ def mislabeled_checks(record: InteractionRecord, tau: torch.Tensor | None = None
     return out
 
 
-# ---------------------------------------------------------------------------------- per sample
 def per_sample_checks(record: InteractionRecord, metrics: pd.DataFrame,
                       tau: torch.Tensor | None = None) -> dict[str, Any]:
     """The numbers of the per-sample page: each training sample's own interaction boundary
@@ -363,7 +265,6 @@ def per_sample_checks(record: InteractionRecord, metrics: pd.DataFrame,
     return out
 
 
-# ---------------------------------------------------------------------------------- P2 theory
 def theory_checks(record: InteractionRecord, sigma2_grid: torch.Tensor | None = None, *,
                   and_only: bool = False) -> dict[str, Any]:
     """The numbers of the P2 theory page: how far P2's fitted curves are from the measured ones.
@@ -397,7 +298,6 @@ def theory_checks(record: InteractionRecord, sigma2_grid: torch.Tensor | None = 
     }
 
 
-# ---------------------------------------------------------------------------------- text reference
 def text_reference_checks(metrics: pd.DataFrame, reference: BowReference) -> dict[str, Any]:
     """A text model's test accuracy at the last epoch against the bag-of-words logistic
     regression trained on the same sentences (:func:`twophase.models.bow.bow_reference`):
@@ -410,7 +310,6 @@ def text_reference_checks(metrics: pd.DataFrame, reference: BowReference) -> dic
             "tolerance_points": TEXT_REFERENCE_POINTS}
 
 
-# ---------------------------------------------------------------------------------- one run
 def run_checks(config: RunConfig, record: InteractionRecord, metrics: pd.DataFrame,
                *, theory: bool = True) -> dict[str, Any]:
     """Every check of one run, flattened into one row for the summary page.
