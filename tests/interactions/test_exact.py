@@ -35,3 +35,29 @@ def test_engines_agree_and_band_is_repriced(network_games):
     for lo, hi in zip(simplex_first, simplex_high, strict=True):
         assert np.abs(hi.x).sum() == pytest.approx(np.abs(lo.x).sum(), rel=2e-5)
         assert (order * np.abs(hi.x)).sum() >= (order * np.abs(lo.x)).sum() * (1 - 1e-9)
+
+
+def test_a_breakdown_inside_the_simplex_falls_back_to_highs(monkeypatch):
+    """A pivot that rounds to exactly zero raises ZeroDivisionError inside the compiled kernel:
+    the game is retried on a shifted copy, then solved by HiGHS, never lost."""
+    from twophase.interactions import exact, simplex
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(2, 1 << 6))
+    zeta = np.full(2, 0.02 * np.abs(v[:, -1] - v[:, 0]).max())
+    c = costs(6, "low-order")
+    reference, _ = exact.solve_batch(v, zeta, c, workers=1)
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(simplex, "cold_start", broken)
+    monkeypatch.setattr(simplex, "reprice", broken)
+    first, band = exact.solve_batch(v, zeta, c, c_band=costs(6, "high-order"), workers=1)
+    assert len(calls) == 2 * 2 + 2  # cold start and its shifted retry per game, one reprice each
+    for got, ref in zip(first, reference, strict=True):
+        assert got.engine == 1  # HiGHS
+        np.testing.assert_allclose(got.x, ref.x, atol=1e-7)
+    assert all(b.engine == 1 for b in band)

@@ -59,19 +59,21 @@ def test_spindle_and_jaccard_trend():
 
 
 def test_flipped_verdict_follows_the_p_value():
-    weak = tables.flipped_vs_clean([3.0, 4.0, np.nan], [1.0, 2.0, 1.5])
-    assert weak["p"] >= 0.05 and weak["flipped n"] == 2
-    text = captions.flipped_orders(weak)
-    assert "flipped samples **3.50**" in text
-    assert "**No significant difference**" in text and "use higher orders than" in text
-    assert "Flipped samples use higher orders" not in text
-    strong = tables.flipped_vs_clean(np.arange(20.0) + 30, np.arange(20.0))
-    assert strong["p"] < 0.05
-    assert "**Flipped samples use higher orders** than clean ones" in captions.flipped_orders(strong)
-    # the verdict is the test's, at the given level
-    assert "No significant difference" in captions.flipped_orders(strong, alpha=strong["p"] / 2)
-    empty = tables.flipped_vs_clean([], [1.0, 2.0])
-    assert "cannot be compared" in captions.flipped_orders(empty)
+    from tests.helpers.records import fake_record
+    from twophase.stats.checks import mislabeled_checks
+
+    record = fake_record()
+    numbers = mislabeled_checks(record)
+    base = {**numbers, "flipped_n": 2, "clean_n": 3, "flipped_mean_order": 3.5,
+            "flipped_median_order": 3.5, "clean_mean_order": 1.5, "clean_median_order": 1.5,
+            "epoch": 8.0, "test": "Mann-Whitney U (one-sided: flipped > clean)"}
+    weak = captions.flipped_orders({**base, "p_value": 0.26, "significant": False})
+    assert "flipped samples **3.50**" in weak and "p = 0.26" in weak
+    assert "**No significant difference**" in weak and "use higher orders than" in weak
+    assert "Flipped samples use higher orders" not in weak
+    strong = captions.flipped_orders({**base, "p_value": 0.001, "significant": True})
+    assert "**Flipped samples use higher orders** than clean ones" in strong
+    assert "cannot be compared" in captions.flipped_orders({**base, "p_value": None})
 
 
 def test_figure_captions_name_the_paper_figure():

@@ -56,13 +56,19 @@ def test_results_frame_reads_like_a_paper_table():
     other = {**row, "run": "b", "loss-gap boundary": None, "interaction boundary": 16.0,
              "interaction boundary (high-order)": 8.0}
     frame = tables.results_frame([row, other], [captions.run_verdict(r) for r in (row, other)])
-    assert list(frame.columns) == ["run", "model · data", "test acc.", "loss-gap boundary",
+    assert list(frame.columns) == ["run", "model · data", "test acc.", "fits", "loss-gap boundary",
                                    "interaction boundary", "verdict", "solver"]
     first, second = frame.iloc[0], frame.iloc[1]
     assert first["test acc."] == "80%" and first["solver"] == f"100% · {row['max gap']:.0e}"
     assert first["model · data"] == "lenet · digits, 2 low-confidence flips per class"
     assert "." not in first["loss-gap boundary"]  # epochs are whole numbers, not "16.000"
     assert second["loss-gap boundary"] == "none" and second["interaction boundary"] == "16 (8)"
+    assert first["fits"] == "n/a"  # no fit verdict given
+    judged = tables.boundary_row(get_run("smoke", "lenet-digits"), record.metrics, epochs, bounds,
+                                 fit=_fit(False))
+    assert judged["fits"] is False and judged["fit reason"].startswith("does not fit")
+    shown = tables.results_frame([judged], [captions.run_verdict(judged)]).iloc[0]
+    assert shown["fits"] == "**no**" and shown["verdict"].startswith("**no verdict**")
 
 
 def test_jaccard_tables_do_not_warn():
@@ -106,25 +112,62 @@ def test_checks():
     assert frame["value"].tolist() == ["0.25", "3", "yes", "1,234,567", "n/a"]
 
 
-def test_page_checks():
+def _fit(fits=True):
+    from twophase.stats.fit import FitVerdict
+
+    return FitVerdict(fits, "fits" if fits else "does not fit: x", 0.95 if fits else 0.4, 0.9,
+                      False, 60)
+
+
+def test_page_checks_render_the_numbers_of_stats_checks():
     record, epochs, tau, orders, bounds = _run()
-    curve = stats.normalized_order_curve(record.I_and, record.I_or, tau[:, None])
-    two = tables.two_phase_checks(record.solver_status(), bounds, orders, epochs, curve[0])
+    numbers = stats.two_phase_checks(record, record.metrics)
+    two = tables.two_phase_checks(record.solver_status(), numbers, _fit())
+    assert list(two)[0] == tables.FIT_CHECK and two[tables.FIT_CHECK].passed is True
     assert two["solver: share of games certified within 0.1 %"].passed is True
     assert all(isinstance(c, tables.Check) for c in two.values())
-    train, test = record.split("train"), record.split("test")
-    final = tables.jaccard_at(train, test, len(epochs) - 1)
-    gen = tables.generalization_checks(final, 2)
-    assert gen["classes with evaluated samples in both splits"].passed is True
-    assert gen["the similarity falls from the lowest to the highest order"].passed is not None
-    assert tables.generalization_checks(None, 0)[
-        "the similarity falls from the lowest to the highest order"].passed is None
-    flip = tables.flipped_checks(tables.flipped_vs_clean([3.0, 4.0], [1.0, 2.0, 1.5]))
+    drop = two["phase 1: fall of the mean order (init - lowest before phase 2)"]
+    assert drop.value == numbers["phase1_mean_order_drop"]
+    assert drop.passed is (numbers["phase1_mean_order_drop"] > 0)
+    assert two["spindle at initialisation: mean |observed - Thm 3| per order"].value == \
+        numbers["spindle_distance"]
+    gen_numbers = stats.generalization_checks(record)
+    gen = tables.generalization_checks(gen_numbers)
+    assert gen["classes with evaluated samples in both splits"].value == gen_numbers["classes"]
+    rho = gen["Spearman rho of the mean similarity against the order"]
+    assert rho.value == gen_numbers["spearman_rho"]
+    flip_numbers = {"flipped_n": 2, "clean_n": 3, "flipped_mean_order": 3.5,
+                    "clean_mean_order": 1.5, "p_value": 0.1, "statement": "no significant "
+                    "difference"}
+    flip = tables.flipped_checks(flip_numbers)
     assert flip["flipped training samples evaluated"].passed is False
-    onsets = stats.per_sample_onsets(epochs, orders)
-    on = tables.onset_checks(onsets, epochs, bounds)
+    assert flip["mean order, flipped - clean"].value == 2.0
+    p = flip["flipped samples use higher orders (one-sided Mann-Whitney p)"]
+    assert p.passed is False and "no significant difference" in p.note
+    on_numbers = stats.per_sample_checks(record, record.metrics, tau)
+    on = tables.onset_checks(on_numbers)
     share = on["share of training samples whose order rises for good"].value
-    assert share == pytest.approx(np.isfinite(onsets).mean())
+    assert share == pytest.approx(on_numbers["with_onset"] / on_numbers["samples"])
+
+
+def test_a_model_that_does_not_fit_gets_no_verdict():
+    record, *_ = _run()
+    checks = tables.two_phase_checks(record.solver_status(),
+                                     stats.two_phase_checks(record, record.metrics), _fit(False))
+    table = tables.checks_table(checks, fits=False)
+    assert table["result"].iloc[0] == "fail"  # the guard's own row
+    assert set(table["result"].iloc[1:]) <= {"no verdict", "-"}
+    assert "no verdict" in set(table["result"])
+    assert captions.checks(checks, fits=False).startswith("**Checks:** no verdict")
+    assert "no verdict" in captions.fit(_fit(False)) and "Fit guard:" in captions.fit(_fit())
+    row = {"fits": False, "loss-gap boundary": 4.0, "interaction boundary": 8.0}
+    assert captions.run_verdict(row).startswith("**no verdict**")
+
+
+def test_text_reference_check():
+    check = tables.text_reference_check({"test_acc": 0.78, "bow_test_acc": 0.808,
+                                         "gap_points": 2.8, "tolerance_points": 3.0})
+    assert check.passed is True and "80.8%" in check.note
 
 
 def test_theory_tables():

@@ -26,6 +26,7 @@ the GIL).  Each game is scaled to ``max |v| = 1`` first, so every tolerance is r
 from __future__ import annotations
 
 import os
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -102,31 +103,48 @@ def density(v: np.ndarray, zeta: float) -> float:
     return l1 / zeta if zeta > 0 else np.inf
 
 
+_BREAKDOWN = {"status": simplex.STATUS_NUMERICS}
+
+
+def _attempt(path: Any, *args: Any, **kwargs: Any) -> dict | None:
+    """Run one simplex path; a numerical breakdown inside it (a pivot that rounds to exactly zero
+    raises ``ZeroDivisionError`` in the compiled kernel) is reported like a degenerate cycle
+    (status ``STATUS_NUMERICS``): the game is retried once on a shifted copy, then goes to HiGHS
+    like any other game the fast path does not certify."""
+    try:
+        return path(*args, **kwargs)
+    except ArithmeticError:
+        return _BREAKDOWN
+
+
 def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
                budget: float) -> GameSolution:
     L = v.shape[0]  # noqa: N806
     res = None
     if L < 512 or density(v, zeta) <= DENSE_DENSITY:
-        res = simplex.cold_start(v, zeta, c, allowed, budget=budget, max_basis=DENSE_SHARE * L)
+        res = _attempt(simplex.cold_start, v, zeta, c, allowed, budget=budget,
+                       max_basis=DENSE_SHARE * L)
         if res is not None and res["status"] == simplex.STATUS_NUMERICS:
-            # a degenerate cycle: the same path on a game moved by 1e-10 (far below the solvers'
-            # tolerances) has no ties; its vertex is checked against the original game below
+            # a degenerate cycle or a breakdown: the same path on a game moved by 1e-10 (far below
+            # the solvers' tolerances) has no ties; its vertex is checked against the original
+            # game below
             shift = 1e-10 * np.random.default_rng(L).choice((-1.0, 1.0), size=L)
-            res = simplex.cold_start(v + shift, zeta, c, allowed, budget=budget,
-                                     max_basis=DENSE_SHARE * L)
+            res = _attempt(simplex.cold_start, v + shift, zeta, c, allowed, budget=budget,
+                           max_basis=DENSE_SHARE * L)
     if res is not None and res["status"] == simplex.STATUS_OPTIMAL:
         x, z = _from_basis(res, L)
         if _verified(v, zeta, c, allowed, x, z):
             basis = {key: res[key] for key in ("A", "sig", "J", "sgn")}
             return GameSolution(x, z, 0, res["steps"], basis)
     x, z, basis = solve_highs(v, zeta, c)
-    return GameSolution(x, z, 1, res["steps"] if res else 0, basis)
+    return GameSolution(x, z, 1, res.get("steps", 0) if res else 0, basis)
 
 
 def _reprice_one(v, zeta, c_new, c_old, allowed, first: GameSolution, budget) -> GameSolution:
     L = v.shape[0]  # noqa: N806
     if first.basis is not None:
-        res = simplex.reprice(v, zeta, c_new, c_old, allowed, first.basis, budget=budget)
+        res = _attempt(simplex.reprice, v, zeta, c_new, c_old, allowed, first.basis,
+                       budget=budget)
         if res is not None and res["status"] == simplex.STATUS_OPTIMAL:
             x, z = _from_basis(res, L)
             if _verified(v, zeta, c_new, allowed, x, z):

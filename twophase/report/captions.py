@@ -22,6 +22,8 @@ from scipy.stats import spearmanr
 from twophase.pipeline.config import RunConfig
 from twophase.pipeline.results import InteractionRecord
 from twophase.report.tables import checks_table
+from twophase.stats.checks import ALPHA
+from twophase.stats.fit import FitVerdict
 from twophase.stats.phases import Boundaries
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "boundary_comparison",
     "checks",
     "figure",
+    "fit",
     "flipped_orders",
     "jaccard_trend",
     "norm_ratio_check",
@@ -333,6 +336,9 @@ def run_verdict(row: Mapping[str, Any]) -> str:
     def found(x: Any) -> bool:
         return x is not None and not (isinstance(x, float) and math.isnan(x))
 
+    if row.get("fits") is False:
+        return "**no verdict**: the model does not fit its data"
+
     phase2 = found(row["interaction boundary"])
     parts = []
     if "mean order (lowest)" in row:
@@ -352,9 +358,22 @@ def run_verdict(row: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def checks(named: Mapping[str, Any]) -> str:
+def fit(verdict: FitVerdict) -> str:
+    """The fit guard's sentence at the top of a run's page: the model fits its data, or a warning
+    that no verdict is drawn from it (:func:`twophase.stats.fit.fit_guard`)."""
+    if verdict.fits:
+        return f"**Fit guard:** the model {verdict.reason}."
+    return (f"**Fit guard: the model {verdict.reason}.** The numbers below are shown, but no "
+            "verdict on the papers' claims is drawn from a model that has not learnt its task.")
+
+
+def checks(named: Mapping[str, Any], fits: bool = True) -> str:
     """One sentence over a page's "Checks" (:func:`twophase.report.tables.checks_table`): how many
-    pass, and which fail with their value and rule."""
+    pass, and which fail with their value and rule; with ``fits=False`` only that no verdict is
+    drawn."""
+    if not fits:
+        return ("**Checks:** no verdict: the model does not fit its data (see the fit guard "
+                "above).")
     table = checks_table(named)
     ruled = table[table["result"] != "-"]
     if not len(ruled):
@@ -480,24 +499,24 @@ def jaccard_trend(final: pd.DataFrame) -> str:
     )
 
 
-def flipped_orders(test: Mapping[str, float], alpha: float = 0.05) -> str:
+def flipped_orders(numbers: Mapping[str, Any]) -> str:
     """Mean order of flipped-label against clean samples and the verdict of the one-sided
-    Mann-Whitney U test (:func:`twophase.report.tables.flipped_vs_clean`): "flipped samples use
-    higher orders" only when ``p < alpha``, else "no significant difference"."""
-    p = test["p"]
-    text = (f"Mean interaction order at the final checkpoint: flipped samples "
-            f"**{test['flipped mean']:.2f}** (median {test['flipped median']:.2f}, "
-            f"{test['flipped n']} samples), clean samples **{test['clean mean']:.2f}** (median "
-            f"{test['clean median']:.2f}, {test['clean n']} samples). ")
-    if not np.isfinite(p):
-        return text + "A group is empty, so the two cannot be compared."
-    if p < alpha:
+    Mann-Whitney U test (:func:`twophase.stats.checks.mislabeled_checks`): "flipped samples use
+    higher orders" only when ``p < ALPHA``, else "no significant difference"."""
+    n = numbers
+    if n["p_value"] is None:
+        return "A group is empty, so flipped and clean samples cannot be compared."
+    text = (f"Mean interaction order at epoch {n['epoch']:g}: flipped samples "
+            f"**{n['flipped_mean_order']:.2f}** (median {n['flipped_median_order']:.2f}, "
+            f"{n['flipped_n']} samples), clean samples **{n['clean_mean_order']:.2f}** (median "
+            f"{n['clean_median_order']:.2f}, {n['clean_n']} samples). ")
+    if n["significant"]:
         verdict = "**Flipped samples use higher orders** than clean ones"
     else:
         verdict = ("**No significant difference**: the data do not show that flipped samples use "
                    "higher orders than clean ones")
-    return text + verdict + (f" (one-sided Mann-Whitney U test, p = {p:.3g}, "
-                             f"significance level {alpha:g}).")
+    return text + verdict + (f" ({n['test']}, p = {n['p_value']:.3g}, significance level "
+                             f"{ALPHA:g}).")
 
 
 def onsets(onset_epochs: Any, checkpoint_epochs: Any, bounds: Boundaries) -> str:
@@ -578,6 +597,9 @@ def simulation(mean_order: Any, steps: Any) -> str:
 
 
 def _theory_verdict(row: Mapping[str, Any]) -> str:
+    if row.get("fits") is False:
+        return (f"- **{row['run']}, {row['variant']}**: no verdict: the model does not fit its "
+                "data (fit guard).")
     e = row["mean L1 / n (non-increasing)"]
     gap = row["mean L1 (non-increasing)"] - row["mean L1 (free)"]
     quality = (
@@ -620,8 +642,11 @@ def theory_run(rows: pd.DataFrame, start: float) -> str:
                    else "poor agreement")
         parts.append(f"{r['variant']}: {quality} (mean L1/n = {e:.2f} over "
                      f"{r['phase-2 checkpoints']} phase-2 checkpoints)")
-    return (f"Phase 2 starts at epoch {start:g} (the loss-gap boundary, or the first checkpoint "
+    text = (f"Phase 2 starts at epoch {start:g} (the loss-gap boundary, or the first checkpoint "
             f"after the initialisation when there is none). " + "; ".join(parts) + ".")
+    if "fits" in rows and not bool(rows["fits"].all()):
+        text += " **No verdict: the model does not fit its data (fit guard).**"
+    return text
 
 
 def theory_verdicts(summary_table: pd.DataFrame) -> str:

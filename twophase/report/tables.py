@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import mannwhitneyu
 
 from twophase.pipeline.config import NoiseKind, RunConfig
 from twophase.pipeline.results import InteractionRecord
+from twophase.stats.fit import FitVerdict
 from twophase.stats.generalization import jaccard_by_order
 from twophase.stats.phases import Boundaries
 from twophase.stats.salience import signed_order_curve
@@ -33,7 +33,8 @@ __all__ = [
     "Check",
     "boundary_row",
     "checks_table",
-    "flipped_vs_clean",
+    "FIT_CHECK",
+    "fit_check",
     "flipped_checks",
     "fusiform_table",
     "generalization_checks",
@@ -45,6 +46,7 @@ __all__ = [
     "pick_checkpoints",
     "results_frame",
     "sigma2_table",
+    "text_reference_check",
     "signed_by_group",
     "summary_panel",
     "theorem_checks",
@@ -103,27 +105,6 @@ def jaccard_over_training(train: InteractionRecord, test: InteractionRecord,
     return pd.concat(frames, ignore_index=True)
 
 
-def flipped_vs_clean(flipped: Any, clean: Any) -> dict[str, float]:
-    """Mean interaction order of flipped-label against clean samples (P1 Fig. 4, App. C): means,
-    medians, counts and the one-sided Mann-Whitney U test of "flipped samples use higher orders"
-    (NaN entries dropped; ``p`` is NaN when a group is empty).
-
-    Returns ``{"flipped mean", "flipped median", "flipped n", "clean mean", "clean median",
-    "clean n", "p"}``.
-    """
-    f = np.asarray(flipped.detach().cpu() if hasattr(flipped, "detach") else flipped, float)
-    c = np.asarray(clean.detach().cpu() if hasattr(clean, "detach") else clean, float)
-    f, c = f[np.isfinite(f)], c[np.isfinite(c)]
-    p = (float(mannwhitneyu(f, c, alternative="greater").pvalue) if len(f) and len(c)
-         else float("nan"))
-    return {"flipped mean": float(f.mean()) if len(f) else float("nan"),
-            "flipped median": float(np.median(f)) if len(f) else float("nan"),
-            "flipped n": len(f),
-            "clean mean": float(c.mean()) if len(c) else float("nan"),
-            "clean median": float(np.median(c)) if len(c) else float("nan"),
-            "clean n": len(c), "p": p}
-
-
 def _noise(config: RunConfig) -> str:
     nz = config.noise
     if nz.kind is NoiseKind.RANDOM:
@@ -136,11 +117,12 @@ def _noise(config: RunConfig) -> str:
 def boundary_row(config: RunConfig, metrics: pd.DataFrame, checkpoint_epochs: Any,
                  bounds: Boundaries, bounds_high: Boundaries | None = None,
                  status: Mapping[str, Any] | None = None,
-                 mean_orders: Any | None = None) -> dict[str, Any]:
+                 mean_orders: Any | None = None, fit: FitVerdict | None = None) -> dict[str, Any]:
     """One row of the summary table: the run, its final accuracy, both boundaries (the
-    interaction boundary also under the high-order tie-break), the solver's status and, with
-    ``mean_orders`` ``(C, samples)``, the mean order at initialisation, at its lowest and at the
-    end (book/methods/salience.md (method-phase-boundary))."""
+    interaction boundary also under the high-order tie-break), the solver's status, with
+    ``mean_orders`` ``(C, samples)`` the mean order at initialisation, at its lowest and at the
+    end (book/methods/salience.md (method-phase-boundary)), and with ``fit`` the fit guard's
+    verdict (``fits``, ``fit reason``)."""
     epochs = np.asarray(checkpoint_epochs, dtype=np.float64)
     loss_b, int_b = bounds.loss_gap, bounds.interactions
     both = loss_b.found and int_b.found
@@ -160,6 +142,8 @@ def boundary_row(config: RunConfig, metrics: pd.DataFrame, checkpoint_epochs: An
         row["interaction boundary (high-order)"] = bounds_high.interactions.epoch
     if status is not None:
         row |= {"certified": status["certified"], "max gap": status["max_gap"]}
+    if fit is not None:
+        row |= {"fits": fit.fits, "fit reason": fit.reason}
     if mean_orders is not None:
         mo = mean_orders.detach().cpu().numpy() if hasattr(mean_orders, "detach") else mean_orders
         curve = np.nanmean(np.asarray(mo, dtype=np.float64).reshape(len(epochs), -1), axis=1)
@@ -191,6 +175,7 @@ def results_frame(rows: Sequence[Mapping[str, Any]], verdicts: Sequence[str]) ->
             "run": row["run"],
             "model · data": f"{row['model']} · {row['dataset']}, {row['label noise']}",
             "test acc.": f"{row['final test acc']:.0%}",
+            "fits": "n/a" if "fits" not in row else ("yes" if row["fits"] else "**no**"),
             "loss-gap boundary": _fmt_epoch(row["loss-gap boundary"]),
             "interaction boundary": inter,
             "verdict": verdict,
@@ -311,104 +296,134 @@ def _as_check(value: Any) -> Check:
     return Check(value)
 
 
-def checks_table(checks: Mapping[str, Any]) -> pd.DataFrame:
+def checks_table(checks: Mapping[str, Any], fits: bool = True) -> pd.DataFrame:
     """The "Checks" table of a page from named numbers.
 
     Args:
         checks: name -> :class:`Check`, a ``(value, rule[, note])`` tuple, a mapping of
             :class:`Check`'s fields, or a bare number / bool (shown without a rule).
+        fits: the fit guard's verdict; when ``False`` every row but the guard's own reads
+            ``no verdict`` (the numbers are shown, no conclusion is drawn from a model that does
+            not fit its data).
     Returns:
-        columns ``check``, ``value``, ``expected``, ``result`` (``pass`` / ``fail`` / ``-``),
-        ``note``, in the order given.
+        columns ``check``, ``value``, ``expected``, ``result`` (``pass`` / ``fail`` / ``-`` /
+        ``no verdict``), ``note``, in the order given.
     """
     rows = []
     for name, raw in checks.items():
         c = _as_check(raw)
         verdict = {True: "pass", False: "fail", None: "-"}[c.passed]
+        if not fits and name != FIT_CHECK and verdict != "-":
+            verdict = "no verdict"
         rows.append({"check": name, "value": c.shown(), "expected": c.rule or "-",
                      "result": verdict, "note": c.note})
     return pd.DataFrame(rows, columns=["check", "value", "expected", "result", "note"])
 
 
-def two_phase_checks(status: Mapping[str, Any], bounds: Boundaries, mean_orders: Any,
-                     checkpoint_epochs: Any, init_curve: Any) -> dict[str, Check]:
-    """The checks of a run's two-phase page (book/methods/salience.md): the solver's
-    certificates, both phases, both boundaries and their distance, and the spindle at
-    initialisation (an interior peak of the normalised curve ``init_curve`` ``(n,)``)."""
-    epochs = np.asarray(checkpoint_epochs, dtype=np.float64)
-    mo = mean_orders.detach().cpu().numpy() if hasattr(mean_orders, "detach") else mean_orders
-    curve = np.nanmean(np.asarray(mo, dtype=np.float64).reshape(len(epochs), -1), axis=1)
-    init = np.asarray(init_curve.detach().cpu() if hasattr(init_curve, "detach") else init_curve,
-                      dtype=np.float64)
-    peak = int(np.argmax(init)) + 1
-    loss_b, int_b = bounds.loss_gap, bounds.interactions
-    apart = (abs(int(np.searchsorted(epochs, int_b.epoch))
-                 - int(np.searchsorted(epochs, loss_b.epoch)))
-             if loss_b.found and int_b.found else None)
-    return {
+def fit_check(fit: FitVerdict) -> Check:
+    """The fit guard's row (:func:`twophase.stats.fit.fit_guard`): the accuracy on the
+    clean-labelled training samples against the dataset's threshold, and no divergence."""
+    note = "the loss diverged" if fit.diverged else f"epoch {fit.epoch}, {fit.measure}"
+    return Check(fit.fits, "yes", f"{fit.train_acc_clean:.3f} vs threshold {fit.threshold:g}; "
+                                  f"{note}")
+
+
+#: Name of the fit guard's row in every page's checks (kept first; never "no verdict").
+FIT_CHECK = "the model fits its data (fit guard)"
+
+
+def _signed(x: Any) -> str:
+    return "n/a" if x is None else f"{x:+.2f}"
+
+
+def two_phase_checks(status: Mapping[str, Any], numbers: Mapping[str, Any],
+                     fit: FitVerdict | None = None) -> dict[str, Check]:
+    """The checks of a run's two-phase page (book/methods/salience.md): the fit guard, the
+    solver's certificates, and the numbers of :func:`twophase.stats.checks.two_phase_checks`
+    (``numbers``): the spindle at initialisation against P1 Theorem 3, the fall of the mean order
+    in phase 1 and its rise in phase 2, both boundaries and their distance."""
+    n = numbers
+    checks: dict[str, Check] = {} if fit is None else {FIT_CHECK: fit_check(fit)}
+    checks |= {
         "solver: share of games certified within 0.1 %": Check(
             status["certified"], ">= 0.99", "certified gap of the LP optimum at most 1e-3"),
         "solver: largest certified gap": Check(status["max_gap"], "<= 0.001"),
-        "phase 1: mean order falls below its value at initialisation": Check(
-            bool(curve.min() < curve[0]), "yes", f"{curve[0]:.2f} at init, {curve.min():.2f} lowest"),
-        "phase 2: the mean order rises for good (interaction boundary)": Check(
-            int_b.found, "yes", f"epoch {int_b.epoch:g}" if int_b.found else "none"),
-        "the loss gap widens for good (loss-gap boundary)": Check(
-            loss_b.found, "yes", f"epoch {loss_b.epoch:g}" if loss_b.found else "none"),
-        "checkpoints between the two boundaries": Check(apart, "<= 1", "P1: they coincide"),
+        "spindle at initialisation: mean |observed - Thm 3| per order": Check(
+            n["spindle_distance"], None, f"peak at order {n['spindle_peak_order']}"),
         "spindle: peak order at initialisation is interior": Check(
-            bool(1 < peak < len(init)), "yes", f"peak at order {peak} of {len(init)}"),
+            n["agrees_spindle"], "yes", "P1 Theorem 3: a spindle"),
+        "phase 1: fall of the mean order (init - lowest before phase 2)": Check(
+            n["phase1_mean_order_drop"], "> 0",
+            f"{n['phase1_epochs']:g} epochs, {_signed(n['mean_order_init'])} at init"),
+        "phase 2: rise of the mean order (final - phase-1 end)": Check(
+            n["phase2_rise"], "> 0", f"over {n['phase2_epochs']:g} epochs"),
+        "loss-gap boundary (epoch)": Check(n["loss_gap_boundary_epoch"], None,
+                                           "the test-train loss gap widens for good"),
+        "interaction boundary (epoch)": Check(n["interaction_boundary_epoch"], None,
+                                              "the mean order rises for good"),
+        "boundary distance (checkpoints, interaction - loss gap)": Check(
+            n["boundary_distance_checkpoints"], "<= 1",
+            "P1: they coincide" + ("" if n["boundary_distance_epochs"] is None
+                                   else f"; {n['boundary_distance_epochs']:+g} epochs")),
     }
-
-
-def generalization_checks(final: pd.DataFrame | None, classes: int) -> dict[str, Check]:
-    """The checks of a run's generalisation page (P1 Fig. 3; book/methods/generalization.md):
-    how many classes are compared, and whether the mean train/test similarity of the final model
-    falls from the lowest to the highest order (``final``: :func:`jaccard_at`, ``None`` when no
-    class has samples in both splits)."""
-    checks = {"classes with evaluated samples in both splits": Check(classes, ">= 2")}
-    mean = (final.groupby("order")["similarity"].mean().dropna() if final is not None
-            else pd.Series(dtype=float))
-    low, high = (float(mean.iloc[0]), float(mean.iloc[-1])) if len(mean) > 1 else (None, None)
-    checks["mean similarity at the lowest order"] = Check(low)
-    checks["mean similarity at the highest order"] = Check(high)
-    checks["the similarity falls from the lowest to the highest order"] = Check(
-        None if low is None else bool(high < low), "yes", "P1 Fig. 3")
+    dist = checks["boundary distance (checkpoints, interaction - loss gap)"]
+    if dist.value is not None:
+        checks["boundary distance (checkpoints, interaction - loss gap)"] = Check(
+            abs(int(dist.value)), dist.rule, dist.note)
     return checks
 
 
-def flipped_checks(test: Mapping[str, float]) -> dict[str, Check]:
-    """The checks of a mislabelled-samples page (P1 Fig. 4): the group sizes and the one-sided
-    test of :func:`flipped_vs_clean`."""
-    p = test["p"]
-    return {
-        "flipped training samples evaluated": Check(test["flipped n"], ">= 5"),
-        "clean training samples evaluated": Check(test["clean n"], ">= 5"),
+def text_reference_check(numbers: Mapping[str, Any]) -> Check:
+    """A text model's test accuracy against the bag-of-words reference
+    (:func:`twophase.stats.checks.text_reference_checks`), in accuracy points below it."""
+    return Check(numbers["gap_points"], f"<= {numbers['tolerance_points']:g}",
+                 f"model {numbers['test_acc']:.1%}, bag-of-words logistic regression "
+                 f"{numbers['bow_test_acc']:.1%}")
+
+
+def generalization_checks(numbers: Mapping[str, Any],
+                          fit: FitVerdict | None = None) -> dict[str, Check]:
+    """The checks of a run's generalisation page (P1 Fig. 3; book/methods/generalization.md)
+    from :func:`twophase.stats.checks.generalization_checks`: the classes compared and the
+    Spearman correlation of the mean train/test similarity with the order, with its p-value."""
+    checks: dict[str, Check] = {} if fit is None else {FIT_CHECK: fit_check(fit)}
+    return checks | {
+        "classes with evaluated samples in both splits": Check(numbers["classes"], ">= 2"),
+        "Spearman rho of the mean similarity against the order": Check(
+            numbers["spearman_rho"], "< 0", "P1 Fig. 3: it falls with the order"),
+        "p-value of that correlation (two-sided)": Check(numbers["p_value"], "< 0.05"),
+    }
+
+
+def flipped_checks(numbers: Mapping[str, Any], fit: FitVerdict | None = None) -> dict[str, Check]:
+    """The checks of a mislabelled-samples page (P1 Fig. 4, App. C) from
+    :func:`twophase.stats.checks.mislabeled_checks`: the group sizes, the mean orders and the
+    one-sided Mann-Whitney U test of "flipped samples use higher orders"."""
+    checks: dict[str, Check] = {} if fit is None else {FIT_CHECK: fit_check(fit)}
+    return checks | {
+        "flipped training samples evaluated": Check(numbers["flipped_n"], ">= 5"),
+        "clean training samples evaluated": Check(numbers["clean_n"], ">= 5"),
+        "mean order, flipped - clean": Check(
+            None if numbers["flipped_mean_order"] is None or numbers["clean_mean_order"] is None
+            else numbers["flipped_mean_order"] - numbers["clean_mean_order"], "> 0"),
         "flipped samples use higher orders (one-sided Mann-Whitney p)": Check(
-            None if not np.isfinite(p) else p, "< 0.05", "P1 Fig. 4"),
+            numbers["p_value"], "< 0.05", "P1 Fig. 4; " + numbers["statement"]),
     }
 
 
-def onset_checks(onsets: Any, checkpoint_epochs: Any, bounds: Boundaries) -> dict[str, Check]:
-    """The checks of a per-sample page: the share of training samples whose mean order rises for
-    good, and whether their median rise is within one checkpoint of the loss-gap boundary."""
-    o = np.asarray(onsets, dtype=np.float64)
-    found = o[np.isfinite(o)]
-    epochs = np.asarray(checkpoint_epochs, dtype=np.float64)
-    near = None
-    if len(found) and bounds.loss_gap.found:
-        near = bool(abs(int(np.searchsorted(epochs, np.median(found)))
-                        - int(np.searchsorted(epochs, bounds.loss_gap.epoch))) <= 1)
-    return {
+def onset_checks(numbers: Mapping[str, Any], fit: FitVerdict | None = None) -> dict[str, Check]:
+    """The checks of a per-sample page from :func:`twophase.stats.checks.per_sample_checks`: the
+    share of training samples whose mean order rises for good, and the share of those rises within
+    one checkpoint of the loss-gap boundary."""
+    checks: dict[str, Check] = {} if fit is None else {FIT_CHECK: fit_check(fit)}
+    total = numbers["samples"]
+    return checks | {
         "share of training samples whose order rises for good": Check(
-            float(len(found) / len(o)) if len(o) else None),
-        "median rise within one checkpoint of the loss-gap boundary": Check(
-            near, "yes", "P1: the rise goes with the widening gap"),
+            numbers["with_onset"] / total if total else None),
+        "median rise epoch": Check(numbers["onset_median_epoch"]),
+        "share of rises within one checkpoint of the loss-gap boundary": Check(
+            numbers["within_one_checkpoint"], ">= 0.5", "P1: the rise goes with the widening gap"),
     }
-
-
-# --------------------------------------------------------------------------------------------
-# P2's theory
 
 
 def theorem_checks(ns: Sequence[int] = (4, 6, 8, 10),
@@ -449,8 +464,10 @@ def fusiform_table(n: int = 10, taus: Sequence[float] = (0.0, 1.0)) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def theory_row(name: str, comparison: RunComparison, record: InteractionRecord) -> dict[str, Any]:
-    """One row of the theory-against-measurement summary of a run and variant."""
+def theory_row(name: str, comparison: RunComparison, record: InteractionRecord,
+               fit: FitVerdict | None = None) -> dict[str, Any]:
+    """One row of the theory-against-measurement summary of a run and variant (with ``fit``, the
+    fit guard's verdict as ``fits``: no verdict is drawn from a model that does not fit)."""
     c = comparison
     epochs = record.epochs[c.indices].numpy()
     rho = (pd.Series(c.free.sigma2.numpy()).corr(pd.Series(epochs), method="spearman")
@@ -465,7 +482,7 @@ def theory_row(name: str, comparison: RunComparison, record: InteractionRecord) 
         "Spearman(epoch, free sigma^2)": rho,
         "sigma^2 first -> last": (f"{c.monotone.sigma2[0].item():.1e} -> "
                                   f"{c.monotone.sigma2[-1].item():.1e}"),
-    }
+    } | ({} if fit is None else {"fits": fit.fits})
 
 
 def sigma2_table(name: str, comparison: RunComparison, record: InteractionRecord) -> pd.DataFrame:
