@@ -153,6 +153,34 @@ def test_killed_reward_stage_keeps_finished_checkpoints(tmp_path, monkeypatch):
     assert not (run.dir / "rewards_parts").exists()  # scratch removed once the stage is saved
 
 
+def test_killed_interactions_stage_keeps_finished_checkpoints(tmp_path, monkeypatch):
+    run = Run(_tiny_lenet(), tmp_path, show_progress=False)
+    run.execute(until="rewards")
+    calls = []
+    original = run_module.decompose_rewards
+
+    def dying(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "decompose_rewards", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run.interactions()
+    assert len(list((run.dir / "interactions_parts").glob("*.safetensors"))) == 1
+    assert not run.is_current("interactions")
+    calls.clear()
+    monkeypatch.setattr(run_module, "decompose_rewards",
+                        lambda *a, **k: (calls.append(1), original(*a, **k))[1])
+    result = Run(run.config, tmp_path, show_progress=False).interactions()
+    assert result.status == "computed" and len(calls) == 2  # the first checkpoint from the cache
+    whole = original(load_payload(run.dir / "rewards.safetensors")["v"], run.config.interactions)
+    for key in ("I_and", "I_or", "I_and_high", "objective", "lower_bound"):
+        assert torch.equal(result.value[key], whole[key]), key
+    assert not (run.dir / "interactions_parts").exists()  # scratch removed once saved
+
+
 def test_a_stage_needs_the_stage_before_it(tmp_path):
     run = Run(_tiny_lenet(), tmp_path, show_progress=False)
     with pytest.raises(StageError, match="twophase train smoke lenet-digits"):

@@ -204,6 +204,20 @@ def decompose_rewards(v: torch.Tensor, ia: InteractionConfig, *, show_progress: 
     return payload
 
 
+def _stack_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The per-checkpoint payloads of :func:`decompose_rewards` joined along a new first axis
+    (checkpoints); plain values are equal across parts, except ``iterations`` (summed)."""
+    out: dict[str, Any] = {}
+    for key, first in parts[0].items():
+        if isinstance(first, torch.Tensor):
+            out[key] = torch.stack([p[key] for p in parts])
+        elif key == "iterations":
+            out[key] = int(sum(int(p[key]) for p in parts))
+        else:
+            out[key] = first
+    return out
+
+
 class Run:
     """A run folder and its stages.
 
@@ -326,7 +340,8 @@ class Run:
         if name == "rewards":
             return Stage(name, fp, _OUTPUTS[name], self._rewards, verify=check,
                          scratch=("rewards_parts",))
-        return Stage(name, fp, _OUTPUTS[name], lambda: self._interactions(v), verify=check)
+        return Stage(name, fp, _OUTPUTS[name], lambda: self._interactions(v), verify=check,
+                     scratch=("interactions_parts",))
 
     def problem(self, name: str) -> str | None:
         """Why stage ``name`` is not finished with the current settings (``None``: it is)."""
@@ -505,5 +520,29 @@ class Run:
         if v is None:
             v = storage.load_payload(self.dir / _OUTPUTS["rewards"], "rewards",
                                      self._hint("rewards"))["v"]
-        payload = decompose_rewards(v, self.config.interactions, show_progress=self.show_progress)
-        return {**payload, "runtime": runtime_record(self.device)}
+        fp = self.fingerprints["interactions"]
+        parts_dir = self.dir / "interactions_parts"
+        epochs = self.checkpoint_epochs()
+        if len(epochs) != v.shape[0]:
+            raise RunFileError(self.dir / _OUTPUTS["rewards"],
+                               f"{self.dir / _OUTPUTS['rewards']}: {v.shape[0]} checkpoints, the "
+                               f"settings have {len(epochs)}; {self._hint('rewards')}")
+        parts = []
+        for c, e in enumerate(tqdm(epochs, desc=f"interactions {self.config.name}",
+                                   disable=not self.show_progress)):
+            # one part per checkpoint, so a killed run keeps the checkpoints it solved
+            part = parts_dir / f"epoch_{e:04d}{storage.PAYLOAD_SUFFIX}"
+            try:
+                cached = storage.load_payload(part, "interactions-part")
+                if (cached.get("fingerprint") == fp and cached.get("epoch") == e
+                        and tuple(cached["I_and"].shape) == tuple(v.shape[1:])):
+                    parts.append(cached["payload"])
+                    continue
+            except (FileNotFoundError, RunFileError, KeyError):
+                pass  # absent, damaged or of other settings: computed again
+            payload = decompose_rewards(v[c], self.config.interactions,
+                                        show_progress=self.show_progress)
+            storage.save_payload(part, {"fingerprint": fp, "epoch": e, "I_and": payload["I_and"],
+                                        "payload": payload}, "interactions-part")
+            parts.append(payload)
+        return {**_stack_parts(parts), "runtime": runtime_record(self.device)}
