@@ -446,7 +446,7 @@ def fit(
         _check_runtime(ckpt.get("runtime") or {}, device, start_file, out)
     return _fit(model, train_set, test_set, config, out, adapter, device, fingerprint,
                 extra_config, num_workers, show_progress, stop_after, on_epoch, ckpt,
-                start_file == last_path(out), schedule)
+                start_file == last_path(out), schedule, clean_mask)
 
 
 def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) -> None:
@@ -465,7 +465,8 @@ def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) 
 
 
 def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, extra_config,
-         num_workers, show_progress, stop_after, on_epoch, ckpt, from_last, schedule) -> pd.DataFrame:
+         num_workers, show_progress, stop_after, on_epoch, ckpt, from_last, schedule,
+         clean_mask=None) -> pd.DataFrame:
     model.to(device)
     optimizer = make_optimizer(model.parameters(), config.optimizer, lr=config.lr,
                                momentum=config.momentum, weight_decay=config.weight_decay)
