@@ -43,11 +43,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from twophase import paths
 from twophase.book.notebooks import NotebookSpec, Scope, generated_dir, notebook_specs, project_root
 from twophase.errors import ConfigError, RunLockedError, TwophaseError
 from twophase.pipeline import lock
 from twophase.pipeline.config import check_name, check_run, get_run, load_matrix
-from twophase.pipeline.results import resolve_path
 from twophase.pipeline.run import Run, run_folder
 from twophase.pipeline.storage import atomic_save_json, inside
 
@@ -73,7 +73,7 @@ class Job:
 
     spec: NotebookSpec
     profile: str
-    runs_root: str
+    runs_root: str | None  # the notebooks' parameter: the --runs-root flag as given, or None
     run: str | None
     output: Path
     run_dirs: tuple[Path, ...]
@@ -175,29 +175,34 @@ def _stored_fingerprint(path: Path) -> str | None:
 
 
 def plan_jobs(
-    profile: str, runs_root: str | os.PathLike = "runs", only: Iterable[str] | None = None
+    profile: str, runs_root: str | os.PathLike | None = None, only: Iterable[str] | None = None
 ) -> list[Job]:
-    """All notebook executions of ``profile`` (per-run notebooks once per applicable run)."""
+    """All notebook executions of ``profile`` (per-run notebooks once per applicable run).
+
+    ``runs_root`` is injected as the notebooks' ``runs_root`` parameter as given (``None``: the
+    kernels find it by :func:`twophase.paths.runs_root`, as this process does: they start in the
+    current directory with its environment)."""
     check_name(profile, "profile")
     try:
         specs = notebook_specs(only)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     out_dir = inside(project_root() / "book", generated_dir(profile), f"profile {profile!r}")
-    root = resolve_path(runs_root)
+    root = paths.runs_root(runs_root)
+    flag = None if runs_root is None else str(runs_root)
     configs = load_matrix(profile) if any(s.needs_runs for s in specs) else None
     jobs: list[Job] = []
     for spec in specs:
         if spec.scope is Scope.PROFILE:
             dirs = tuple(run_folder(root, profile, c.name) for c in configs) \
                 if spec.needs_runs else ()
-            jobs.append(Job(spec, profile, str(runs_root), None, out_dir / f"{spec.stem}.ipynb",
+            jobs.append(Job(spec, profile, flag, None, out_dir / f"{spec.stem}.ipynb",
                             dirs))
         else:
             assert configs is not None
             for cfg in configs:
                 if spec.applies(cfg):
-                    jobs.append(Job(spec, profile, str(runs_root), cfg.name,
+                    jobs.append(Job(spec, profile, flag, cfg.name,
                                     out_dir / spec.stem / f"{cfg.name}.ipynb",
                                     (run_folder(root, profile, cfg.name),)))
     return jobs
@@ -353,7 +358,7 @@ def _write_manifest(profile: str, results: Sequence[JobResult], prune: bool) -> 
 
 def run_notebooks(
     profile: str,
-    runs_root: str | os.PathLike = "runs",
+    runs_root: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
     only: Iterable[str] | None = None,
     force: bool = False,
@@ -367,9 +372,11 @@ def run_notebooks(
 
     Args:
         profile: profile of ``experiments.yaml`` (``smoke``, ``quick``, ``cpu``, ``paper``).
-        runs_root: folder of the run folders (``<runs_root>/<profile>/<run>``); injected
-            verbatim as the notebooks' ``runs_root`` parameter; kernels start in the current
-            directory.
+        runs_root: folder of the run folders (``<runs_root>/<profile>/<run>``), found by
+            :func:`twophase.paths.runs_root` (``None``: ``$TWOPHASE_RUNS`` > ``[tool.twophase]``
+            > ``<repository root>/runs``); injected verbatim as the notebooks' ``runs_root``
+            parameter; kernels start in the current directory with this environment, so they
+            read the same folder.
         out_dir: must be ``None`` or ``book/_generated/<profile>`` (the book reads from there);
             kept in the signature so callers can state it explicitly.
         only: notebook stems or numeric prefixes to execute (default: all).
@@ -395,7 +402,7 @@ def run_notebooks(
     from tqdm.auto import tqdm
 
     plan = plan_jobs(profile, runs_root, only)
-    root = resolve_path(runs_root)
+    root = paths.runs_root(runs_root)
     names = sorted({d.name for j in plan for d in j.run_dirs})
     for name in names:  # the whole configuration, before any work
         check_run(get_run(profile, name))
