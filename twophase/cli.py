@@ -26,11 +26,11 @@ SIGTERM is handled like Ctrl-C (status 130; finished stages and checkpoints are 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
-from twophase.book.cli import main as book_main
+from twophase import __version__, paths
+from twophase.book import cli as book_cli
 from twophase.errors import run_cli
 from twophase.pipeline.config import (
     ConfigError,
@@ -55,10 +55,8 @@ _STAGE_HELP = {
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs-root", default=os.environ.get("TWOPHASE_RUNS", "runs"),
-                   help="folder holding <profile>/<run>/ (default: $TWOPHASE_RUNS or ./runs)")
-    p.add_argument("--data-root", default=None,
-                   help="dataset root (default: $TWOPHASE_DATA or ./data)")
+    p.add_argument("--runs-root", default=None, help=paths.flag_help("runs"))
+    p.add_argument("--data-root", default=None, help=paths.flag_help("data"))
     p.add_argument("--device", default=None, help="auto (default: CUDA when present), cpu, cuda")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
@@ -150,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="twophase",
         description="Two-phase dynamics of AND-OR interactions: training runs, interactions, book.",
-        epilog="--debug (anywhere): show the traceback of an error instead of one line.",
+        epilog="--debug (anywhere): show the traceback of an error instead of one line. "
+               "Runs root and data root: " + paths.flag_help("runs").split("; ", 1)[1] + ".",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -162,14 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     for stage, help_text in _STAGE_HELP.items():
         p = sub.add_parser(stage, help=help_text)
-        p.add_argument("profile")
-        p.add_argument("run")
+        p.add_argument("profile", help="experiment profile (`twophase list` shows them)")
+        p.add_argument("run", help="run name in the profile (`twophase list --profile P`)")
         _common(p)
         p.set_defaults(func=_cmd_stage)
 
     p = sub.add_parser("run", help="all stages of some or all runs of a profile (cached)")
-    p.add_argument("profile")
-    p.add_argument("runs", nargs="*", metavar="RUN")
+    p.add_argument("profile", help="experiment profile (`twophase list` shows them)")
+    p.add_argument("runs", nargs="*", metavar="RUN",
+                   help="run names in the profile (none with --all or --dry-run: every run)")
     p.add_argument("--all", action="store_true", help="every run of the profile")
     p.add_argument("--dry-run", action="store_true",
                    help="print each run's estimated cost (training passes, masked forward passes, "
@@ -177,23 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("book", add_help=False,
-                       help="execute the notebooks and build the book (`twophase book -h` for more)")
-    p.add_argument("book_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_cmd_book)
+    p = sub.add_parser("book", help="execute the notebooks and build the book "
+                                    "(= python -m twophase.book)",
+                       description=book_cli.DESCRIPTION)
+    book_cli.configure(p)
+    p.set_defaults(func=book_cli.run)
     return parser
-
-
-def _cmd_book(args: argparse.Namespace) -> int:
-    return book_main(args.book_args or ["-h"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twophase`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    rest = [a for a in argv if a != "--debug"]
-    if rest[:1] == ["book"]:  # the book's own command line (it handles --debug itself)
-        return book_main([*rest[1:], *(["--debug"] if "--debug" in argv else [])] or ["-h"])
-    parser = build_parser()
-    args = parser.parse_args(rest)
-    return run_cli(lambda: args.func(args), argv, "twophase")
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    prog = "twophase book" if args.command == "book" else "twophase"
+    return run_cli(lambda: args.func(args), argv, prog)
