@@ -20,6 +20,9 @@ A failing notebook is reported with its notebook, run and cell (``NotebookFailur
 notebooks still run, then :func:`run_notebooks` raises :class:`NotebookExecutionError` and the CLI
 exits non-zero.
 
+Every parameter injected is one the notebook declares (:func:`twophase.book.parameters.check_known`;
+an unknown one is a :class:`~twophase.errors.ConfigError` listing the valid ones).
+
 Safety: the profile and run names are simple names and every output path is checked to lie
 inside ``book/`` (:func:`twophase.pipeline.storage.inside`); the whole configuration of the runs
 is checked before any run or notebook starts (:func:`twophase.pipeline.config.check_run`); each
@@ -45,6 +48,7 @@ from typing import Any
 
 from twophase import paths
 from twophase.book.notebooks import NotebookSpec, Scope, generated_dir, notebook_specs, project_root
+from twophase.book.parameters import check_known
 from twophase.errors import ConfigError, RunLockedError, TwophaseError
 from twophase.pipeline import lock
 from twophase.pipeline.config import check_name, check_run, get_run, load_matrix
@@ -192,7 +196,9 @@ def plan_jobs(
     flag = None if runs_root is None else str(runs_root)
     configs = load_matrix(profile) if any(s.needs_runs for s in specs) else None
     jobs: list[Job] = []
-    for spec in specs:
+    for spec in specs:  # every parameter the runner injects is declared by the notebook
+        check_known(spec.path, ["profile", "runs_root"] + (["run"] if spec.scope is Scope.RUN
+                                                           else []))
         if spec.scope is Scope.PROFILE:
             dirs = tuple(run_folder(root, profile, c.name) for c in configs) \
                 if spec.needs_runs else ()
