@@ -12,6 +12,8 @@ for some or all runs of a profile. Examples::
     twophase run quick --all              # every run of a profile, all stages, cached
     twophase run cpu lenet-mnist --data-root ../shared/data
     twophase run paper --dry-run          # each run's estimated cost; nothing is computed
+    twophase run paper --all --executor slurm --slurm-partition gpu --slurm-gpus 1 -j 8
+    twophase run quick --all --shard 2/4  # the 2nd, 6th, ... run (host 2 of 4)
     twophase book all --profile quick     # = python -m twophase.book all --profile quick
 
 Every expected failure (:class:`twophase.errors.TwophaseError`, a missing dataset, a full disk, a
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from twophase import __version__, paths
 from twophase.book import cli as book_cli
@@ -39,6 +42,14 @@ from twophase.pipeline.config import (
     load_matrix,
     profiles,
     run_names,
+)
+from twophase.pipeline.executor import (
+    EXECUTORS,
+    RunJob,
+    log_folder,
+    make_executor,
+    run_jobs,
+    select_shard,
 )
 from twophase.pipeline.results import RunResults
 from twophase.pipeline.run import Run
@@ -138,9 +149,34 @@ def _cmd_dry_run(args) -> int:
 def _cmd_run(args) -> int:
     if args.dry_run:
         return _cmd_dry_run(args)
-    for run in _make_runs(args, _runs(args, args.runs, args.all)):
+    configs = select_shard(_runs(args, args.runs, args.all), args.shard)
+    if args.executor is not None:
+        return _submit(args, configs)
+    for run in _make_runs(args, configs):
         run.execute()
         _report(run)
+    return 0
+
+
+def _submit(args, configs) -> int:
+    """The runs as jobs of a submitit executor (twophase.pipeline.executor)."""
+    checked = [check_run(cfg) for cfg in configs]  # the whole configuration, before any job
+    root = paths.runs_root(args.runs_root)
+    jobs = [RunJob(cfg.profile, cfg.name, str(root), str(paths.data_root(args.data_root)),
+                   None if args.matrix is None else str(Path(args.matrix).resolve()),
+                   args.device, args.wait) for cfg in checked]
+    folder = log_folder(root)
+    executor = make_executor(args.executor, folder, slurm_partition=args.slurm_partition,
+                             slurm_gpus=args.slurm_gpus, slurm_time=args.slurm_time,
+                             jobs=args.jobs)
+    print(f"{len(jobs)} run(s) of {args.profile} to the {args.executor} executor, at most "
+          f"{args.jobs} at a time; job logs in {folder}", flush=True)
+
+    def done(outcome) -> None:
+        state = "FAILED" if outcome.error else ", ".join(f"{s}={a}" for s, a in outcome.log)
+        print(f"{outcome.job.profile}/{outcome.job.name}: {state}", flush=True)
+
+    run_jobs(jobs, executor, args.jobs, on_done=done)
     return 0
 
 
@@ -175,6 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="print each run's estimated cost (training passes, masked forward passes, "
                         "decompositions) and compute nothing; no RUN = every run")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="only every N-th of the runs, starting with the I-th (1-based, in matrix "
+                        "order): N hosts with 1/N ... N/N compute each run once")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="run each run as a submitit job: local (processes on this machine) or "
+                        "slurm (a job array); default: one after the other in this process")
+    p.add_argument("--jobs", "-j", type=int, default=1,
+                   help="with --executor: runs at the same time (default 1)")
+    p.add_argument("--slurm-partition", default=None, help="with --executor slurm: partition")
+    p.add_argument("--slurm-gpus", type=int, default=None, metavar="N",
+                   help="with --executor slurm: GPUs per job")
+    p.add_argument("--slurm-time", type=int, default=None, metavar="MINUTES",
+                   help="with --executor: time limit per job in minutes (local default: 7 days)")
     _common(p)
     p.set_defaults(func=_cmd_run)
 
