@@ -29,7 +29,8 @@ is checked before any run or notebook starts (:func:`twophase.pipeline.config.ch
 run folder is computed under its lock, and each notebook is executed under its own lock
 (:func:`twophase.pipeline.lock.notebook_lock`), so two book processes never write the same file.
 The kernels papermill starts stop with the process that started them (ipykernel's parent poller
-exits a kernel whose parent died).
+exits a kernel whose parent died); they talk to it over CurveZMQ-encrypted sockets and are shut
+down without a SIGINT (:class:`twophase.book.kernel.BookKernelManager`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from twophase import paths
+from twophase.book.kernel import KERNEL_MANAGER
 from twophase.book.notebooks import NotebookSpec, Scope, generated_dir, notebook_specs, project_root
 from twophase.book.parameters import check_known
 from twophase.errors import ConfigError, RunLockedError, TwophaseError
@@ -261,7 +263,7 @@ def _execute_locked(job: Job, fingerprint: str, cwd: Path) -> NotebookFailure | 
         papermill.execute_notebook(
             str(job.spec.path), str(tmp), parameters=job.parameters, kernel_name=KERNEL_NAME,
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-            cwd=str(cwd),
+            cwd=str(cwd), kernel_manager_class=KERNEL_MANAGER,
         )
     except PapermillExecutionError as exc:
         failure = NotebookFailure(job.spec.stem, job.run, _source_cell_index(tmp, exc),
