@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: setup test book notebooks lint bench clean-runs screenshots
+.PHONY: setup test book notebooks lab lint bench clean-runs screenshots
 
 setup: $(STAMP)
 
@@ -29,6 +29,12 @@ book: setup
 
 notebooks: setup
 	$(PY) -m twophase.book run --profile $(PROFILE) -j 2
+
+# JupyterLab in notebooks/ with the kernel of setup ("Python 3 (twophase)"); notebooks read the
+# root runs/ (twophase.paths) and show figures inline; jupyterlab-myst renders the MyST roles.
+lab: setup
+	cd notebooks && MPLBACKEND=module://matplotlib_inline.backend_inline \
+		$(abspath $(VENV))/bin/jupyter lab $(LAB_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check twophase tests benchmarks

@@ -3,6 +3,7 @@ exit status (configuration errors: 2), tracebacks only with --debug."""
 
 from __future__ import annotations
 
+import argparse
 import textwrap
 
 import pytest
@@ -215,3 +216,39 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     assert cli.main(["train", "t", "r", *_matrix(tmp_path)]) == 1
     _one_line_error(capsys, "No space left on device")
     assert not list((tmp_path / "runs").rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("argv", [["-h"], ["book", "-h"], ["book", "build", "-h"],
+                                  ["book", "run", "-h"], ["run", "-h"], ["train", "-h"],
+                                  ["list", "-h"]])
+def test_every_command_has_help(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: twophase")
+    if argv[0] in ("run", "train"):  # every positional argument says what it is
+        assert "experiment profile" in out and "run name" in out
+        assert "$TWOPHASE_RUNS" in out and "[tool.twophase]" in out
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"twophase {version('twophase')}"
+
+
+def test_every_positional_argument_has_help():
+    def walk(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from walk(sub)
+            elif not action.option_strings:
+                yield parser.prog, action
+
+    missing = [(prog, a.dest) for prog, a in walk(cli.build_parser()) if not a.help]
+    assert not missing

@@ -33,3 +33,13 @@ def test_constraints_pin_the_torch_pair():
         if line.strip() and not line.startswith("#")
     }
     assert "==" in pins["torch"] and "==" in pins["torchvision"]
+
+
+def test_make_lab_starts_jupyterlab_in_notebooks_with_the_book_kernel():
+    from twophase.book.execute import KERNEL_NAME
+
+    make = (ROOT / "Makefile").read_text()
+    lab = make.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "cd notebooks" in lab and "/bin/jupyter lab" in lab
+    assert f"ipykernel install --sys-prefix --name {KERNEL_NAME} " in make
+    assert '--display-name "Python 3 (twophase)"' in make

@@ -20,6 +20,7 @@ is asked for.
 from __future__ import annotations
 
 import importlib
+from importlib import metadata as _metadata
 
 from twophase.interactions.subsets import n_players, presence_matrix, subset_orders
 from twophase.interactions.transforms import (
@@ -29,7 +30,10 @@ from twophase.interactions.transforms import (
     or_reconstruct,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("twophase")
+except _metadata.PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
 _EXPORTS = {
     "AndOrResult": "interactions.result",

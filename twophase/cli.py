@@ -12,6 +12,8 @@ for some or all runs of a profile. Examples::
     twophase run quick --all              # every run of a profile, all stages, cached
     twophase run cpu lenet-mnist --data-root ../shared/data
     twophase run paper --dry-run          # each run's estimated cost; nothing is computed
+    twophase run paper --all --executor slurm --slurm-partition gpu --slurm-gpus 1 -j 8
+    twophase run quick --all --shard 2/4  # the 2nd, 6th, ... run (host 2 of 4)
     twophase book all --profile quick     # = python -m twophase.book all --profile quick
 
 Every expected failure (:class:`twophase.errors.TwophaseError`, a missing dataset, a full disk, a
@@ -26,11 +28,12 @@ SIGTERM is handled like Ctrl-C (status 130; finished stages and checkpoints are 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from twophase.book.cli import main as book_main
+from twophase import __version__, paths
+from twophase.book import cli as book_cli
 from twophase.errors import run_cli
 from twophase.pipeline.config import (
     ConfigError,
@@ -39,6 +42,14 @@ from twophase.pipeline.config import (
     load_matrix,
     profiles,
     run_names,
+)
+from twophase.pipeline.executor import (
+    EXECUTORS,
+    RunJob,
+    log_folder,
+    make_executor,
+    run_jobs,
+    select_shard,
 )
 from twophase.pipeline.results import RunResults
 from twophase.pipeline.run import Run
@@ -55,10 +66,8 @@ _STAGE_HELP = {
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs-root", default=os.environ.get("TWOPHASE_RUNS", "runs"),
-                   help="folder holding <profile>/<run>/ (default: $TWOPHASE_RUNS or ./runs)")
-    p.add_argument("--data-root", default=None,
-                   help="dataset root (default: $TWOPHASE_DATA or ./data)")
+    p.add_argument("--runs-root", default=None, help=paths.flag_help("runs"))
+    p.add_argument("--data-root", default=None, help=paths.flag_help("data"))
     p.add_argument("--device", default=None, help="auto (default: CUDA when present), cpu, cuda")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
@@ -140,9 +149,34 @@ def _cmd_dry_run(args) -> int:
 def _cmd_run(args) -> int:
     if args.dry_run:
         return _cmd_dry_run(args)
-    for run in _make_runs(args, _runs(args, args.runs, args.all)):
+    configs = select_shard(_runs(args, args.runs, args.all), args.shard)
+    if args.executor is not None:
+        return _submit(args, configs)
+    for run in _make_runs(args, configs):
         run.execute()
         _report(run)
+    return 0
+
+
+def _submit(args, configs) -> int:
+    """The runs as jobs of a submitit executor (twophase.pipeline.executor)."""
+    checked = [check_run(cfg) for cfg in configs]  # the whole configuration, before any job
+    root = paths.runs_root(args.runs_root)
+    jobs = [RunJob(cfg.profile, cfg.name, str(root), str(paths.data_root(args.data_root)),
+                   None if args.matrix is None else str(Path(args.matrix).resolve()),
+                   args.device, args.wait) for cfg in checked]
+    folder = log_folder(root)
+    executor = make_executor(args.executor, folder, slurm_partition=args.slurm_partition,
+                             slurm_gpus=args.slurm_gpus, slurm_time=args.slurm_time,
+                             jobs=args.jobs)
+    print(f"{len(jobs)} run(s) of {args.profile} to the {args.executor} executor, at most "
+          f"{args.jobs} at a time; job logs in {folder}", flush=True)
+
+    def done(outcome) -> None:
+        state = "FAILED" if outcome.error else ", ".join(f"{s}={a}" for s, a in outcome.log)
+        print(f"{outcome.job.profile}/{outcome.job.name}: {state}", flush=True)
+
+    run_jobs(jobs, executor, args.jobs, on_done=done)
     return 0
 
 
@@ -150,8 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="twophase",
         description="Two-phase dynamics of AND-OR interactions: training runs, interactions, book.",
-        epilog="--debug (anywhere): show the traceback of an error instead of one line.",
+        epilog="--debug (anywhere): show the traceback of an error instead of one line. "
+               "Runs root and data root: " + paths.flag_help("runs").split("; ", 1)[1] + ".",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -162,38 +198,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     for stage, help_text in _STAGE_HELP.items():
         p = sub.add_parser(stage, help=help_text)
-        p.add_argument("profile")
-        p.add_argument("run")
+        p.add_argument("profile", help="experiment profile (`twophase list` shows them)")
+        p.add_argument("run", help="run name in the profile (`twophase list --profile P`)")
         _common(p)
         p.set_defaults(func=_cmd_stage)
 
     p = sub.add_parser("run", help="all stages of some or all runs of a profile (cached)")
-    p.add_argument("profile")
-    p.add_argument("runs", nargs="*", metavar="RUN")
+    p.add_argument("profile", help="experiment profile (`twophase list` shows them)")
+    p.add_argument("runs", nargs="*", metavar="RUN",
+                   help="run names in the profile (none with --all or --dry-run: every run)")
     p.add_argument("--all", action="store_true", help="every run of the profile")
     p.add_argument("--dry-run", action="store_true",
                    help="print each run's estimated cost (training passes, masked forward passes, "
                         "decompositions) and compute nothing; no RUN = every run")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="only every N-th of the runs, starting with the I-th (1-based, in matrix "
+                        "order): N hosts with 1/N ... N/N compute each run once")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="run each run as a submitit job: local (processes on this machine) or "
+                        "slurm (a job array); default: one after the other in this process")
+    p.add_argument("--jobs", "-j", type=int, default=1,
+                   help="with --executor: runs at the same time (default 1)")
+    p.add_argument("--slurm-partition", default=None, help="with --executor slurm: partition")
+    p.add_argument("--slurm-gpus", type=int, default=None, metavar="N",
+                   help="with --executor slurm: GPUs per job")
+    p.add_argument("--slurm-time", type=int, default=None, metavar="MINUTES",
+                   help="with --executor: time limit per job in minutes (local default: 7 days)")
     _common(p)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("book", add_help=False,
-                       help="execute the notebooks and build the book (`twophase book -h` for more)")
-    p.add_argument("book_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_cmd_book)
+    p = sub.add_parser("book", help="execute the notebooks and build the book "
+                                    "(= python -m twophase.book)",
+                       description=book_cli.DESCRIPTION)
+    book_cli.configure(p)
+    p.set_defaults(func=book_cli.run)
     return parser
-
-
-def _cmd_book(args: argparse.Namespace) -> int:
-    return book_main(args.book_args or ["-h"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twophase`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    rest = [a for a in argv if a != "--debug"]
-    if rest[:1] == ["book"]:  # the book's own command line (it handles --debug itself)
-        return book_main([*rest[1:], *(["--debug"] if "--debug" in argv else [])] or ["-h"])
-    parser = build_parser()
-    args = parser.parse_args(rest)
-    return run_cli(lambda: args.func(args), argv, "twophase")
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    prog = "twophase book" if args.command == "book" else "twophase"
+    return run_cli(lambda: args.func(args), argv, prog)

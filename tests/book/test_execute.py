@@ -108,3 +108,34 @@ def test_the_kernel_dies_with_a_killed_book_process(tmp_path):
             break
         time.sleep(0.05)
     assert not _alive(kernel)
+
+
+@pytest.mark.book
+def test_a_notebook_opened_in_notebooks_reads_the_root_runs_folder(tmp_path, monkeypatch):
+    """As in JupyterLab: the kernel starts in notebooks/ with the default runs_root (None) and
+    reads <repository root>/runs, the folder `twophase run` (started at the root) writes."""
+    import shutil
+
+    import papermill
+
+    from twophase.pipeline.run import Run
+
+    repo = Path(__file__).resolve().parents[2]
+    project = tmp_path / "project"  # a repository with only its runs computed
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    shutil.copy(repo / "notebooks" / "02_two_phase.ipynb", project / "notebooks")
+    monkeypatch.delenv("TWOPHASE_RUNS", raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(repo))  # the kernel imports this checkout's package
+    monkeypatch.chdir(project)
+    run = Run.open("smoke", "mlp-digits", show_progress=False)
+    assert run.dir == project / "runs" / "smoke" / "mlp-digits"
+    run.execute()
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(  # raises on any error, e.g. MissingResultsError for notebooks/runs
+        str(project / "notebooks" / "02_two_phase.ipynb"), str(out),
+        parameters={"profile": "smoke", "run": "mlp-digits"}, kernel_name="python3",
+        progress_bar=False, cwd=str(project / "notebooks"))
+    assert not (project / "notebooks" / "runs").exists()
+    text = out.read_text(encoding="utf-8")
+    assert "mlp-digits" in text and "image/png" in text

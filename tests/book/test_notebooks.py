@@ -29,13 +29,13 @@ def _parameters_cell(nb: dict) -> dict:
 
 
 def _assigned_names(source: str) -> dict[str, object]:
-    """Top-level ``name = literal`` assignments of a code cell."""
+    """Top-level ``name: type = literal`` assignments of a code cell; each one is annotated."""
     out = {}
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
-            node.targets[0], ast.Name
-        ):
-            out[node.targets[0].id] = ast.literal_eval(node.value)
+        assert isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name), (
+            f"parameters are annotated assignments (papermill shows the type): "
+            f"{ast.unparse(node)}")
+        out[node.target.id] = ast.literal_eval(node.value)
     return out
 
 
@@ -66,7 +66,8 @@ def test_parameters_cell(path: Path):
     nb = _load(path)
     params = _assigned_names("".join(_parameters_cell(nb)["source"]))
     assert params.get("profile") == "quick", "default profile must be 'quick'"
-    assert params.get("runs_root") == "runs", "default runs_root must be 'runs'"
+    assert "runs_root" in params and params["runs_root"] is None, (
+        "default runs_root must be None (twophase.paths finds the runs root)")
     spec = next((s for s in NOTEBOOKS if s.stem == path.stem), None)
     if spec is not None and spec.scope is Scope.RUN:
         assert isinstance(params.get("run"), str) and params["run"], "per-run notebook needs run"
@@ -94,6 +95,38 @@ def test_registry_scopes_match_parameters():
     for spec in notebook_specs():
         declared = papermill.inspect_notebook(str(spec.path))
         assert ("run" in declared) == (spec.scope is Scope.RUN), spec.stem
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_papermill_sees_every_parameter_with_type_and_help(path: Path):
+    import papermill
+
+    source = "".join(_parameters_cell(_load(path))["source"])
+    declared = papermill.inspect_notebook(str(path))
+    assert list(declared) == list(_assigned_names(source))
+    for name, p in declared.items():
+        assert p["inferred_type_name"] not in ("", "None"), name
+        assert p["help"], f"parameter {name} of {path.name} has no help comment"
+
+
+def test_papermill_help_notebook_shows_types_and_help():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook",
+                          str(NOTEBOOK_DIR / "02_two_phase.ipynb")],
+                         capture_output=True, text=True, check=True).stdout
+    assert "run: str (default \"lenet-digits\")" in out
+    assert "run name in the profile" in out and "compute_missing: bool" in out
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_the_first_hidden_cell_checks_the_parameters(path: Path):
+    nb = _load(path)
+    cells = nb["cells"]
+    i = cells.index(_parameters_cell(nb))
+    following = next(c for c in cells[i + 1:] if c["cell_type"] == "code")
+    assert "check_parameters(globals())" in "".join(following["source"])
 
 
 def test_only_filter_rejects_unknown():

@@ -63,7 +63,7 @@ def test_root_resolution_env_then_default(tmp_path, monkeypatch):
     assert DatasetName.CIFAR10 not in available_datasets(present_only=True)
     monkeypatch.delenv(ENV_VAR)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(DatasetNotFoundError, match="default ./data"):
+    with pytest.raises(DatasetNotFoundError, match="default data/"):
         load_dataset("sst2")
 
 

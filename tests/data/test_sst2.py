@@ -55,3 +55,42 @@ def test_real_sst2_files():
     small = load_dataset("sst2", SHARED, split="train", max_samples=200, subset_seed=1)
     assert len(small) == 200 and abs(float(small.targets.float().mean()) -
                                      float(tr.targets.float().mean())) < 0.01
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("label\tsentence\n1\tgood\n0\tbad\textra\n", "not a tab-separated SST-2 file"),
+    ("label\tsentence\n1\tgood\n2\tbad\n", "row 2: label 2 is not 0 or 1"),
+    ("", "empty file"),
+])
+def test_sst2_malformed_files(tmp_path, body, expected):
+    (tmp_path / "SST-2").mkdir()
+    (tmp_path / "SST-2" / "train.tsv").write_text(body)
+    with pytest.raises(ValueError, match=expected):
+        load_dataset("sst2", tmp_path, split="train")
+
+
+def test_sst2_text_is_never_parsed_as_missing_or_quoted(tmp_path):
+    rows = [("null", 1), ('" a quoted start', 0), ("nan", 1)]
+    write_sst2(tmp_path, False, rows)
+    assert load_dataset("sst2", tmp_path, split="train").sentences == [s for s, _ in rows]
+
+
+def test_sst2_from_the_hub_when_files_are_missing(tmp_path, monkeypatch):
+    import datasets
+
+    asked = []
+
+    def fake(path, name, split):  # the Hub's GLUE: validation split, unlabelled test (-1)
+        asked.append((path, name, split))
+        labels = [-1, -1] if split == "test" else [1, 0]
+        return datasets.Dataset.from_dict({"sentence": [" good ", "bad"], "label": labels,
+                                           "idx": [0, 1]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    te = load_dataset("sst2", tmp_path, split="test", download=True)
+    assert asked == [("nyu-mll/glue", "sst2", "validation")]
+    assert te.sentences == ["good", "bad"] and te.targets.tolist() == [1, 0]
+    assert "nyu-mll/glue" in te.info.source
+    with pytest.raises(ValueError, match="unlabelled"):
+        load_dataset("sst2", tmp_path, split="test", test_file="test", download=True)
+    assert not (tmp_path / "SST-2").exists()  # the data root is left as it was

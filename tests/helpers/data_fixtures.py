@@ -37,24 +37,38 @@ def write_idx_split(raw_dir: Path, prefix: str, n: int, seed: int, gz: bool = Tr
 
 
 def write_cifar(root: Path, per_batch: int = 7, seed: int = 0) -> dict[str, tuple]:
-    """``<root>/cifar-10-batches-py`` with 5 train batches, a test batch and batches.meta,
-    pickled with bytes keys like the original Python-2 files."""
+    """``<root>/cifar-10-batches-py`` with 5 train batches, a test batch and batches.meta in
+    torchvision's pickle format (str keys, as the original Python-2 files read with latin1);
+    ``out["md5"]``: the MD5 sum of each file (torchvision checks them, see
+    :func:`accept_cifar_checksums`)."""
+    import hashlib
+
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
-    out = {}
+    out: dict = {"md5": {}}
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, per_batch)]
         with open(folder / name, "wb") as fh:
-            pickle.dump({b"batch_label": name.encode(), b"data": data, b"labels": labels}, fh,
-                        protocol=2)
+            pickle.dump({"batch_label": name, "data": data, "labels": labels}, fh, protocol=2)
         out[name] = (data, labels)
     names = [f"class{i}" for i in range(10)]
     with open(folder / "batches.meta", "wb") as fh:
-        pickle.dump({b"label_names": [n.encode() for n in names], b"num_vis": 3072}, fh)
+        pickle.dump({"label_names": names, "num_vis": 3072}, fh, protocol=2)
     out["names"] = names
+    for f in folder.iterdir():
+        out["md5"][f.name] = hashlib.md5(f.read_bytes()).hexdigest()
     return out
+
+
+def accept_cifar_checksums(monkeypatch, md5: dict[str, str]) -> None:
+    """Make torchvision's CIFAR10 expect the MD5 sums of the files :func:`write_cifar` wrote."""
+    from torchvision.datasets import CIFAR10
+
+    monkeypatch.setattr(CIFAR10, "train_list", [[n, md5[n]] for n, _ in CIFAR10.train_list])
+    monkeypatch.setattr(CIFAR10, "test_list", [[n, md5[n]] for n, _ in CIFAR10.test_list])
+    monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5["batches.meta"]})
 
 
 def _two_tone(width: int, height: int, split_x: int, left, right):

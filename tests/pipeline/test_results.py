@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twophase.pipeline.results import MissingResultsError, RunResults, open_results, resolve_path
+from twophase.pipeline.results import MissingResultsError, RunResults, open_results
 
 
 def test_missing_run_names_the_command_and_writes_nothing(tmp_path):
@@ -28,12 +28,3 @@ def test_missing_file_of_a_folder(tmp_path):
     assert results.missing() == ["train", "eval", "rewards", "interactions"]
     with pytest.raises(MissingResultsError, match="twophase run smoke mlp-digits"):
         results.metrics()
-
-
-def test_resolve_path_prefers_the_project_root(tmp_path, monkeypatch):
-    project = tmp_path / "project"
-    (project / "notebooks").mkdir(parents=True)
-    (project / "pyproject.toml").write_text("")
-    monkeypatch.chdir(project / "notebooks")
-    assert resolve_path("runs") == project / "runs"
-    assert resolve_path(tmp_path) == tmp_path.resolve()

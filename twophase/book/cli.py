@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from twophase import paths
 from twophase.book.build import BookBuildError, build_book, ensure_mathjax
 from twophase.book.execute import run_notebooks
 from twophase.book.notebooks import generated_dir
@@ -21,22 +22,23 @@ from twophase.book.screenshot import screenshot
 from twophase.errors import run_cli
 from twophase.pipeline.config import check_name
 
-__all__ = ["main"]
+__all__ = ["DESCRIPTION", "configure", "main", "run"]
+
+DESCRIPTION = "Execute the notebooks and build the HTML book."
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m twophase.book",
-                                description="Execute the notebooks and build the HTML book.")
-    sub = p.add_subparsers(dest="command", required=True)
+def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the book's subcommands to ``p`` (this module's parser, and ``twophase book``)."""
+    sub = p.add_subparsers(dest="book_command", metavar="COMMAND", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--profile", default="quick", help="experiment profile (default: quick)")
 
     for name, helptext in (("run", "execute the notebooks with papermill"),
                            ("all", "execute the notebooks, then build the book")):
-        sp = sub.add_parser(name, help=helptext)
+        sp = sub.add_parser(name, help=helptext, description=helptext)
         common(sp)
-        sp.add_argument("--runs-root", default="runs", help="folder of the run folders")
+        sp.add_argument("--runs-root", default=None, help=paths.flag_help("runs"))
         sp.add_argument("--only", nargs="+", metavar="NB",
                         help="notebook stems or numbers, e.g. 02 06_summary")
         sp.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks")
@@ -51,32 +53,42 @@ def _parser() -> argparse.ArgumentParser:
         if name == "all":
             sp.add_argument("--no-strict", action="store_true",
                             help="do not turn Sphinx warnings into errors")
-    sp = sub.add_parser("build", help="build the HTML book from executed notebooks")
+    helptext = "build the HTML book from executed notebooks"
+    sp = sub.add_parser("build", help=helptext, description=helptext)
     common(sp)
     sp.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
-    sp = sub.add_parser("screenshot", help="PNG screenshots of built pages (headless Chromium)")
+    helptext = "PNG screenshots of built pages (headless Chromium)"
+    sp = sub.add_parser("screenshot", help=helptext, description=helptext)
     common(sp)
     sp.add_argument("--out", default=None,
                     help="output folder (default: book/_build/<profile>/screenshots)")
     sp.add_argument("--pages", nargs="+", help="pages relative to the HTML root, no .html")
-    sp.add_argument("--width", type=int, default=1280)
+    sp.add_argument("--width", type=int, default=1280, help="window width in CSS pixels")
     sp.add_argument("--height", type=int, default=3000,
                     help="window height in CSS pixels: the top of each page that is captured")
-    sub.add_parser("mathjax", help="install MathJax 3 for offline maths (npm)")
+    helptext = "install MathJax 3 for offline maths (npm)"
+    sub.add_parser("mathjax", help=helptext, description=helptext)
     return p
+
+
+def _parser() -> argparse.ArgumentParser:
+    return configure(argparse.ArgumentParser(
+        prog="python -m twophase.book", description=DESCRIPTION,
+        epilog="--debug (anywhere): show the traceback of an error instead of one line."))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 ok, 1 failure, 2 wrong settings)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args([a for a in argv if a != "--debug"])
-    return run_cli(lambda: _main(args), argv, "twophase book")
+    return run_cli(lambda: run(args), argv, "twophase book")
 
 
-def _main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Do what the parsed arguments of :func:`configure`'s parser say; returns the exit status."""
     if hasattr(args, "profile"):
         check_name(args.profile, "profile")
-    if args.command in ("run", "all"):
+    if args.book_command in ("run", "all"):
         t0 = time.perf_counter()
         results = run_notebooks(args.profile, args.runs_root, only=args.only, force=args.force,
                                 execute_runs=not args.no_runs, jobs=args.jobs,
@@ -85,15 +97,15 @@ def _main(args: argparse.Namespace) -> int:
         skipped = sum(r.status == "skipped" for r in results)
         print(f"notebooks ({args.profile}): {done} executed, {skipped} up to date, "
               f"{time.perf_counter() - t0:.1f} s; output in {generated_dir(args.profile)}")
-    if args.command in ("build", "all"):
+    if args.book_command in ("build", "all"):
         build_book(args.profile, strict=not args.no_strict)
-    if args.command == "screenshot":
+    if args.book_command == "screenshot":
         try:
             pngs = screenshot(args.profile, args.out, args.pages, args.width, args.height)
         except RuntimeError as exc:  # chromium failed: an expected failure with its own message
             raise BookBuildError(str(exc)) from None
         for png in pngs:
             print(png)
-    if args.command == "mathjax":
+    if args.book_command == "mathjax":
         print(ensure_mathjax(install=True))
     return 0

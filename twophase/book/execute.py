@@ -20,13 +20,17 @@ A failing notebook is reported with its notebook, run and cell (``NotebookFailur
 notebooks still run, then :func:`run_notebooks` raises :class:`NotebookExecutionError` and the CLI
 exits non-zero.
 
+Every parameter injected is one the notebook declares (:func:`twophase.book.parameters.check_known`;
+an unknown one is a :class:`~twophase.errors.ConfigError` listing the valid ones).
+
 Safety: the profile and run names are simple names and every output path is checked to lie
 inside ``book/`` (:func:`twophase.pipeline.storage.inside`); the whole configuration of the runs
 is checked before any run or notebook starts (:func:`twophase.pipeline.config.check_run`); each
 run folder is computed under its lock, and each notebook is executed under its own lock
 (:func:`twophase.pipeline.lock.notebook_lock`), so two book processes never write the same file.
 The kernels papermill starts stop with the process that started them (ipykernel's parent poller
-exits a kernel whose parent died).
+exits a kernel whose parent died); they talk to it over CurveZMQ-encrypted sockets and are shut
+down without a SIGINT (:class:`twophase.book.kernel.BookKernelManager`).
 """
 
 from __future__ import annotations
@@ -43,11 +47,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from twophase import paths
+from twophase.book.kernel import KERNEL_MANAGER
 from twophase.book.notebooks import NotebookSpec, Scope, generated_dir, notebook_specs, project_root
+from twophase.book.parameters import check_known
 from twophase.errors import ConfigError, RunLockedError, TwophaseError
 from twophase.pipeline import lock
 from twophase.pipeline.config import check_name, check_run, get_run, load_matrix
-from twophase.pipeline.results import resolve_path
 from twophase.pipeline.run import Run, run_folder
 from twophase.pipeline.storage import atomic_save_json, inside
 
@@ -73,7 +79,7 @@ class Job:
 
     spec: NotebookSpec
     profile: str
-    runs_root: str
+    runs_root: str | None  # the notebooks' parameter: the --runs-root flag as given, or None
     run: str | None
     output: Path
     run_dirs: tuple[Path, ...]
@@ -175,29 +181,36 @@ def _stored_fingerprint(path: Path) -> str | None:
 
 
 def plan_jobs(
-    profile: str, runs_root: str | os.PathLike = "runs", only: Iterable[str] | None = None
+    profile: str, runs_root: str | os.PathLike | None = None, only: Iterable[str] | None = None
 ) -> list[Job]:
-    """All notebook executions of ``profile`` (per-run notebooks once per applicable run)."""
+    """All notebook executions of ``profile`` (per-run notebooks once per applicable run).
+
+    ``runs_root`` is injected as the notebooks' ``runs_root`` parameter as given (``None``: the
+    kernels find it by :func:`twophase.paths.runs_root`, as this process does: they start in the
+    current directory with its environment)."""
     check_name(profile, "profile")
     try:
         specs = notebook_specs(only)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     out_dir = inside(project_root() / "book", generated_dir(profile), f"profile {profile!r}")
-    root = resolve_path(runs_root)
+    root = paths.runs_root(runs_root)
+    flag = None if runs_root is None else str(runs_root)
     configs = load_matrix(profile) if any(s.needs_runs for s in specs) else None
     jobs: list[Job] = []
-    for spec in specs:
+    for spec in specs:  # every parameter the runner injects is declared by the notebook
+        check_known(spec.path, ["profile", "runs_root"] + (["run"] if spec.scope is Scope.RUN
+                                                           else []))
         if spec.scope is Scope.PROFILE:
             dirs = tuple(run_folder(root, profile, c.name) for c in configs) \
                 if spec.needs_runs else ()
-            jobs.append(Job(spec, profile, str(runs_root), None, out_dir / f"{spec.stem}.ipynb",
+            jobs.append(Job(spec, profile, flag, None, out_dir / f"{spec.stem}.ipynb",
                             dirs))
         else:
             assert configs is not None
             for cfg in configs:
                 if spec.applies(cfg):
-                    jobs.append(Job(spec, profile, str(runs_root), cfg.name,
+                    jobs.append(Job(spec, profile, flag, cfg.name,
                                     out_dir / spec.stem / f"{cfg.name}.ipynb",
                                     (run_folder(root, profile, cfg.name),)))
     return jobs
@@ -250,7 +263,7 @@ def _execute_locked(job: Job, fingerprint: str, cwd: Path) -> NotebookFailure | 
         papermill.execute_notebook(
             str(job.spec.path), str(tmp), parameters=job.parameters, kernel_name=KERNEL_NAME,
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-            cwd=str(cwd),
+            cwd=str(cwd), kernel_manager_class=KERNEL_MANAGER,
         )
     except PapermillExecutionError as exc:
         failure = NotebookFailure(job.spec.stem, job.run, _source_cell_index(tmp, exc),
@@ -353,7 +366,7 @@ def _write_manifest(profile: str, results: Sequence[JobResult], prune: bool) -> 
 
 def run_notebooks(
     profile: str,
-    runs_root: str | os.PathLike = "runs",
+    runs_root: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
     only: Iterable[str] | None = None,
     force: bool = False,
@@ -367,9 +380,11 @@ def run_notebooks(
 
     Args:
         profile: profile of ``experiments.yaml`` (``smoke``, ``quick``, ``cpu``, ``paper``).
-        runs_root: folder of the run folders (``<runs_root>/<profile>/<run>``); injected
-            verbatim as the notebooks' ``runs_root`` parameter; kernels start in the current
-            directory.
+        runs_root: folder of the run folders (``<runs_root>/<profile>/<run>``), found by
+            :func:`twophase.paths.runs_root` (``None``: ``$TWOPHASE_RUNS`` > ``[tool.twophase]``
+            > ``<repository root>/runs``); injected verbatim as the notebooks' ``runs_root``
+            parameter; kernels start in the current directory with this environment, so they
+            read the same folder.
         out_dir: must be ``None`` or ``book/_generated/<profile>`` (the book reads from there);
             kept in the signature so callers can state it explicitly.
         only: notebook stems or numeric prefixes to execute (default: all).
@@ -395,7 +410,7 @@ def run_notebooks(
     from tqdm.auto import tqdm
 
     plan = plan_jobs(profile, runs_root, only)
-    root = resolve_path(runs_root)
+    root = paths.runs_root(runs_root)
     names = sorted({d.name for j in plan for d in j.run_dirs})
     for name in names:  # the whole configuration, before any work
         check_run(get_run(profile, name))

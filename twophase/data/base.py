@@ -10,8 +10,9 @@ Every loader in :mod:`twophase.data` returns a map-style :class:`torch.utils.dat
   * text: ``str`` (one sentence);
   * point clouds: ``FloatTensor (P, 3)``.
 
-The data root is resolved as: explicit ``root`` argument > environment variable
-``TWOPHASE_DATA`` > ``./data`` (relative to the current working directory).
+The data root is resolved by :func:`twophase.paths.locate`: explicit ``root`` argument >
+environment variable ``TWOPHASE_DATA`` > ``data_root`` of ``[tool.twophase]`` in the repository's
+``pyproject.toml`` > ``<repository root>/data``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from pathlib import Path
 
 import torch
 
+from twophase import paths
 from twophase.choices import ChoiceError
 
-ENV_VAR = "TWOPHASE_DATA"
-DEFAULT_ROOT = Path("data")
+ENV_VAR = paths.ENV_VARS["data"]
 
 #: Per-channel statistics used for normalisation (values of pixels scaled to [0, 1]).
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -108,7 +109,7 @@ class DatasetNotFoundError(FileNotFoundError):
     """The files of a dataset are not where the loader looked.
 
     The message names the dataset, the root that was used and where it came from (argument,
-    environment variable ``TWOPHASE_DATA`` or the default ``./data``), every path that was
+    environment variable ``TWOPHASE_DATA``, the configuration or the default), every path that was
     expected, and how to obtain the data.
     """
 
@@ -123,7 +124,8 @@ class DatasetNotFoundError(FileNotFoundError):
     ):
         lines = [f"{dataset}: data not found{': ' + detail if detail else ''}."]
         lines.append(f"  data root used: {root} ({root_origin})")
-        lines.append(f"  (set the root with the `root=` argument or the {ENV_VAR} environment variable)")
+        lines.append(f"  (set the root with the `root=` argument / --data-root, the {ENV_VAR} "
+                     "environment variable or data_root in [tool.twophase] of pyproject.toml)")
         lines.append("  expected:")
         lines.extend(f"    {p}" for p in expected)
         lines.append(f"  how to get it: {how_to_get}")
@@ -133,22 +135,14 @@ class DatasetNotFoundError(FileNotFoundError):
         self.expected = [Path(p) for p in expected]
 
 
-@dataclass(frozen=True)
-class DataRoot:
-    """A resolved data root and where it came from (for error messages)."""
-
-    path: Path
-    origin: str
+#: A resolved data root and where it came from (for error messages).
+DataRoot = paths.Root
 
 
 def resolve_root(root: str | os.PathLike | None = None) -> DataRoot:
-    """Resolve the data root: ``root`` argument > ``$TWOPHASE_DATA`` > ``./data``."""
-    if root is not None:
-        return DataRoot(Path(root).expanduser(), "from the root= argument")
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return DataRoot(Path(env).expanduser(), f"from ${ENV_VAR}")
-    return DataRoot(DEFAULT_ROOT, f"default ./data; ${ENV_VAR} is not set")
+    """The data root (:func:`twophase.paths.locate`): ``root`` argument > ``$TWOPHASE_DATA`` >
+    ``[tool.twophase] data_root`` > ``<repository root>/data``."""
+    return paths.locate("data", root, flag_name="the root= argument")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The dataset registry: one name -> one loader, its static metadata, and a presence check.
 
-    ds = load_dataset("mnist", split="train", size=32)      # root: arg > $TWOPHASE_DATA > ./data
+    ds = load_dataset("mnist", split="train", size=32)      # root: twophase.paths.data_root
     ds.info.num_classes, ds.targets, ds[0]                  # (FloatTensor (1, 32, 32), int)
 
 Generic options of :func:`load_dataset` (all loaders): ``max_samples`` or ``per_class`` take a

@@ -1,4 +1,8 @@
-"""GLUE SST-2 (binary sentiment of movie-review sentences) from tab-separated files.
+"""GLUE SST-2 (binary sentiment of movie-review sentences) through Hugging Face ``datasets``.
+
+The local GLUE files are read by ``datasets``' CSV builder (:func:`read_sst2_tsv`); when they are
+missing and ``download=True``, the same sentences come from the Hub's ``nyu-mll/glue``
+(:func:`read_sst2_hub`).
 
 Layout::
 
@@ -19,7 +23,9 @@ Lines are split on tabs without any quote handling (the files are not quoted).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import csv
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -42,6 +48,8 @@ FOLDER = "SST-2"
 CLASS_NAMES = ("negative", "positive")
 TEXT_COLUMNS = ("sentence", "content", "text")
 URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
+#: GLUE on the Hugging Face Hub (``load_dataset("glue", "sst2")`` resolves to it)
+HUB_ID = "nyu-mll/glue"
 
 
 class SST2TestFile(str, Enum):
@@ -81,39 +89,85 @@ class TextDataset(Dataset):
         return f"TextDataset(name={self.info.name.value!r}, split={self.info.split.value if self.info.split else None!r}, n={len(self)})"
 
 
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """No progress bars or info logs from ``datasets`` (they would land on a page's stderr)."""
+    import datasets
+
+    was_disabled = datasets.utils.are_progress_bars_disabled()
+    level = datasets.logging.get_verbosity()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        datasets.logging.set_verbosity(level)
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
 def read_sst2_tsv(path: str | Path) -> tuple[list[str], list[int]]:
     """Read one SST-2 tsv file: ``(sentences, labels)``; columns found by header name.
+
+    The file is read by Hugging Face ``datasets``' CSV builder (tab-separated, no quoting, no
+    missing-value parsing: a sentence "null" stays a sentence) into its cache.
 
     Raises:
         ValueError: no label column (e.g. GLUE's unlabelled test.tsv), no text column, a row with
             the wrong number of fields, or a label outside {0, 1}.
     """
+    import datasets
+
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines:
+    with path.open(encoding="utf-8") as f:
+        first = f.readline().rstrip("\r\n")
+    if not first:
         raise ValueError(f"{path}: empty file")
-    header = [h.strip().lower() for h in lines[0].split("\t")]
+    header = [h.strip().lower() for h in first.split("\t")]
     if "label" not in header:
-        raise ValueError(f"{path}: header {lines[0]!r} has no 'label' column (GLUE's test.tsv is "
+        raise ValueError(f"{path}: header {first!r} has no 'label' column (GLUE's test.tsv is "
                          "unlabelled; evaluate on dev.tsv instead)")
     text_cols = [h for h in TEXT_COLUMNS if h in header]
     if not text_cols:
-        raise ValueError(f"{path}: header {lines[0]!r} has no text column; expected one of "
+        raise ValueError(f"{path}: header {first!r} has no text column; expected one of "
                          f"{TEXT_COLUMNS}")
-    li, ti = header.index("label"), header.index(text_cols[0])
-    sentences, labels = [], []
-    for line_no, line in enumerate(lines[1:], 2):
-        if not line.strip():
-            continue
-        cols = line.split("\t")
-        if len(cols) != len(header):
-            raise ValueError(f"{path}:{line_no}: {len(cols)} fields, header has {len(header)}")
-        label = int(cols[li])
-        if label not in (0, 1):
-            raise ValueError(f"{path}:{line_no}: label {label} is not 0 or 1")
-        sentences.append(cols[ti].strip())
-        labels.append(label)
-    return sentences, labels
+    names = first.split("\t")
+    features = datasets.Features({n: datasets.Value("int64" if h == "label" else "string")
+                                  for n, h in zip(names, header, strict=True)})
+    try:
+        with _quiet_datasets():
+            ds = datasets.load_dataset(
+                "csv", data_files=str(path), split="train", delimiter="\t",
+                quoting=csv.QUOTE_NONE, na_filter=False, features=features)
+    except Exception as exc:  # noqa: BLE001 - pandas/arrow parse errors, wrapped by datasets
+        cause = exc.__cause__ or exc
+        detail = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
+        raise ValueError(f"{path}: not a tab-separated SST-2 file: {detail}") from None
+    sentences = ds[names[header.index(text_cols[0])]]
+    labels = ds[names[header.index("label")]]
+    return _checked(path, sentences, labels)
+
+
+def _checked(where: object, sentences: Sequence, labels: Sequence) -> tuple[list[str], list[int]]:
+    bad = next((i for i, y in enumerate(labels) if y not in (0, 1)), None)
+    if bad is not None:
+        raise ValueError(f"{where}: row {bad + 1}: label {labels[bad]} is not 0 or 1 (GLUE's test "
+                         "split is unlabelled; evaluate on dev.tsv / validation instead)")
+    if any(s is None for s in sentences):
+        raise ValueError(f"{where}: a row has fewer fields than the header")
+    return [s.strip() for s in sentences], [int(y) for y in labels]
+
+
+def read_sst2_hub(file: str) -> tuple[list[str], list[int]]:
+    """``(sentences, labels)`` of GLUE's SST-2 from the Hugging Face Hub (needs internet):
+    ``datasets.load_dataset("nyu-mll/glue", "sst2")``, the file ``"train"``, ``"dev"`` (the Hub's
+    ``validation`` split) or ``"test"`` (unlabelled there: refused)."""
+    import datasets
+
+    split = {"train": "train", "dev": "validation", "test": "test"}[file]
+    with _quiet_datasets():
+        ds = datasets.load_dataset(HUB_ID, "sst2", split=split)
+    return _checked(f"{HUB_ID} sst2 {split}", ds["sentence"], ds["label"])
 
 
 def info(**_) -> DatasetInfo:
@@ -133,7 +187,8 @@ def load(
     Args:
         root: data root holding ``SST-2/``.
         split: train (train.tsv) or test (dev.tsv, or test.tsv with ``test_file="test"``).
-        download: download and extract GLUE's SST-2.zip when the file is missing.
+        download: when the file is missing, load GLUE's SST-2 from the Hugging Face Hub
+            (:func:`read_sst2_hub`, needs internet) instead.
         test_file: ``"dev"`` or ``"test"``.
         min_words: keep only sentences with at least this many space-separated tokens (e.g. to
             have 10 maskable words per sentence).
@@ -143,17 +198,22 @@ def load(
     tf = parse_choice(SST2TestFile, test_file, "test_file")
     fname = "train.tsv" if split is Split.TRAIN else f"{tf.value}.tsv"
     path = folder / fname
-    require_files(
-        "sst2", dr, [path], URL,
-        f"`load_dataset('sst2', download=True)` (needs internet) or unzip GLUE's {URL} "
-        f"into {dr.path} (giving {folder}/train.tsv, dev.tsv, test.tsv)",
-        download=download,
-    )
-    sentences, labels = read_sst2_tsv(path)
+    if download and not path.exists():
+        sentences, labels = read_sst2_hub("train" if split is Split.TRAIN else tf.value)
+        source = f"{HUB_ID} sst2 (Hugging Face Hub)"
+    else:
+        require_files(
+            "sst2", dr, [path], URL,
+            f"`load_dataset('sst2', download=True)` (Hugging Face Hub {HUB_ID}, needs internet) "
+            f"or unzip GLUE's {URL} into {dr.path} (giving {folder}/train.tsv, dev.tsv, test.tsv)",
+            download=False,
+        )
+        sentences, labels = read_sst2_tsv(path)
+        source = str(path)
     if min_words > 0:
         kept = [i for i, s in enumerate(sentences) if len(s.split()) >= min_words]
         sentences = [sentences[i] for i in kept]
         labels = [labels[i] for i in kept]
     meta = DatasetInfo(DatasetName.SST2, Modality.TEXT, 2, CLASS_NAMES, split=split,
-                       source=f"{path}" + (f" (min_words={min_words})" if min_words else ""))
+                       source=source + (f" (min_words={min_words})" if min_words else ""))
     return TextDataset(sentences, labels, meta)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from twophase import paths
 from twophase.errors import RunFileError, TwophaseError
 from twophase.game.players import players_from_dict
 from twophase.interactions.exact import ENGINES
@@ -36,8 +37,7 @@ from twophase.pipeline.run import STAGES, Run, fingerprints, run_folder
 from twophase.pipeline.train import last_path
 from twophase.stats.salience import salient_threshold
 
-__all__ = ["InteractionRecord", "MissingResultsError", "RunResults", "open_results",
-           "resolve_path"]
+__all__ = ["InteractionRecord", "MissingResultsError", "RunResults", "open_results"]
 
 
 @dataclass
@@ -142,25 +142,6 @@ class InteractionRecord:
 class MissingResultsError(TwophaseError, FileNotFoundError):
     """A run's results are absent or were computed with other settings; the message names the
     command that computes them."""
-
-
-def resolve_path(path: str | os.PathLike) -> Path:
-    """Resolve a user path such as the notebooks' ``runs_root`` parameter.
-
-    Absolute paths are kept. A relative path is taken relative to the current directory if it
-    exists there; otherwise relative to the nearest ancestor of the current directory that holds
-    a ``pyproject.toml`` (so ``runs_root = "runs"`` works both from the repository root, where the
-    batch runner executes notebooks, and from ``notebooks/``, where JupyterLab starts kernels);
-    otherwise relative to the current directory.
-    """
-    p = Path(path).expanduser()
-    if p.is_absolute() or p.exists():
-        return p.resolve() if p.exists() else p
-    here = Path.cwd()
-    for anc in (here, *here.parents):
-        if (anc / "pyproject.toml").is_file():
-            return (anc / p).resolve()
-    return (here / p).resolve()
 
 
 class RunResults:
@@ -274,15 +255,19 @@ class RunResults:
 def open_results(
     profile: str,
     run: str,
-    runs_root: str | os.PathLike = "runs",
+    runs_root: str | os.PathLike | None = None,
     *,
     compute_missing: bool = False,
     matrix: str | os.PathLike | None = None,
     **run_options: Any,
 ) -> RunResults:
-    """The results of run ``run`` of ``profile`` under ``runs_root`` (see :func:`resolve_path`).
+    """The results of run ``run`` of ``profile`` under ``runs_root``.
 
     Args:
+        runs_root: the notebooks' ``runs_root`` parameter; found by :func:`twophase.paths.runs_root`
+            (this argument, relative to the current directory > ``$TWOPHASE_RUNS`` >
+            ``[tool.twophase] runs_root`` > ``<repository root>/runs``), so ``None`` reads the
+            same folder from ``notebooks/`` as from the repository root.
         compute_missing: compute the stages that are absent or stale (``Run.execute()``, cached)
             instead of raising :class:`MissingResultsError`.
         matrix: another experiment matrix than the packaged ``experiments.yaml``.
@@ -290,7 +275,7 @@ def open_results(
             (``data_root``, ``device``, ``show_progress``).
     """
     config = get_run(profile, run, matrix)
-    root = resolve_path(runs_root)
+    root = paths.runs_root(runs_root)
     results = RunResults(run_folder(root, profile, run), config)
     missing = results.missing()
     if missing and compute_missing:
@@ -298,7 +283,7 @@ def open_results(
         missing = results.missing()
     if missing:
         state = "absent" if not results.folder.exists() else f"not current ({', '.join(missing)})"
-        where = "" if str(runs_root) == "runs" else f" --runs-root {runs_root}"
+        where = "" if runs_root is None else f" --runs-root {runs_root}"
         raise MissingResultsError(
             f"the results of run {profile}/{run} under {root} are {state}; compute them with "
             f"`twophase run {profile} {run}{where}` (or pass compute_missing=True)")

@@ -55,6 +55,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from twophase import paths
 from twophase.choices import parse_choice
 from twophase.data import Modality, RelabeledDataset
 from twophase.errors import RunFileError, TwophaseError
@@ -223,8 +224,10 @@ class Run:
 
     Args:
         config: the :class:`RunConfig`.
-        root: runs root; the folder is ``root/<profile>/<name>`` (see :func:`run_folder`).
-        data_root: dataset root (argument > ``$TWOPHASE_DATA`` > ``./data``).
+        root: runs root; the folder is ``root/<profile>/<name>`` (see :func:`run_folder`);
+            ``None``: :func:`twophase.paths.runs_root` (``$TWOPHASE_RUNS`` > config > default).
+        data_root: dataset root (:func:`twophase.paths.data_root`: argument > ``$TWOPHASE_DATA``
+            > config > ``<repository root>/data``).
         device: overrides ``config.device`` (``"auto"`` = CUDA when present).
         show_progress: tqdm bars.
         lock_timeout: seconds to wait for the run folder's lock held by another process
@@ -234,7 +237,7 @@ class Run:
     def __init__(
         self,
         config: RunConfig,
-        root: str | Path = "runs",
+        root: str | Path | None = None,
         *,
         data_root: str | Path | None = None,
         device: str | torch.device | None = None,
@@ -242,7 +245,7 @@ class Run:
         lock_timeout: float | None = None,
     ):
         self.config = config
-        self.root = Path(root)
+        self.root = paths.runs_root(root)
         self.dir = run_folder(self.root, config.profile, config.name)
         self.data_root = data_root
         self.device = resolve_device(device if device is not None else config.device)
@@ -256,7 +259,7 @@ class Run:
         return f"Run({self.config.profile}/{self.config.name}, dir={str(self.dir)!r})"
 
     @classmethod
-    def open(cls, profile: str, name: str, root: str | Path = "runs", **kw: Any) -> Run:
+    def open(cls, profile: str, name: str, root: str | Path | None = None, **kw: Any) -> Run:
         """The run ``name`` of ``profile`` from the packaged matrix."""
         return cls(get_run(profile, name), root, **kw)
 
