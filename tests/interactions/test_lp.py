@@ -95,3 +95,15 @@ def test_certificate_of_a_poor_pair_is_still_valid():
         opt = np.abs(solve_highs(v[b].numpy(), zeta[b].item(), c)[0]).sum()
         assert lower[b].item() <= opt * (1 + 1e-9) + 1e-12 <= upper[b].item() * (1 + 1e-9) + 1e-12
     assert bool((infeas < 1e-9).all())
+
+
+def test_highs_prints_nothing():
+    """HiGHS's copyright banner (printed by the first Highs object of a process) stays out of the
+    CLI's output and the notebooks' cells."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\nfrom twophase.interactions.lp import costs, solve_highs\n"
+            "solve_highs(np.arange(16.0), 0.1, costs(4, 'low-order'))\nprint('done')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "done\n" and "HiGHS" not in out.stderr

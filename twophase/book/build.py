@@ -53,6 +53,7 @@ _METHOD_PAGES = (
     "methods/salience",
     "methods/generalization",
     "methods/theory",
+    "methods/checks",
 )
 _REFERENCE_PAGES = ("references", "api")
 

@@ -46,6 +46,9 @@ from __future__ import annotations
 
 import enum
 import math
+import os
+import sys
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -160,6 +163,34 @@ def _compact_matrix(n: int):
     return sp.vstack([top, last]).tocsc(), keep
 
 
+_BANNER_LOCK = threading.Lock()
+_banner_shown = False
+
+
+def _new_highs():
+    """A ``highspy.Highs`` object. HiGHS prints a copyright banner on standard output when the
+    first one of a process is made, before any option (``output_flag``) can be set; that first
+    one is made with the file descriptor of standard output pointed at ``/dev/null`` so that the
+    banner does not fill the CLI's output and the notebooks' cells."""
+    global _banner_shown
+    import highspy
+
+    with _BANNER_LOCK:
+        if _banner_shown:
+            return highspy.Highs()
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_shown = True
+        return h
+
+
 def solve_highs(v: np.ndarray, zeta_: float, c: np.ndarray, *, time_limit: float = 3600.0):
     """Exact optimum of the perturbed LP for one game with HiGHS (interior point + crossover).
 
@@ -193,7 +224,7 @@ def solve_highs(v: np.ndarray, zeta_: float, c: np.ndarray, *, time_limit: float
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = nv, L + 1
-    h = highspy.Highs()
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("solver", "ipm")

@@ -2,7 +2,8 @@ r"""The science checks of a run: one number per claim of the papers, and the fit
 
 Each page of the book states where a run agrees with P1 (arXiv 2405.10262) and P2
 (arXiv 2407.19198) and where it does not, from the numbers returned here; every function returns
-plain data (a dict of numbers, booleans and short strings) that a page prints or tabulates.
+plain data (a dict of numbers, booleans and short strings) that a page prints or tabulates
+(book/methods/checks.md (method-science-checks) lists them with the claims they test).
 
 - :func:`~twophase.stats.fit.fit_guard` (re-exported here) comes first: a run whose model does
   not fit its data gets no phase verdict; :func:`run_checks` leaves its ``agrees_*`` entries

@@ -4,7 +4,7 @@ A run whose model does not fit (accuracy on the clean-labelled training samples 
 dataset's threshold ``guard.min_train_acc`` of ``experiments.yaml``, or a diverging training loss)
 is marked as such on its pages and in the summary, and no phase verdict is drawn from it
 (:func:`twophase.stats.checks.run_checks`). The thresholds are data, set per dataset in the
-experiment matrix, not code.
+experiment matrix, not code (book/methods/checks.md (method-fit-guard)).
 """
 
 from __future__ import annotations
