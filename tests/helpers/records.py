@@ -45,3 +45,12 @@ def fake_record(checkpoints: int = 6, samples: int = 8, n: int = 4, seed: int = 
                              players="fake", metrics=metrics, lower_bound=objective * (1 - 1e-6),
                              engine=torch.zeros(checkpoints, samples, dtype=torch.int8),
                              I_and_high=I_and_high, I_or_high=I_or_high)
+
+
+def guarded_config():
+    """A run config whose fit guard asks for 90 % clean training accuracy and a loss that gives
+    back at most half of its progress."""
+    from twophase.pipeline.config import parse_run
+
+    return parse_run({"name": "r", "profile": "p", "model": "dgcnn", "dataset": "primitives",
+                      "guard": {"min_train_acc": 0.9, "max_loss_regression": 0.5}})

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.helpers.records import fake_record
-from twophase.pipeline.config import parse_run
+from tests.helpers.records import fake_record, guarded_config
 from twophase.stats.checks import (
     generalization_checks,
     mislabeled_checks,
@@ -20,18 +19,7 @@ from twophase.stats.checks import (
     two_phase_checks,
 )
 
-CONFIG = parse_run({"name": "r", "profile": "p", "model": "dgcnn", "dataset": "primitives",
-                    "guard": {"min_train_acc": 0.9, "max_loss_regression": 0.5}})
-
-
-def _metrics(train_loss, train_acc, test_loss=None, clean=None):
-    e = np.arange(len(train_loss))
-    frame = pd.DataFrame({"epoch": e, "train_loss": train_loss, "train_acc": train_acc,
-                          "test_loss": test_loss if test_loss is not None else train_loss,
-                          "test_acc": 0.5, "seconds": 1.0})
-    if clean is not None:
-        frame["train_acc_clean"] = clean
-    return frame
+CONFIG = guarded_config()
 
 
 def test_two_phase_checks_on_a_fall_and_rise():

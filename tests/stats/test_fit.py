@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twophase.pipeline.config import GuardConfig, parse_run
+from tests.helpers.records import guarded_config
+from twophase.pipeline.config import GuardConfig
 from twophase.stats.fit import fit_guard
 
-CONFIG = parse_run({"name": "r", "profile": "p", "model": "dgcnn", "dataset": "primitives",
-                    "guard": {"min_train_acc": 0.9, "max_loss_regression": 0.5}})
+CONFIG = guarded_config()
 
 
 def _metrics(train_loss, train_acc, test_loss=None, clean=None):
