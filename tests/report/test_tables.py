@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tests.helpers.records import fake_record
 from twophase import stats
@@ -187,3 +189,8 @@ def test_theory_tables():
     mono = fits[fits.fit == "non-increasing"]["sigma2"].to_numpy()
     assert (np.diff(mono) <= 0).all()
     assert isinstance(fits, pd.DataFrame)
+    flat = dataclasses.replace(comparison, free=dataclasses.replace(
+        comparison.free, sigma2=torch.full_like(comparison.free.sigma2, 0.1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a constant sigma^2 has no rank correlation: NaN, silently
+        assert np.isnan(tables.theory_row("r", flat, record)["Spearman(epoch, free sigma^2)"])

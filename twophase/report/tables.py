@@ -470,8 +470,10 @@ def theory_row(name: str, comparison: RunComparison, record: InteractionRecord,
     fit guard's verdict as ``fits``: no verdict is drawn from a model that does not fit)."""
     c = comparison
     epochs = record.epochs[c.indices].numpy()
-    rho = (pd.Series(c.free.sigma2.numpy()).corr(pd.Series(epochs), method="spearman")
-           if len(c.indices) > 2 else float("nan"))
+    sigma2 = pd.Series(c.free.sigma2.numpy())
+    # undefined (NaN, not a warning) when there are too few checkpoints or sigma^2 is constant
+    rho = (sigma2.corr(pd.Series(epochs), method="spearman")
+           if len(c.indices) > 2 and sigma2.nunique() > 1 else float("nan"))
     return {
         "run": name,
         "variant": "AND only" if c.and_only else "AND + OR",
