@@ -2,6 +2,12 @@
 
 All random choices use a private ``torch.Generator`` seeded with the given seed, so the same
 call gives the same indices on every machine and never touches the global RNG.
+
+:func:`stratified_subset` is written here rather than taken from scikit-learn's
+``train_test_split(stratify=...)``: it also draws exactly ``per_class`` samples of every class
+(P1 App. C's flips, class-balanced evaluation sets), its ``total`` mode rounds the class counts by
+largest remainder so they sum to ``total`` exactly, and its indices come from a torch generator,
+so the subsets of existing run folders (whose fingerprints record only the seed) stay the same.
 """
 
 from __future__ import annotations

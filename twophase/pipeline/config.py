@@ -28,6 +28,14 @@ own keys; then the ``datasets`` entry ``"*"`` <- the entry of the run's dataset 
 run's own ``guard`` wins). Unknown keys, models, datasets, enum values and profile/run names raise
 :class:`ConfigError` naming what is valid.
 
+Why this is written here rather than with pydantic: coercing the fields is the small part; the
+rest is the matrix itself (profile defaults, ``extends`` across profiles with cycle detection, the
+``datasets`` layer under each run, YAML anchors), one-line errors that give the YAML location and
+the valid choices of every enum (shared with the CLI), and the deep check of a run
+(:func:`check_run`: solver options tried on a tiny game, the model built on the ``meta`` device)
+before any work. A pydantic model would add a dependency for the coercion and still leave all of
+that here.
+
 Names: a profile or run name becomes a folder name (``<runs root>/<profile>/<run>``,
 ``book/_generated/<profile>``), so it must be a simple name, :data:`NAME_PATTERN` (letters,
 digits, ``.``, ``_``, ``-``; starting with a letter or digit; no ``/``, no ``..``):

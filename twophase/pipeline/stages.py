@@ -20,6 +20,13 @@ stage is skipped or computed; for a stage ``s`` in run folder ``folder`` it does
 
 Fingerprints chain (each stage's fingerprint includes its upstream stage's), so a change of
 settings recomputes exactly the stages downstream of it.
+
+Why not a caching library (``joblib.Memory``, ``functools`` caches): those key a pickled return
+value by the hash of the call's arguments. A run folder is meant to be shared, so its files must
+carry no code (safetensors and plain data only), a cached result must be checked against what it
+holds (the fingerprint stored inside, shapes, required checkpoints) rather than trusted by its
+name, and a stage needs resumable partial results (``scratch``) and a lock per folder; none of
+which these libraries offer.
 """
 
 from __future__ import annotations
