@@ -26,9 +26,9 @@ the GIL).  Each game is scaled to ``max |v| = 1`` first, so every tolerance is r
 from __future__ import annotations
 
 import os
-from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
