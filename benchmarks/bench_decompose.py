@@ -59,15 +59,15 @@ def planted_games(n: int, samples: int, seed: int = 0) -> torch.Tensor:
 def network_games(n: int, count: int, runs_root: Path | None) -> tuple[torch.Tensor, str]:
     """Games of trained networks: quick-run rewards when present (n = 10), else the tests' MLP."""
     if runs_root is not None and n == 10:
-        from twophase.pipeline.config import get_run
-        from twophase.pipeline.results import RunResults
+        from twophase.pipeline.results import MissingResultsError, open_results
 
         parts = []
         for name in ("lenet-digits", "mlp-digits"):
-            folder = runs_root / "quick" / name
-            if (folder / "rewards.pt").exists():
-                v = RunResults(folder, get_run("quick", name)).rewards()["v"]
-                parts.append(v.reshape(-1, v.shape[-1]))
+            try:
+                v = open_results("quick", name, runs_root).rewards()["v"]
+            except MissingResultsError:
+                continue
+            parts.append(v.reshape(-1, v.shape[-1]))
         if parts:
             allv = torch.cat(parts).double()
             pick = torch.randperm(len(allv), generator=torch.Generator().manual_seed(0))[:count]
