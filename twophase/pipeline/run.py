@@ -46,6 +46,7 @@ interactions record the thread count and device they ran with (``runtime``).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,25 @@ def decompose_rewards(v: torch.Tensor, ia: InteractionConfig, *, show_progress: 
             "engine_high": high.engine.detach().cpu(),
         })
     return payload
+
+
+def _checkpoint_part(folder: Path, kind: str, fingerprint: str, epoch: int,
+                     fits: Callable[[Any], bool], compute: Callable[[], Any]) -> Any:
+    """The result of one checkpoint of a stage, kept in ``folder/epoch_XXXX.safetensors`` so that
+    a killed stage resumes without losing the checkpoints it finished (the stage's ``scratch``).
+    A part is reused when its stored fingerprint and epoch match and ``fits(value)`` holds;
+    otherwise (absent, damaged or of other settings) it is computed again and saved."""
+    part = folder / f"epoch_{epoch:04d}{storage.PAYLOAD_SUFFIX}"
+    try:
+        cached = storage.load_payload(part, kind)
+        if (cached.get("fingerprint") == fingerprint and cached.get("epoch") == epoch
+                and fits(cached["value"])):
+            return cached["value"]
+    except (FileNotFoundError, RunFileError, KeyError):
+        pass
+    value = compute()
+    storage.save_payload(part, {"fingerprint": fingerprint, "epoch": epoch, "value": value}, kind)
+    return value
 
 
 def _stack_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -498,23 +518,17 @@ class Run:
         epochs = self.checkpoint_epochs()
         parts_dir = self.dir / "rewards_parts"
         model = self.build_model().to(self.device)
-        n, samples = int(ev["n"]), int(ev["num_samples"])
-        vs = []
-        for e in tqdm(epochs, desc=f"rewards {self.config.name}", disable=not self.show_progress):
-            part = parts_dir / f"epoch_{e:04d}{storage.PAYLOAD_SUFFIX}"
-            try:
-                cached = storage.load_payload(part, "rewards-part")
-                if (cached.get("fingerprint") == fp and cached.get("epoch") == e
-                        and tuple(cached["v"].shape) == (samples, 2 ** n)):
-                    vs.append(cached["v"])
-                    continue
-            except (FileNotFoundError, RunFileError, KeyError):
-                pass  # absent, damaged or of other settings: computed again
+        shape = (int(ev["num_samples"]), 2 ** int(ev["n"]))
+
+        def compute(e: int) -> torch.Tensor:
             model.load_state_dict(self._checkpoint(e)["model"])
-            v = _checkpoint_rewards(model, ev, self.config.interactions,
-                                    self.config.train.eval_batch_size, self.device)
-            storage.save_payload(part, {"fingerprint": fp, "epoch": e, "v": v}, "rewards-part")
-            vs.append(v)
+            return _checkpoint_rewards(model, ev, self.config.interactions,
+                                       self.config.train.eval_batch_size, self.device)
+
+        vs = [_checkpoint_part(parts_dir, "rewards-part", fp, e,
+                               lambda v: tuple(v.shape) == shape, lambda e=e: compute(e))
+              for e in tqdm(epochs, desc=f"rewards {self.config.name}",
+                            disable=not self.show_progress)]
         return {"epochs": torch.tensor(epochs), "v": torch.stack(vs),
                 "players": ev["players_description"], "runtime": runtime_record(self.device)}
 
@@ -530,22 +544,10 @@ class Run:
             raise RunFileError(self.dir / _OUTPUTS["rewards"],
                                f"{self.dir / _OUTPUTS['rewards']}: {v.shape[0]} checkpoints, the "
                                f"settings have {len(epochs)}; {self._hint('rewards')}")
-        parts = []
-        for c, e in enumerate(tqdm(epochs, desc=f"interactions {self.config.name}",
-                                   disable=not self.show_progress)):
-            # one part per checkpoint, so a killed run keeps the checkpoints it solved
-            part = parts_dir / f"epoch_{e:04d}{storage.PAYLOAD_SUFFIX}"
-            try:
-                cached = storage.load_payload(part, "interactions-part")
-                if (cached.get("fingerprint") == fp and cached.get("epoch") == e
-                        and tuple(cached["I_and"].shape) == tuple(v.shape[1:])):
-                    parts.append(cached["payload"])
-                    continue
-            except (FileNotFoundError, RunFileError, KeyError):
-                pass  # absent, damaged or of other settings: computed again
-            payload = decompose_rewards(v[c], self.config.interactions,
-                                        show_progress=self.show_progress)
-            storage.save_payload(part, {"fingerprint": fp, "epoch": e, "I_and": payload["I_and"],
-                                        "payload": payload}, "interactions-part")
-            parts.append(payload)
+        parts = [_checkpoint_part(parts_dir, "interactions-part", fp, e,
+                                  lambda p: tuple(p["I_and"].shape) == tuple(v.shape[1:]),
+                                  lambda c=c: decompose_rewards(v[c], self.config.interactions,
+                                                                show_progress=self.show_progress))
+                 for c, e in enumerate(tqdm(epochs, desc=f"interactions {self.config.name}",
+                                            disable=not self.show_progress))]
         return {**_stack_parts(parts), "runtime": runtime_record(self.device)}
