@@ -332,6 +332,11 @@ def fit_check(fit: FitVerdict) -> Check:
 FIT_CHECK = "the model fits its data (fit guard)"
 
 
+def _guard_rows(fit: FitVerdict | None) -> dict[str, Check]:
+    """The fit guard's row that opens every page's checks (none without a verdict)."""
+    return {} if fit is None else {FIT_CHECK: fit_check(fit)}
+
+
 def _signed(x: Any) -> str:
     return "n/a" if x is None else f"{x:+.2f}"
 
@@ -343,7 +348,8 @@ def two_phase_checks(status: Mapping[str, Any], numbers: Mapping[str, Any],
     (``numbers``): the spindle at initialisation against P1 Theorem 3, the fall of the mean order
     in phase 1 and its rise in phase 2, both boundaries and their distance."""
     n = numbers
-    checks: dict[str, Check] = {} if fit is None else {FIT_CHECK: fit_check(fit)}
+    apart = n["boundary_distance_checkpoints"]
+    checks = _guard_rows(fit)
     checks |= {
         "solver: share of games certified within 0.1 %": Check(
             status["certified"], ">= 0.99", "certified gap of the LP optimum at most 1e-3"),
@@ -362,14 +368,10 @@ def two_phase_checks(status: Mapping[str, Any], numbers: Mapping[str, Any],
         "interaction boundary (epoch)": Check(n["interaction_boundary_epoch"], None,
                                               "the mean order rises for good"),
         "boundary distance (checkpoints, interaction - loss gap)": Check(
-            n["boundary_distance_checkpoints"], "<= 1",
+            None if apart is None else abs(int(apart)), "<= 1",
             "P1: they coincide" + ("" if n["boundary_distance_epochs"] is None
                                    else f"; {n['boundary_distance_epochs']:+g} epochs")),
     }
-    dist = checks["boundary distance (checkpoints, interaction - loss gap)"]
-    if dist.value is not None:
-        checks["boundary distance (checkpoints, interaction - loss gap)"] = Check(
-            abs(int(dist.value)), dist.rule, dist.note)
     return checks
 
 
@@ -386,7 +388,7 @@ def generalization_checks(numbers: Mapping[str, Any],
     """The checks of a run's generalisation page (P1 Fig. 3; book/methods/generalization.md)
     from :func:`twophase.stats.checks.generalization_checks`: the classes compared and the
     Spearman correlation of the mean train/test similarity with the order, with its p-value."""
-    checks: dict[str, Check] = {} if fit is None else {FIT_CHECK: fit_check(fit)}
+    checks = _guard_rows(fit)
     return checks | {
         "classes with evaluated samples in both splits": Check(numbers["classes"], ">= 2"),
         "Spearman rho of the mean similarity against the order": Check(
@@ -399,7 +401,7 @@ def flipped_checks(numbers: Mapping[str, Any], fit: FitVerdict | None = None) ->
     """The checks of a mislabelled-samples page (P1 Fig. 4, App. C) from
     :func:`twophase.stats.checks.mislabeled_checks`: the group sizes, the mean orders and the
     one-sided Mann-Whitney U test of "flipped samples use higher orders"."""
-    checks: dict[str, Check] = {} if fit is None else {FIT_CHECK: fit_check(fit)}
+    checks = _guard_rows(fit)
     return checks | {
         "flipped training samples evaluated": Check(numbers["flipped_n"], ">= 5"),
         "clean training samples evaluated": Check(numbers["clean_n"], ">= 5"),
@@ -415,7 +417,7 @@ def onset_checks(numbers: Mapping[str, Any], fit: FitVerdict | None = None) -> d
     """The checks of a per-sample page from :func:`twophase.stats.checks.per_sample_checks`: the
     share of training samples whose mean order rises for good, and the share of those rises within
     one checkpoint of the loss-gap boundary."""
-    checks: dict[str, Check] = {} if fit is None else {FIT_CHECK: fit_check(fit)}
+    checks = _guard_rows(fit)
     total = numbers["samples"]
     return checks | {
         "share of training samples whose order rises for good": Check(
