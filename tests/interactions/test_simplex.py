@@ -8,14 +8,15 @@ import torch
 
 from tests.interactions.conftest import mixed_games
 from twophase.interactions import simplex
+from twophase.interactions.butterfly import phi_apply, phi_t_apply
 from twophase.interactions.lp import allowed_columns, costs, phi, phi_t, solve_highs
 
 
-def primal_dual(res: dict, L: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+def primal_dual(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
     x = np.zeros(2 * L)
-    x[res["J"]] = res["x_basic"]
+    x[res.basis.J] = res.x_basic
     z = np.zeros(L)
-    z[res["A"]] = res["z_basic"]
+    z[res.basis.A] = res.z_basic
     return x, z
 
 
@@ -25,14 +26,15 @@ def check_optimal_vertex(v, zeta, c, res):
     n = L.bit_length() - 1
     allowed = allowed_columns(n)
     x, z = primal_dual(res, L)
-    assert res["status"] == simplex.STATUS_OPTIMAL
-    assert len(res["A"]) == len(res["J"])
+    assert res.status == simplex.Status.OPTIMAL
+    assert len(res.basis.A) == len(res.basis.J)
     r = v - phi(torch.from_numpy(x)).numpy()
     assert np.abs(r).max() <= zeta * (1 + 1e-7) + 1e-12
-    assert np.allclose(np.abs(r[res["A"]]), zeta, atol=1e-9)  # active rows sit on the box
+    assert np.allclose(np.abs(r[res.basis.A]), zeta, atol=1e-9)  # active rows sit on the box
     y = phi_t(torch.from_numpy(z)).numpy()
     assert (np.abs(y[allowed]) <= c[allowed] * (1 + 1e-7)).all()
-    assert (res["sgn"] * res["x_basic"] >= -1e-12).all() and (res["sig"] * res["z_basic"] >= -1e-12).all()
+    assert (res.basis.sgn * res.x_basic >= -1e-12).all()
+    assert (res.basis.sig * res.z_basic >= -1e-12).all()
     # strong duality
     primal = (c * np.abs(x)).sum()
     dual = z @ v - zeta * np.abs(z).sum()
@@ -47,8 +49,8 @@ def test_kernels_match_torch_transforms():
     x[1 << n:][~allowed_columns(n)[1 << n:]] = 0
     z = g.normal(size=1 << n)
     out, tmp, out2 = np.empty(1 << n), np.empty(1 << n), np.empty(2 << n)
-    simplex.phi_apply(x, out, tmp, n)
-    simplex.phi_t_apply(z, out2, tmp, n)
+    phi_apply(x, out, tmp, n)
+    phi_t_apply(z, out2, tmp, n)
     assert np.allclose(out, phi(torch.from_numpy(x)).numpy(), atol=1e-12)
     assert np.allclose(out2, phi_t(torch.from_numpy(z)).numpy(), atol=1e-12)
 
@@ -74,8 +76,7 @@ def test_network_games_and_repricing(network_games):
         zeta = 0.02 * abs(v[-1] - v[0])
         res = simplex.cold_start(v, zeta, low, allowed)
         check_optimal_vertex(v, zeta, low, res)
-        basis = {key: res[key] for key in ("A", "sig", "J", "sgn")}
-        moved = simplex.reprice(v, zeta, high, low, allowed, basis)
+        moved = simplex.reprice(v, zeta, high, low, allowed, res.basis)
         primal = check_optimal_vertex(v, zeta, high, moved)
         x, _, _ = solve_highs(v, zeta, high)
         assert primal == pytest.approx((high * np.abs(x)).sum(), rel=1e-9)
@@ -87,10 +88,10 @@ def test_budget_and_dense_limit_stop_the_path():
     v = v / np.abs(v).max()
     zeta = 0.02 * abs(v[-1] - v[0])
     c = costs(n)
-    assert simplex.cold_start(v, zeta, c, allowed_columns(n), budget=1e4)["status"] == simplex.STATUS_BUDGET
+    assert simplex.cold_start(v, zeta, c, allowed_columns(n), budget=1e4).status == simplex.Status.BUDGET
     stopped = simplex.cold_start(v, zeta, c, allowed_columns(n), max_basis=5)
-    assert stopped["status"] == simplex.STATUS_BUDGET and stopped["k"] <= 6
-    assert simplex.cold_start(v, zeta, c, allowed_columns(n))["status"] == simplex.STATUS_OPTIMAL
+    assert stopped.status == simplex.Status.BUDGET and stopped.k <= 6
+    assert simplex.cold_start(v, zeta, c, allowed_columns(n)).status == simplex.Status.OPTIMAL
 
 
 def test_zero_box_and_zero_game():
@@ -98,7 +99,7 @@ def test_zero_box_and_zero_game():
     c = costs(n)
     allowed = allowed_columns(n)
     res = simplex.cold_start(np.zeros(1 << n), 0.0, c, allowed)
-    assert res["status"] == simplex.STATUS_OPTIMAL and res["k"] == 0
+    assert res.status == simplex.Status.OPTIMAL and res.k == 0
     v = mixed_games(n, seed=4)[0].numpy()
     res = simplex.cold_start(v / np.abs(v).max(), 0.0, c, allowed)  # exact interpolation
     check_optimal_vertex(v / np.abs(v).max(), 0.0, c, res)

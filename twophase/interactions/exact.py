@@ -6,7 +6,7 @@ row and column with the ``O(n 2**n)`` transforms before it is accepted:
 
 1. :func:`twophase.interactions.simplex.cold_start` traces the exact solution path from
    ``zeta = max |v|`` (where ``x = 0``) down to the game's ``zeta``.  Its cost grows with the number
-   ``k`` of nonzero coefficients (about ``15 k`` pivots of ``O(k^2 + n 2**n)`` each), so it is cheap
+   ``k`` of nonzero coefficients (about ``15-20 k`` pivots of ``O(k^2 + n 2**n)`` each), so it is cheap
    for sparse games and expensive for dense ones, where HiGHS's cost hardly depends on ``k``;
 2. so a game is routed by its *density* ``d = min(||AND(v)||_1, ||OR(v)||_1) / zeta``: the L1 norm
    of the better pure decomposition in units of the box.  On games of trained networks at
@@ -14,17 +14,24 @@ row and column with the ``O(n 2**n)`` transforms before it is accepted:
    runs); games with ``d > DENSE_DENSITY`` (``k`` about 420 and more) go to HiGHS
    (:func:`twophase.interactions.lp.solve_highs`, interior point + crossover) at once, and a work
    budget and a basis-size limit hand over the rest when the prediction was wrong;
-3. the other tie-break of a band (:func:`solve_batch` with ``band=True``) starts from the optimal
+3. the other tie-break of a band (:func:`solve_batch` with ``c_band``) starts from the optimal
    basis of the first: only the costs change, so a few primal pivots
    (:func:`twophase.interactions.simplex.reprice`) reach it; HiGHS again when that basis cannot be
    recovered.
 
 Games are independent: a thread pool solves ``workers`` of them at a time (numba and HiGHS release
 the GIL).  Each game is scaled to ``max |v| = 1`` first, so every tolerance is relative.
+
+**Same bits everywhere.**  A split is a function of its game alone: the simplex's kernels round
+the same way on every processor and compilation (:mod:`twophase.interactions.simplex`), the
+retry's shift is seeded by the game size only, and a HiGHS vertex is recomputed from its basis by
+the same kernels (:func:`_canonical`), so that the pool size, the order of games and the process
+do not change a bit.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,12 +41,25 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twophase.interactions import simplex
+from twophase.interactions.butterfly import phi_apply, phi_t_apply
 from twophase.interactions.lp import allowed_columns, solve_highs
 
-__all__ = ["ENGINES", "GameSolution", "density", "solve_batch"]
+__all__ = ["Engine", "GameSolution", "density", "solve_batch"]
 
-#: Per-game engine codes stored with every split.
-ENGINES = {0: "simplex", 1: "highs", 2: "highs-reference"}
+
+class Engine(enum.IntEnum):
+    """How a game was solved (the per-game ``engine`` code stored with every split)."""
+
+    FIRST_ORDER = -1  #: the first-order method (``decompose_and_or(method="pdhg")``)
+    SIMPLEX = 0  #: the parametric simplex (:mod:`twophase.interactions.simplex`)
+    HIGHS = 1  #: HiGHS, after the simplex handed the game over
+    HIGHS_REFERENCE = 2  #: HiGHS alone (:func:`twophase.interactions.decompose_and_or_lp`)
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
 #: Work units (about one multiply-add each) of the parametric simplex before HiGHS takes over
 #: (about a second at n = 10, as long as HiGHS takes there).
 DEFAULT_WORK_BUDGET = 3e9
@@ -54,21 +74,21 @@ VERIFY_TOL = 1e-6
 @dataclass
 class GameSolution:
     """One game's exact split: ``x = [a; o]`` ``(2 * 2**n,)``, duals ``z`` ``(2**n,)`` (original
-    units), the engine code (:data:`ENGINES`), simplex pivots, and the optimal basis (for
+    units), the engine code (:class:`Engine`), simplex pivots, and the optimal basis (for
     repricing; ``None`` when it could not be recovered)."""
 
     x: np.ndarray
     z: np.ndarray
-    engine: int
+    engine: Engine
     pivots: int = 0
-    basis: dict | None = field(default=None, repr=False)
+    basis: simplex.Basis | None = field(default=None, repr=False)
 
 
-def _from_basis(res: dict, L: int) -> tuple[np.ndarray, np.ndarray]:
+def _from_basis(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
     x = np.zeros(2 * L)
-    x[res["J"]] = res["x_basic"]
+    x[res.basis.J] = res.x_basic
     z = np.zeros(L)
-    z[res["A"]] = res["z_basic"]
+    z[res.basis.A] = res.z_basic
     return x, z
 
 
@@ -79,12 +99,12 @@ def _verified(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray, x:
     L = v.shape[0]  # noqa: N806
     r = np.empty(L)
     tmp = np.empty(L)
-    simplex.phi_apply(x, r, tmp, n)
+    phi_apply(x, r, tmp, n)
     slack = np.abs(v - r) - zeta
     if slack.max() > VERIFY_TOL * max(zeta, 1e-300) + 1e-12:
         return False
     y = np.empty(2 * L)
-    simplex.phi_t_apply(z, y, tmp, n)
+    phi_t_apply(z, y, tmp, n)
     return bool((np.abs(y[allowed]) <= c[allowed] * (1 + VERIFY_TOL)).all())
 
 
@@ -103,18 +123,48 @@ def density(v: np.ndarray, zeta: float) -> float:
     return l1 / zeta if zeta > 0 else np.inf
 
 
-_BREAKDOWN = {"status": simplex.STATUS_NUMERICS}
-
-
-def _attempt(path: Any, *args: Any, **kwargs: Any) -> dict | None:
+def _attempt(path: Any, *args: Any, **kwargs: Any) -> simplex.PathResult | None:
     """Run one simplex path; a numerical breakdown inside it (a pivot that rounds to exactly zero
-    raises ``ZeroDivisionError`` in the compiled kernel) is reported like a degenerate cycle
-    (status ``STATUS_NUMERICS``): the game is retried once on a shifted copy, then goes to HiGHS
-    like any other game the fast path does not certify."""
+    raises ``ZeroDivisionError`` in the compiled kernel) counts as ``Status.NUMERICS`` (``None``):
+    the game is retried once on a shifted copy, then goes to HiGHS like any other game the fast
+    path does not certify."""
     try:
-        return path(*args, **kwargs)
+        res = path(*args, **kwargs)
     except ArithmeticError:
-        return _BREAKDOWN
+        return None
+    return None if res.status == simplex.Status.NUMERICS else res
+
+
+def _certified(v, zeta, c, allowed, res: simplex.PathResult | None, engine: Engine,
+               pivots: int) -> GameSolution | None:
+    """The vertex of a finished path when it is optimal and passes the check, else ``None``."""
+    if res is None or res.status != simplex.Status.OPTIMAL:
+        return None
+    x, z = _from_basis(res, v.shape[0])
+    if not _verified(v, zeta, c, allowed, x, z):
+        return None
+    return GameSolution(x, z, engine, pivots, res.basis)
+
+
+def _canonical(v, zeta, c, allowed, x, z, basis) -> tuple[np.ndarray, np.ndarray]:
+    """A HiGHS vertex recomputed from its basis by the simplex's kernels (a zero-length path: the
+    basis sorted, refactorised and checked), so that its bits do not depend on HiGHS's rounding;
+    HiGHS's own values when the basis is not one the simplex can use."""
+    if basis is None:
+        return x, z
+    res = _attempt(simplex.reprice, v, zeta, c, c, allowed, basis, max_steps=1)
+    if res is None or res.status != simplex.Status.OPTIMAL:
+        return x, z
+    xc, zc = _from_basis(res, v.shape[0])
+    return (xc, zc) if _verified(v, zeta, c, allowed, xc, zc) else (x, z)
+
+
+def _highs(v, zeta, c, allowed, pivots: int) -> GameSolution:
+    x, z, basis = solve_highs(v, zeta, c)
+    basis = None if basis is None else simplex.Basis(basis["A"], basis["sig"], basis["J"],
+                                                     basis["sgn"])
+    x, z = _canonical(v, zeta, c, allowed, x, z, basis)
+    return GameSolution(x, z, Engine.HIGHS, pivots, basis)
 
 
 def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
@@ -124,34 +174,30 @@ def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
     if L < 512 or density(v, zeta) <= DENSE_DENSITY:
         res = _attempt(simplex.cold_start, v, zeta, c, allowed, budget=budget,
                        max_basis=DENSE_SHARE * L)
-        if res is not None and res["status"] == simplex.STATUS_NUMERICS:
+        if res is None:
             # a degenerate cycle or a breakdown: the same path on a game moved by 1e-10 (far below
             # the solvers' tolerances) has no ties; its vertex is checked against the original
             # game below
             shift = 1e-10 * np.random.default_rng(L).choice((-1.0, 1.0), size=L)
             res = _attempt(simplex.cold_start, v + shift, zeta, c, allowed, budget=budget,
                            max_basis=DENSE_SHARE * L)
-    if res is not None and res["status"] == simplex.STATUS_OPTIMAL:
-        x, z = _from_basis(res, L)
-        if _verified(v, zeta, c, allowed, x, z):
-            basis = {key: res[key] for key in ("A", "sig", "J", "sgn")}
-            return GameSolution(x, z, 0, res["steps"], basis)
-    x, z, basis = solve_highs(v, zeta, c)
-    return GameSolution(x, z, 1, res.get("steps", 0) if res else 0, basis)
+            if res is not None and res.status == simplex.Status.OPTIMAL:
+                # the vertex of the shifted game, recomputed for the game itself
+                res = _attempt(simplex.reprice, v, zeta, c, c, allowed, res.basis, max_steps=1)
+    pivots = res.steps if res is not None else 0
+    found = _certified(v, zeta, c, allowed, res, Engine.SIMPLEX, pivots)
+    return found if found is not None else _highs(v, zeta, c, allowed, pivots)
 
 
 def _reprice_one(v, zeta, c_new, c_old, allowed, first: GameSolution, budget) -> GameSolution:
-    L = v.shape[0]  # noqa: N806
     if first.basis is not None:
         res = _attempt(simplex.reprice, v, zeta, c_new, c_old, allowed, first.basis,
                        budget=budget)
-        if res is not None and res["status"] == simplex.STATUS_OPTIMAL:
-            x, z = _from_basis(res, L)
-            if _verified(v, zeta, c_new, allowed, x, z):
-                basis = {key: res[key] for key in ("A", "sig", "J", "sgn")}
-                return GameSolution(x, z, first.engine, res["steps"], basis)
-    x, z, basis = solve_highs(v, zeta, c_new)
-    return GameSolution(x, z, 1, 0, basis)
+        found = _certified(v, zeta, c_new, allowed, res, first.engine,
+                           res.steps if res is not None else 0)
+        if found is not None:
+            return found
+    return _highs(v, zeta, c_new, allowed, 0)
 
 
 def _scaled(v: np.ndarray, zeta: float) -> tuple[np.ndarray, float, float]:

@@ -39,9 +39,8 @@ class AndOrResult:
         iterations_per_sample: ``(...)`` iterations each sample used.
         converged: ``(...)`` bool: certified relative gap ``<= tol`` (or solved exactly).
         polished: ``(...)`` bool: the sample was finished by the exact LP.
-        engine: ``(...)`` int8: how each game was solved (exact method: 0 parametric simplex,
-            1 HiGHS; :data:`twophase.interactions.exact.ENGINES`), ``-1`` for the first-order
-            method.
+        engine: ``(...)`` int8: how each game was solved (:class:`twophase.interactions.exact.Engine`:
+            0 parametric simplex, 1 HiGHS after the simplex, 2 HiGHS alone, -1 first order).
         tie_break: the tie-break of the split (``"low-order"``, ``"high-order"`` or ``"none"``).
     """
 

@@ -1,6 +1,7 @@
 r"""Exact AND-OR splits by a parametric simplex method (compiled with numba).
 
-The linear program (the folded form of the AND-OR split, book page *The AND-OR decomposition*):
+The linear program (the folded form of the AND-OR split, book/methods/decomposition.md
+(method-decomposition-lp)):
 
 .. math::
 
@@ -13,773 +14,501 @@ Its dual is ``max_z  v.z - zeta ||z||_1  s.t. |(Phi^T z)_j| <= c_j``.
 A *basis* is a set ``A`` of active rows (each at ``r_S = v(S) - (Phi x)(S) = sigma_S zeta``) and an
 equally large set ``J`` of nonzero coefficients (each with a sign); ``M = Phi[A, J]`` is square and
 nonsingular, ``x_J = M^{-1}(v_A - sigma_A zeta)`` and ``z_A = M^{-T}(c_J sgn_J)``.  The basis is
-optimal when ``|r_S| <= zeta`` off ``A``, ``sgn_j x_j >= 0`` on ``J``, ``|(Phi^T z)_j| <= c_j``
-off ``J`` and ``sigma_S z_S >= 0`` on ``A``.
+optimal when four families of conditions hold, each an :data:`Event` when it fails:
+
+=================  ===============================================  ===========================
+event              condition (off/on the basis)                     pivot that restores it
+=================  ===============================================  ===========================
+``ROW_UPPER/LOWER``  ``|r_S| <= zeta`` for ``S`` not in ``A``          dual: row ``S`` joins ``A``
+``COEF_ZERO``      ``sgn_j x_j >= 0`` for ``j`` in ``J``              dual: ``j`` leaves ``J``
+``DUAL_ZERO``      ``sigma_S z_S >= 0`` for ``S`` in ``A``            primal: ``S`` leaves ``A``
+``COST_UPPER/LOWER`` ``|(Phi^T z)_j| <= c_j`` for ``j`` not in ``J``   primal: ``j`` joins ``J``
+=================  ===============================================  ===========================
 
 The solver follows a family of problems ``v + t dv``, ``zeta + t dzeta``, ``c + t dc`` from
-``t = 1`` (where the starting basis is optimal) to ``t = 0``: every condition above is linear in
-``t``; at the largest ``t`` where one fails, one dual pivot (a primal condition failed) or one
-primal pivot (a dual condition failed) restores optimality (Dantzig's self-dual parametric
-method).  Two uses:
+``t = 1`` (where the starting basis is optimal) to ``t = 0``: every condition is linear in ``t``;
+at the largest ``t`` where one fails, one pivot restores optimality (Dantzig's self-dual
+parametric method).  Two uses:
 
-* **cold start** (``dzeta > 0``): ``x = 0`` is optimal for ``zeta >= max |v|``; shrinking the box
-  to ``zeta`` traces the exact solution path with dual pivots only;
-* **repricing** (``dc != 0``): from an optimal basis for costs ``c + dc``, move to costs ``c``
+* :func:`cold_start` (``dzeta > 0``): ``x = 0`` is optimal for ``zeta >= max |v|``; shrinking the
+  box to ``zeta`` traces the exact solution path with dual pivots only;
+* :func:`reprice` (``dc != 0``): from an optimal basis for costs ``c + dc``, move to costs ``c``
   with primal pivots only (the high-order tie-break from the low-order split).
 
-``M^{-1}`` is kept explicitly (``W``), updated by rank-one formulas in ``O(k^2)`` per pivot and
-recomputed by LU every ``refactor_every`` pivots; residuals and reduced costs of all ``2**n`` rows
-and ``2 * 2**n`` columns are priced with the ``O(n 2**n)`` subset-sum butterflies.
+``M^{-1}`` is kept explicitly (:mod:`twophase.interactions.basis_inverse`), updated in ``O(k^2)``
+per pivot and recomputed every ``refactor_every`` pivots; residuals and reduced costs of all
+``2**n`` rows and ``2 * 2**n`` columns are priced with the ``O(n 2**n)`` butterflies
+(:mod:`twophase.interactions.butterfly`).  The final values are recomputed from the basis sorted
+by index, so a vertex's bits depend on the vertex alone, not on the path that reached it; no
+kernel uses ``fastmath``, so they do not depend on the processor or the compilation either.
 """
 
 from __future__ import annotations
 
+import enum
+from collections import namedtuple
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-PIVOT_TOL = 1e-12
-HARRIS_TOL = 1e-11
-_FM = {"contract", "reassoc", "nsz", "arcp"}
+from twophase.interactions.basis_inverse import (
+    Path,
+    State,
+    add_pair,
+    refactor,
+    remove_pair,
+    replace_col,
+    replace_row,
+)
+from twophase.interactions.butterfly import phi_apply, phi_entry, phi_t_apply
 
+__all__ = ["Basis", "Event", "PathResult", "Status", "cold_start", "reprice"]
+
+#: A pivot element below this is treated as zero (not a candidate of a ratio test).
+PIVOT_TOL = 1e-12
+#: Harris's relaxation of the ratio tests: among the candidates within this of the tightest
+#: ratio, the one with the largest pivot element is chosen (stability on degenerate vertices).
+HARRIS_TOL = 1e-11
 #: A condition already violated by more than these is an event at once; a smaller violation is
 #: rounding at a breakpoint just passed and is left alone.  Rows (relative to the box): loose, as
 #: twin rows (equal on the basis, e.g. of a player without effect) would otherwise swap forever;
 #: signs and reduced costs: tight, below the 1e-7 cost perturbation of the tie-break.
 ROW_VIOLATION_TOL = 1e-7
 VIOLATION_TOL = 1e-11
+#: A condition whose slope in ``t`` is below this does not move with ``t``.
+SLOPE_TOL = 1e-14
 #: Consecutive degenerate pivots (no progress in ``t``) after which the path gives up (a cycle).
 MAX_STALL = 400
-
-STATUS_OPTIMAL = 0
-STATUS_BUDGET = 1
-STATUS_NUMERICS = 2
+#: A pivot element below this is followed by a refactorisation at once.
+REFACTOR_PIVOT = 1e-7
 
 
-@njit(cache=True, fastmath=_FM, nogil=True)
-def _zeta(x, n):
-    """Subset sums in place (the first three stages fused per block of 8)."""
-    L = 1 << n
-    start = 0
-    if n >= 3:
-        for b in range(0, L, 8):
-            x0 = x[b]
-            x1 = x[b + 1] + x0
-            x2 = x[b + 2]
-            x3 = x[b + 3] + x2
-            x4 = x[b + 4]
-            x5 = x[b + 5] + x4
-            x6 = x[b + 6]
-            x7 = x[b + 7] + x6
-            x2 += x0
-            x3 += x1
-            x6 += x4
-            x7 += x5
-            x4 += x0
-            x5 += x1
-            x6 += x2
-            x7 += x3
-            x[b + 1] = x1
-            x[b + 2] = x2
-            x[b + 3] = x3
-            x[b + 4] = x4
-            x[b + 5] = x5
-            x[b + 6] = x6
-            x[b + 7] = x7
-        start = 3
-    for i in range(start, n):
-        step = 1 << i
-        for base in range(0, L, 2 * step):
-            for j in range(step):
-                x[base + step + j] += x[base + j]
+class Status(enum.IntEnum):
+    """How a path ended."""
+
+    OPTIMAL = 0  #: reached ``t = 0``: the basis is optimal for the target problem
+    BUDGET = 1  #: gave up: work budget, step limit or basis-size limit reached
+    NUMERICS = 2  #: gave up: a cycle, an empty ratio test or a singular basis
 
 
-@njit(cache=True, fastmath=_FM, nogil=True)
-def _zeta_t(x, n):
-    """Superset sums in place."""
-    L = 1 << n
-    for i in range(n):
-        step = 1 << i
-        for base in range(0, L, 2 * step):
-            for j in range(step):
-                x[base + j] += x[base + step + j]
+class Event(enum.IntEnum):
+    """The condition that fails first as ``t`` decreases (module docstring's table)."""
+
+    NONE = -1
+    ROW_UPPER = 0  #: a free row's residual reaches ``+zeta``
+    ROW_LOWER = 1  #: a free row's residual reaches ``-zeta``
+    COEF_ZERO = 2  #: a nonzero coefficient reaches 0
+    DUAL_ZERO = 3  #: an active row's dual value reaches 0
+    COST_UPPER = 4  #: a free column's reduced cost reaches ``+c_j``
+    COST_LOWER = 5  #: a free column's reduced cost reaches ``-c_j``
 
 
-@njit(cache=True, fastmath=_FM, nogil=True)
-def phi_apply(x, out, tmp, n):
-    """``out = Phi x`` for ``x`` of length ``2 * 2**n`` (``out``, ``tmp``: length ``2**n``)."""
-    L = 1 << n
-    s = 0.0
-    for i in range(L):
-        out[i] = x[i]
-        tmp[i] = x[L + i]
-        s += x[L + i]
-    _zeta(out, n)
-    _zeta(tmp, n)
-    for i in range(L):
-        out[i] += s - tmp[L - 1 - i]
+# numba freezes module-level ints as constants
+_OPTIMAL, _BUDGET, _NUMERICS = int(Status.OPTIMAL), int(Status.BUDGET), int(Status.NUMERICS)
+_NONE, _ROW_UPPER, _ROW_LOWER = int(Event.NONE), int(Event.ROW_UPPER), int(Event.ROW_LOWER)
+_COEF_ZERO, _DUAL_ZERO = int(Event.COEF_ZERO), int(Event.DUAL_ZERO)
+_COST_UPPER, _COST_LOWER = int(Event.COST_UPPER), int(Event.COST_LOWER)
+
+#: Scratch vectors of one path: residuals ``r = r0 + t r1`` of the rows, reduced costs
+#: ``y = y0 + t y1`` of the columns, pivot directions and work space.
+Scratch = namedtuple("Scratch", "xf zf r0 r1 y0 y1 tmp dz delta dx dr b1 b2 b3 b4")
 
 
-@njit(cache=True, fastmath=_FM, nogil=True)
-def phi_t_apply(z, out, tmp, n):
-    """``out = Phi^T z`` (``out`` of length ``2 * 2**n``)."""
-    L = 1 << n
-    s = 0.0
-    for i in range(L):
-        out[i] = z[i]
-        tmp[i] = z[i]
-        s += z[i]
-    _zeta_t(out[:L], n)
-    _zeta(tmp, n)
-    for i in range(L):
-        out[L + i] = s - tmp[L - 1 - i]
+class Basis(NamedTuple):
+    """A basis of the split LP: active rows ``A`` with sides ``sig`` (+-1) and nonzero columns
+    ``J`` with signs ``sgn`` (+-1), all ``(k,)``."""
+
+    A: np.ndarray
+    sig: np.ndarray
+    J: np.ndarray
+    sgn: np.ndarray
+
+
+class PathResult(NamedTuple):
+    """The end of a path: its basis, pivots, :class:`Status`, and the basic values ``x_J``
+    (``x_basic``) and ``z_A`` (``z_basic``), ``(k,)`` each."""
+
+    basis: Basis
+    steps: int
+    status: Status
+    x_basic: np.ndarray
+    z_basic: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return len(self.basis.J)
 
 
 @njit(cache=True, inline="always", nogil=True)
-def _entry(S, j, L):
-    if j < L:
-        return 1.0 if (S & j) == j else 0.0
-    T = j - L
-    return 1.0 if (S & T) != 0 else 0.0
+def _breakpoint(a0, a1, t, tol):
+    """The largest ``t' <= t`` at which the condition ``a0 + a1 t' >= 0`` (slope ``a1``) fails, or
+    -1 when it does not fail below ``t``.  A condition already violated at ``t`` by more than
+    ``tol`` fails at ``t`` itself; a smaller violation is rounding and is ignored."""
+    if a1 <= SLOPE_TOL:
+        return -1.0
+    tp = -a0 / a1
+    if tp > t:
+        return t if a0 + a1 * t < -tol else -1.0
+    return tp
+
+
+@njit(cache=True, inline="always", nogil=True)
+def _bound_ratio(value, bound, d, tol):
+    """Step ``th >= 0`` along a direction ``d != 0`` at which ``|value + th d| = bound``."""
+    return (bound - value + tol) / d if d > 0 else (bound + value + tol) / (-d)
 
 
 @njit(cache=True, nogil=True)
-def _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1):
-    """Recompute ``W = M^{-1}`` (LAPACK; raises ``LinAlgError`` on a singular basis) and the basic
-    primal and dual values ``g = W (v_A - sig zeta)``, ``h = W^T (c_J sgn_J)`` and their slopes."""
-    if k == 0:
-        return True
-    M = np.empty((k, k))
-    for q in range(k):
+def _price(P, B, k, X, has_dv, has_dc, y_valid):
+    """Residuals ``r0, r1`` of all rows and (unless ``y_valid``) reduced costs ``y0, y1`` of all
+    columns at the current basis, by the butterflies."""
+    size = P.size
+    for i in range(2 * size):
+        X.xf[i] = 0.0
+    for p in range(k):
+        X.xf[B.J[p]] = B.g0[p]
+    phi_apply(X.xf, X.r0, X.tmp, P.n)
+    for i in range(size):
+        X.r0[i] = P.v[i] - X.r0[i]
+    if has_dv:
+        for i in range(2 * size):
+            X.xf[i] = 0.0
         for p in range(k):
-            M[q, p] = _entry(A[q], J[p], L)
-    Minv = np.linalg.inv(M)
-    for p in range(k):
+            X.xf[B.J[p]] = B.g1[p]
+        phi_apply(X.xf, X.r1, X.tmp, P.n)
+        for i in range(size):
+            X.r1[i] = P.dv[i] - X.r1[i]
+    if not y_valid:
+        for i in range(size):
+            X.zf[i] = 0.0
         for q in range(k):
-            W[p, q] = Minv[p, q]
-    for p in range(k):
-        s0 = 0.0
-        s1 = 0.0
+            X.zf[B.A[q]] = B.h0[q]
+        phi_t_apply(X.zf, X.y0, X.tmp, P.n)
+    if has_dc:
+        for i in range(size):
+            X.zf[i] = 0.0
         for q in range(k):
-            s0 += W[p, q] * (v[A[q]] - sig[q] * zeta)
-            s1 += W[p, q] * (dv[A[q]] - sig[q] * dzeta)
-        g0[p] = s0
-        g1[p] = s1
+            X.zf[B.A[q]] = B.h1[q]
+        phi_t_apply(X.zf, X.y1, X.tmp, P.n)
+
+
+@njit(cache=True, nogil=True)
+def _next_event(P, B, k, X, t, has_dv, has_dc):
+    """``(t', event, index)``: the largest ``t' <= t`` where a condition fails, and which."""
+    best, kind, idx = -1.0, _NONE, -1
+    if has_dv:  # the primal side moves: rows and signs of the coefficients
+        for S in range(P.size):
+            if B.posA[S] >= 0:
+                continue
+            tol = ROW_VIOLATION_TOL * P.zeta
+            tp = _breakpoint(P.zeta - X.r0[S], P.dzeta - X.r1[S], t, tol)
+            if tp > best:
+                best, kind, idx = tp, _ROW_UPPER, S
+            tp = _breakpoint(P.zeta + X.r0[S], P.dzeta + X.r1[S], t, tol)
+            if tp > best:
+                best, kind, idx = tp, _ROW_LOWER, S
+        for p in range(k):
+            tp = _breakpoint(B.sgn[p] * B.g0[p], B.sgn[p] * B.g1[p], t, VIOLATION_TOL)
+            if tp > best:
+                best, kind, idx = tp, _COEF_ZERO, p
+    if has_dc:  # the dual side moves: signs of the duals and reduced costs
+        for q in range(k):
+            tp = _breakpoint(B.sig[q] * B.h0[q], B.sig[q] * B.h1[q], t, VIOLATION_TOL)
+            if tp > best:
+                best, kind, idx = tp, _DUAL_ZERO, q
+        for i in range(2 * P.size):
+            if not P.allowed[i] or B.posJ[i] >= 0:
+                continue
+            tp = _breakpoint(P.c[i] - X.y0[i], P.dc[i] - X.y1[i], t, VIOLATION_TOL)
+            if tp > best:
+                best, kind, idx = tp, _COST_UPPER, i
+            tp = _breakpoint(P.c[i] + X.y0[i], P.dc[i] + X.y1[i], t, VIOLATION_TOL)
+            if tp > best:
+                best, kind, idx = tp, _COST_LOWER, i
+    return best, kind, idx
+
+
+@njit(cache=True, nogil=True)
+def _dual_ratio(P, B, k, X, t, leaving, tol):
+    """The relaxed bound of the dual ratio test along ``dz`` (``delta = Phi^T dz``): the
+    smallest step at which a free column's reduced cost, or an active row's dual, passes its
+    bound by ``tol``."""
+    tmax = np.inf
+    for i in range(2 * P.size):
+        if not P.allowed[i] or (B.posJ[i] >= 0 and i != leaving) or abs(X.delta[i]) <= PIVOT_TOL:
+            continue
+        th = _bound_ratio(X.y0[i] + t * X.y1[i], P.c[i] + t * P.dc[i], X.delta[i], tol)
+        tmax = min(tmax, th)
     for q in range(k):
-        h0[q] = 0.0
-        h1[q] = 0.0
-    for p in range(k):
-        d0 = c[J[p]] * sgn[p]
-        d1 = dc[J[p]] * sgn[p]
-        for q in range(k):
-            h0[q] += W[p, q] * d0
-            h1[q] += W[p, q] * d1
-    return True
+        dq = B.sig[q] * X.dz[B.A[q]]
+        if dq < -PIVOT_TOL:
+            tmax = min(tmax, (B.sig[q] * (B.h0[q] + t * B.h1[q]) + tol) / (-dq))
+    return tmax
 
 
-@njit(cache=True, fastmath=_FM, nogil=True)
-def _add(W, A, sig, J, sgn, posA, posJ, k, L, S, s, j, sg, g0, g1, h0, h1, v, zeta, dv, dzeta,
-         c, dc, rowv, colv, Wcol, rowW, have_wcol, have_roww):
-    """Row ``S`` (side ``s``) joins ``A`` and column ``j`` (sign ``sg``) joins ``J``.
-
-    ``Wcol = W Phi[A, j]`` and ``rowW = Phi[S, J] W`` are computed here unless the caller already
-    has them (``have_wcol``, ``have_roww``: the pivot's own FTRAN / BTRAN)."""
-    for p in range(k):
-        rowv[p] = _entry(S, J[p], L)
+@njit(cache=True, nogil=True)
+def _dual_choice(P, B, k, X, t, leaving):
+    """Harris's dual ratio test: ``(column, row, step)``: the entering column (or the active row
+    whose dual reaches 0 and leaves) with the largest pivot among the ratios within
+    :data:`HARRIS_TOL` of the tightest; ``(-1, -1, 0)`` when nothing bounds the step."""
+    tmax = _dual_ratio(P, B, k, X, t, leaving, HARRIS_TOL)
+    bestp, ecol, erow, step = -1.0, -1, -1, 0.0
+    for i in range(2 * P.size):
+        di = X.delta[i]
+        if not P.allowed[i] or (B.posJ[i] >= 0 and i != leaving) or abs(di) <= PIVOT_TOL:
+            continue
+        th = _bound_ratio(X.y0[i] + t * X.y1[i], P.c[i] + t * P.dc[i], di, 0.0)
+        if th <= tmax and abs(di) > bestp:
+            bestp, ecol, erow, step = abs(di), i, -1, th
     for q in range(k):
-        colv[q] = _entry(A[q], j, L)
-    if not have_wcol:
+        dq = X.dz[B.A[q]]
+        if B.sig[q] * dq < -PIVOT_TOL:
+            th = (B.sig[q] * (B.h0[q] + t * B.h1[q])) / (-B.sig[q] * dq)
+            if th <= tmax and abs(dq) > bestp:
+                bestp, ecol, erow, step = abs(dq), -1, q, th
+    return ecol, erow, step
+
+
+@njit(cache=True, nogil=True)
+def _dual_pivot(P, B, k, X, t, kind, idx, y_valid):
+    """A primal condition failed (row ``idx`` reached the box, or coefficient ``idx`` reached 0):
+    move the dual along ``dz`` until a column enters or an active row leaves.  Returns
+    ``(k, |pivot|)``, ``|pivot| = 0`` when the ratio test is empty."""
+    for i in range(P.size):
+        X.dz[i] = 0.0
+    if kind == _COEF_ZERO:
+        for q in range(k):
+            X.dz[B.A[q]] = -B.sgn[idx] * B.W[idx, q]
+    else:
+        s = 1.0 if kind == _ROW_UPPER else -1.0
+        for q in range(k):  # b1 = Phi[S, J] W, the BTRAN of this pivot
+            X.b1[q] = 0.0
+        for p in range(k):
+            if phi_entry(idx, B.J[p], P.size) != 0.0:
+                for q in range(k):
+                    X.b1[q] += B.W[p, q]
+        for q in range(k):
+            X.dz[B.A[q]] = -s * X.b1[q]
+        X.dz[idx] = s
+    phi_t_apply(X.dz, X.delta, X.tmp, P.n)
+    leaving = B.J[idx] if kind == _COEF_ZERO else -1
+    ecol, erow, step = _dual_choice(P, B, k, X, t, leaving)
+    if ecol < 0 and erow < 0:
+        return k, 0.0
+    if y_valid:  # fixed costs: the dual moves by `step` along dz, so y0 += step delta
+        for i in range(2 * P.size):
+            X.y0[i] += step * X.delta[i]
+    if kind == _COEF_ZERO:
+        if ecol >= 0:
+            sg = 1.0 if X.delta[ecol] > 0 else -1.0
+            return k, replace_col(P, B, k, idx, ecol, sg, X.b1, X.b2, X.b3)
+        return k - 1, remove_pair(B, k, erow, idx)
+    s = 1.0 if kind == _ROW_UPPER else -1.0
+    if ecol >= 0:
+        sg = 1.0 if X.delta[ecol] > 0 else -1.0
+        piv = add_pair(P, B, k, idx, s, ecol, sg, X.b2, X.b3, X.b4, X.b1, False, True)
+        return k + 1, piv
+    return k, replace_row(P, B, k, erow, idx, s, X.b1, X.b2)
+
+
+@njit(cache=True, nogil=True)
+def _primal_choice(P, B, k, X, t, box, tmax, pick):
+    """Harris's primal ratio test along ``dx`` (``dr = -Phi dx``), in two passes.  ``pick``
+    false: the relaxed bound on the step (returned first).  ``pick`` true: ``(basic, row)``, the
+    coefficient that reaches 0 or the free row that reaches the box with the largest pivot among
+    the ratios ``<= tmax``."""
+    tol = 0.0 if pick else HARRIS_TOL
+    bound, bestp, lbasic, lrow = np.inf, -1.0, -1, -1
+    for p in range(k):
+        d = B.sgn[p] * X.dx[B.J[p]]
+        if d < -PIVOT_TOL:
+            th = (B.sgn[p] * (B.g0[p] + t * B.g1[p]) + tol) / (-d)
+            bound = min(bound, th)
+            if pick and th <= tmax and abs(d) > bestp:
+                bestp, lbasic, lrow = abs(d), p, -1
+    for S in range(P.size):
+        d = X.dr[S]
+        if B.posA[S] >= 0 or abs(d) <= PIVOT_TOL:
+            continue
+        th = _bound_ratio(X.r0[S] + t * X.r1[S], box, d, tol)
+        bound = min(bound, th)
+        if pick and th <= tmax and abs(d) > bestp:
+            bestp, lbasic, lrow = abs(d), -1, S
+    return bound, lbasic, lrow
+
+
+@njit(cache=True, nogil=True)
+def _primal_pivot(P, B, k, X, t, kind, idx):
+    """A dual condition failed (column ``idx``'s reduced cost reached its cost, or active row
+    ``idx``'s dual reached 0): move ``x`` along ``dx`` until a coefficient reaches 0 or a row
+    reaches the box.  Returns ``(k, |pivot|)``, ``|pivot| = 0`` when the ratio test is empty."""
+    for i in range(2 * P.size):
+        X.dx[i] = 0.0
+    si = 0.0
+    if kind == _DUAL_ZERO:
+        for p in range(k):
+            X.dx[B.J[p]] = B.sig[idx] * B.W[p, idx]
+    else:
+        si = 1.0 if kind == _COST_UPPER else -1.0
+        X.dx[idx] = si
+        for q in range(k):
+            X.b1[q] = phi_entry(B.A[q], idx, P.size)
         for p in range(k):
             acc = 0.0
             for q in range(k):
-                acc += W[p, q] * colv[q]
-            Wcol[p] = acc
-    if not have_roww:
-        for q in range(k):
-            rowW[q] = 0.0
+                acc += B.W[p, q] * X.b1[q]
+            X.dx[B.J[p]] = -si * acc
+    phi_apply(X.dx, X.dr, X.tmp, P.n)
+    for i in range(P.size):
+        X.dr[i] = -X.dr[i]
+    box = P.zeta + t * P.dzeta
+    tmax, _, _ = _primal_choice(P, B, k, X, t, box, np.inf, False)
+    if kind == _DUAL_ZERO and 2.0 * box <= tmax:  # the row crosses the box: switch its side
+        old = B.sig[idx]
+        B.sig[idx] = -old
         for p in range(k):
-            if rowv[p] != 0.0:
-                for q in range(k):
-                    rowW[q] += W[p, q]
-    sch = _entry(S, j, L)
-    for p in range(k):
-        sch -= rowv[p] * Wcol[p]
-    inv = 1.0 / sch
-    rg0 = 0.0
-    rg1 = 0.0
-    for p in range(k):
-        rg0 += rowv[p] * g0[p]
-        rg1 += rowv[p] * g1[p]
-    b0 = v[S] - s * zeta
-    b1 = dv[S] - s * dzeta
-    ch0 = 0.0
-    ch1 = 0.0
-    for q in range(k):
-        if colv[q] != 0.0:
-            ch0 += h0[q]
-            ch1 += h1[q]
-    d0 = c[j] * sg
-    d1 = dc[j] * sg
-    for p in range(k):
-        g0[p] += Wcol[p] * (rg0 - b0) * inv
-        g1[p] += Wcol[p] * (rg1 - b1) * inv
-    g0[k] = (b0 - rg0) * inv
-    g1[k] = (b1 - rg1) * inv
-    for q in range(k):
-        h0[q] += rowW[q] * (ch0 - d0) * inv
-        h1[q] += rowW[q] * (ch1 - d1) * inv
-    h0[k] = (d0 - ch0) * inv
-    h1[k] = (d1 - ch1) * inv
-    for p in range(k):
-        wp = Wcol[p] * inv
-        if wp != 0.0:
-            for q in range(k):
-                W[p, q] += wp * rowW[q]
-        W[p, k] = -wp
-    for q in range(k):
-        W[k, q] = -rowW[q] * inv
-    W[k, k] = inv
-    A[k] = S
-    sig[k] = s
-    J[k] = j
-    sgn[k] = sg
-    posA[S] = k
-    posJ[j] = k
-    return abs(sch)
+            B.g0[p] += B.W[p, idx] * 2.0 * old * P.zeta
+            B.g1[p] += B.W[p, idx] * 2.0 * old * P.dzeta
+        return k, 1.0
+    _, lbasic, lrow = _primal_choice(P, B, k, X, t, box, tmax, True)
+    if lbasic < 0 and lrow < 0:
+        return k, 0.0
+    side = 1.0 if lrow >= 0 and X.dr[lrow] > 0 else -1.0
+    if kind == _DUAL_ZERO:
+        if lbasic >= 0:
+            return k - 1, remove_pair(B, k, idx, lbasic)
+        return k, replace_row(P, B, k, idx, lrow, side, X.b1, X.b2)
+    if lbasic >= 0:
+        return k, replace_col(P, B, k, lbasic, idx, si, X.b1, X.b2, X.b3)
+    for p in range(k):  # the FTRAN of this pivot: W Phi[A, idx] = -si dx[J]
+        X.b3[p] = -si * X.dx[B.J[p]]
+    piv = add_pair(P, B, k, lrow, side, idx, si, X.b1, X.b2, X.b3, X.b4, True, False)
+    return k + 1, piv
 
 
-@njit(cache=True, fastmath=_FM, nogil=True)
-def _replace_row(W, A, sig, J, posA, k, L, q0, S, s, g0, g1, h0, h1, v, zeta, dv, dzeta, u, uW):
-    old = A[q0]
-    for p in range(k):
-        u[p] = _entry(S, J[p], L) - _entry(old, J[p], L)
-    for q in range(k):
-        uW[q] = 0.0
-    for p in range(k):
-        up = u[p]
-        if up != 0.0:
-            for q in range(k):
-                uW[q] += up * W[p, q]
-    den = 1.0 + uW[q0]
-    ug0 = 0.0
-    ug1 = 0.0
-    for p in range(k):
-        ug0 += u[p] * g0[p]
-        ug1 += u[p] * g1[p]
-    db0 = (v[S] - s * zeta) - (v[old] - sig[q0] * zeta)
-    db1 = (dv[S] - s * dzeta) - (dv[old] - sig[q0] * dzeta)
-    hq0 = h0[q0]
-    hq1 = h1[q0]
-    for p in range(k):
-        wc = W[p, q0]
-        g0[p] += wc * (db0 - ug0) / den
-        g1[p] += wc * (db1 - ug1) / den
-    for q in range(k):
-        h0[q] -= uW[q] * hq0 / den
-        h1[q] -= uW[q] * hq1 / den
-    for p in range(k):
-        wc = W[p, q0] / den
-        if wc != 0.0:
-            for q in range(k):
-                W[p, q] -= wc * uW[q]
-    posA[old] = -1
-    A[q0] = S
-    sig[q0] = s
-    posA[S] = q0
-    return abs(den)
+@njit(cache=True, nogil=True)
+def _any_nonzero(x):
+    for i in range(x.shape[0]):
+        if x[i] != 0.0:
+            return True
+    return False
 
 
-@njit(cache=True, fastmath=_FM, nogil=True)
-def _replace_col(W, A, J, sgn, posJ, k, L, p0, j, sg, g0, g1, h0, h1, c, dc, dcol, Wd, wr):
-    old = J[p0]
+@njit(cache=True, nogil=True)
+def _sort_basis(B, k):
+    """Reorder the basis by row and by column index (a canonical ``M`` for the final values)."""
+    oa = np.argsort(B.A[:k], kind="mergesort")
+    oj = np.argsort(B.J[:k], kind="mergesort")
+    A, sig, J, sgn = B.A[:k][oa], B.sig[:k][oa], B.J[:k][oj], B.sgn[:k][oj]
     for q in range(k):
-        dcol[q] = _entry(A[q], j, L) - _entry(A[q], old, L)
-    for p in range(k):
-        acc = 0.0
-        for q in range(k):
-            acc += W[p, q] * dcol[q]
-        Wd[p] = acc
-    for q in range(k):
-        wr[q] = W[p0, q]
-    den = 1.0 + Wd[p0]
-    gp0 = g0[p0]
-    gp1 = g1[p0]
-    dh0 = 0.0
-    dh1 = 0.0
-    for q in range(k):
-        if dcol[q] != 0.0:
-            dh0 += dcol[q] * h0[q]
-            dh1 += dcol[q] * h1[q]
-    dd0 = c[j] * sg - c[old] * sgn[p0]
-    dd1 = dc[j] * sg - dc[old] * sgn[p0]
-    for p in range(k):
-        g0[p] -= Wd[p] * gp0 / den
-        g1[p] -= Wd[p] * gp1 / den
-    for q in range(k):
-        h0[q] += wr[q] * (dd0 - dh0) / den
-        h1[q] += wr[q] * (dd1 - dh1) / den
-    for p in range(k):
-        f = Wd[p] / den
-        if f != 0.0:
-            for q in range(k):
-                W[p, q] -= f * wr[q]
-    posJ[old] = -1
-    J[p0] = j
-    sgn[p0] = sg
-    posJ[j] = p0
-    return abs(den)
+        B.A[q], B.sig[q], B.J[q], B.sgn[q] = A[q], sig[q], J[q], sgn[q]
+        B.posA[A[q]] = q
+        B.posJ[J[q]] = q
 
 
-@njit(cache=True, fastmath=_FM, nogil=True)
-def _remove(W, A, sig, J, sgn, posA, posJ, k, q0, p0, g0, g1, h0, h1):
-    piv = W[p0, q0]
-    gp0 = g0[p0]
-    gp1 = g1[p0]
-    hq0 = h0[q0]
-    hq1 = h1[q0]
-    for p in range(k):
-        if p != p0:
-            f = W[p, q0] / piv
-            g0[p] -= f * gp0
-            g1[p] -= f * gp1
-    for q in range(k):
-        if q != q0:
-            f = W[p0, q] / piv
-            h0[q] -= f * hq0
-            h1[q] -= f * hq1
-    for p in range(k):
-        if p == p0:
-            continue
-        f = W[p, q0] / piv
-        if f != 0.0:
-            for q in range(k):
-                W[p, q] -= f * W[p0, q]
-    posA[A[q0]] = -1
-    posJ[J[p0]] = -1
-    last = k - 1
-    if p0 != last:
-        for q in range(k):
-            W[p0, q] = W[last, q]
-        J[p0] = J[last]
-        sgn[p0] = sgn[last]
-        g0[p0] = g0[last]
-        g1[p0] = g1[last]
-        posJ[J[p0]] = p0
-    if q0 != last:
-        for p in range(k):
-            W[p, q0] = W[p, last]
-        A[q0] = A[last]
-        sig[q0] = sig[last]
-        h0[q0] = h0[last]
-        h1[q0] = h1[last]
-        posA[A[q0]] = q0
-    return abs(piv)
-
-
-@njit(cache=True, fastmath=_FM, nogil=True)
-def solve(n, v, zeta, c, allowed, dv, dzeta, dc, A, sig, J, sgn, k, W, budget, refactor_every,
-          max_steps=1 << 62, max_basis=1 << 62):
-    """Follow ``t: 1 -> 0`` from the basis ``(A[:k], sig, J[:k], sgn)`` (capacity ``2**n``).
+@njit(cache=True, nogil=True)
+def solve(P, B, k, budget, refactor_every, max_steps, max_basis):
+    """Follow ``t: 1 -> 0`` along the path ``P`` from the basis ``B[:k]`` (optimal at ``t = 1``).
 
     ``budget``: most work units (one unit ~ one multiply-add) before giving up.  Returns
-    ``(k, steps, status, g0, h0)``: the final basis size, pivots, status (0 optimal, 1 budget
-    exhausted, 2 numerical trouble) and the basic values ``x_J = g0[:k]``, ``z_A = h0[:k]``.
+    ``(k, steps, status)``; on :data:`Status.OPTIMAL` the basis is sorted and ``B.g0[:k]``
+    (``x_J``) and ``B.h0[:k]`` (``z_A``) recomputed from it.
     """
-    L = 1 << n
-    posA = -np.ones(L, np.int64)
-    posJ = -np.ones(2 * L, np.int64)
-    for q in range(k):
-        posA[A[q]] = q
-    for p in range(k):
-        posJ[J[p]] = p
-    g0 = np.zeros(L)
-    g1 = np.zeros(L)
-    h0 = np.zeros(L)
-    h1 = np.zeros(L)
-    _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
-    xf = np.zeros(2 * L)
-    zf = np.zeros(L)
-    r0 = np.zeros(L)
-    r1 = np.zeros(L)
-    y0 = np.zeros(2 * L)
-    y1 = np.zeros(2 * L)
-    tmp = np.zeros(L)
-    dz = np.zeros(L)
-    delta = np.zeros(2 * L)
-    dx = np.zeros(2 * L)
-    dr = np.zeros(L)
-    b1 = np.zeros(L)
-    b2 = np.zeros(L)
-    b3 = np.zeros(L)
-    b4 = np.zeros(L)
-    has_dv = dzeta != 0.0
-    for i in range(L):
-        if dv[i] != 0.0:
-            has_dv = True
-    has_dc = False
-    for i in range(2 * L):
-        if dc[i] != 0.0:
-            has_dc = True
-    t = 1.0
-    steps = 0
-    since = 0
-    stalled = 0  # consecutive pivots at the same t (degenerate): a cycle guard
-    y_valid = False  # y0 = Phi^T z0 is current
-    status = STATUS_OPTIMAL
-    work = 0.0
-    unit = 12.0 * n * L
+    size = P.size
+    X = Scratch(np.zeros(2 * size), np.zeros(size), np.zeros(size), np.zeros(size),
+                np.zeros(2 * size), np.zeros(2 * size), np.zeros(size), np.zeros(size),
+                np.zeros(2 * size), np.zeros(2 * size), np.zeros(size), np.zeros(size),
+                np.zeros(size), np.zeros(size), np.zeros(size))
+    if not refactor(P, B, k):
+        return k, 0, _NUMERICS
+    has_dv = P.dzeta != 0.0 or _any_nonzero(P.dv)
+    has_dc = _any_nonzero(P.dc)
+    t, steps, since, stalled = 1.0, 0, 0, 0
+    y_valid = False  # y0 = Phi^T z0 is current (updated in place by dual pivots at fixed costs)
+    status = _OPTIMAL
+    work, unit = 0.0, 12.0 * P.n * size
     while True:
         steps += 1
         work += unit + 3.0 * k * k
         if work > budget or steps > max_steps or k > max_basis:
-            status = STATUS_BUDGET
+            status = _BUDGET
             break
-        for i in range(2 * L):
-            xf[i] = 0.0
-        for p in range(k):
-            xf[J[p]] = g0[p]
-        phi_apply(xf, r0, tmp, n)
-        for i in range(L):
-            r0[i] = v[i] - r0[i]
-        if has_dv:
-            for i in range(2 * L):
-                xf[i] = 0.0
-            for p in range(k):
-                xf[J[p]] = g1[p]
-            phi_apply(xf, r1, tmp, n)
-            for i in range(L):
-                r1[i] = dv[i] - r1[i]
-        if not y_valid:  # reduced costs from scratch (after a refactor or a primal pivot)
-            for i in range(L):
-                zf[i] = 0.0
-            for q in range(k):
-                zf[A[q]] = h0[q]
-            phi_t_apply(zf, y0, tmp, n)
-        y_valid = not has_dc  # a dual pivot below updates y0 in place when the costs are fixed
-        if has_dc:
-            for i in range(L):
-                zf[i] = 0.0
-            for q in range(k):
-                zf[A[q]] = h1[q]
-            phi_t_apply(zf, y1, tmp, n)
-        # ---- the largest t' < t at which a condition alpha + beta t >= 0 fails ----
-        best = -1.0
-        kind = -1  # 0/1 row hits +/-box, 2 basic hits 0, 3 active dual hits 0, 4/5 column hits +/-cost
-        idx = -1
-        if has_dv:
-            for S in range(L):
-                if posA[S] >= 0:
-                    continue
-                bb = dzeta - r1[S]
-                if bb > 1e-14:
-                    tp = -(zeta - r0[S]) / bb
-                    if tp > t:
-                        tp = t if (zeta - r0[S]) + bb * t < -ROW_VIOLATION_TOL * zeta else -1.0
-                    if tp > best:
-                        best = tp
-                        kind = 0
-                        idx = S
-                bb = dzeta + r1[S]
-                if bb > 1e-14:
-                    tp = -(zeta + r0[S]) / bb
-                    if tp > t:
-                        tp = t if (zeta + r0[S]) + bb * t < -ROW_VIOLATION_TOL * zeta else -1.0
-                    if tp > best:
-                        best = tp
-                        kind = 1
-                        idx = S
-            for p in range(k):
-                bb = sgn[p] * g1[p]
-                if bb > 1e-14:
-                    tp = -sgn[p] * g0[p] / bb
-                    if tp > t:
-                        tp = t if sgn[p] * g0[p] + bb * t < -VIOLATION_TOL else -1.0
-                    if tp > best:
-                        best = tp
-                        kind = 2
-                        idx = p
-        if has_dc:
-            for q in range(k):
-                bb = sig[q] * h1[q]
-                if bb > 1e-14:
-                    tp = -sig[q] * h0[q] / bb
-                    if tp > t:
-                        tp = t if sig[q] * h0[q] + bb * t < -VIOLATION_TOL else -1.0
-                    if tp > best:
-                        best = tp
-                        kind = 3
-                        idx = q
-            for i in range(2 * L):
-                if not allowed[i] or posJ[i] >= 0:
-                    continue
-                bb = dc[i] - y1[i]
-                if bb > 1e-14:
-                    tp = -(c[i] - y0[i]) / bb
-                    if tp > t:
-                        tp = t if (c[i] - y0[i]) + bb * t < -VIOLATION_TOL else -1.0
-                    if tp > best:
-                        best = tp
-                        kind = 4
-                        idx = i
-                bb = dc[i] + y1[i]
-                if bb > 1e-14:
-                    tp = -(c[i] + y0[i]) / bb
-                    if tp > t:
-                        tp = t if (c[i] + y0[i]) + bb * t < -VIOLATION_TOL else -1.0
-                    if tp > best:
-                        best = tp
-                        kind = 5
-                        idx = i
-        if kind < 0 or best <= 0.0:
-            t = 0.0
+        _price(P, B, k, X, has_dv, has_dc, y_valid)
+        y_valid = not has_dc
+        best, kind, idx = _next_event(P, B, k, X, t, has_dv, has_dc)
+        if kind == _NONE or best <= 0.0:
             break
-        if best >= t * (1.0 - 1e-13):
-            stalled += 1
-            if stalled > MAX_STALL:
-                status = STATUS_NUMERICS
-                break
-        else:
-            stalled = 0
+        stalled = stalled + 1 if best >= t * (1.0 - 1e-13) else 0
+        if stalled > MAX_STALL:
+            status = _NUMERICS
+            break
         t = best
-        box = zeta + t * dzeta
-        piv = 1.0
-        if kind <= 2:
-            # ---------------- dual pivot: a basic variable leaves ----------------
-            for i in range(L):
-                dz[i] = 0.0
-            if kind <= 1:
-                S = idx
-                s = 1.0 if kind == 0 else -1.0
-                for q in range(k):
-                    b1[q] = 0.0
-                for p in range(k):
-                    if _entry(S, J[p], L) != 0.0:
-                        for q in range(k):
-                            b1[q] += W[p, q]
-                for q in range(k):
-                    dz[A[q]] = -s * b1[q]
-                dz[S] = s
-            else:
-                for q in range(k):
-                    dz[A[q]] = -sgn[idx] * W[idx, q]
-            phi_t_apply(dz, delta, tmp, n)
-            leaving = J[idx] if kind == 2 else -1
-            tmax = np.inf
-            for i in range(2 * L):
-                if not allowed[i] or (posJ[i] >= 0 and i != leaving):
-                    continue
-                di = delta[i]
-                if abs(di) <= PIVOT_TOL:
-                    continue
-                yi = y0[i] + t * y1[i]
-                ci = c[i] + t * dc[i]
-                th = (ci - yi + HARRIS_TOL) / di if di > 0 else (ci + yi + HARRIS_TOL) / (-di)
-                if th < tmax:
-                    tmax = th
-            for q in range(k):
-                dq = dz[A[q]]
-                if sig[q] * dq < -PIVOT_TOL:
-                    th = (sig[q] * (h0[q] + t * h1[q]) + HARRIS_TOL) / (-sig[q] * dq)
-                    if th < tmax:
-                        tmax = th
-            bestp = -1.0
-            ecol = -1
-            erow = -1
-            for i in range(2 * L):
-                if not allowed[i] or (posJ[i] >= 0 and i != leaving):
-                    continue
-                di = delta[i]
-                if abs(di) <= PIVOT_TOL:
-                    continue
-                yi = y0[i] + t * y1[i]
-                ci = c[i] + t * dc[i]
-                th = (ci - yi) / di if di > 0 else (ci + yi) / (-di)
-                if th <= tmax and abs(di) > bestp:
-                    bestp = abs(di)
-                    ecol = i
-                    erow = -1
-            for q in range(k):
-                dq = dz[A[q]]
-                if sig[q] * dq < -PIVOT_TOL:
-                    th = (sig[q] * (h0[q] + t * h1[q])) / (-sig[q] * dq)
-                    if th <= tmax and abs(dq) > bestp:
-                        bestp = abs(dq)
-                        erow = q
-                        ecol = -1
-            if ecol < 0 and erow < 0:
-                status = STATUS_NUMERICS
-                break
-            if y_valid:  # the dual moves by theta along dz: y0 += theta delta (no transform)
-                if ecol >= 0:
-                    di = delta[ecol]
-                    yi = y0[ecol] + t * y1[ecol]
-                    ci = c[ecol] + t * dc[ecol]
-                    theta = (ci - yi) / di if di > 0 else (ci + yi) / (-di)
-                else:
-                    dq = dz[A[erow]]
-                    theta = (sig[erow] * (h0[erow] + t * h1[erow])) / (-sig[erow] * dq)
-                for i in range(2 * L):
-                    y0[i] += theta * delta[i]
-            if kind <= 1:
-                if ecol >= 0:  # b1 holds Phi[S, J] W, the BTRAN of this pivot
-                    piv = _add(W, A, sig, J, sgn, posA, posJ, k, L, idx, 1.0 if kind == 0 else -1.0,
-                               ecol, 1.0 if delta[ecol] > 0 else -1.0, g0, g1, h0, h1, v, zeta, dv,
-                               dzeta, c, dc, b2, b3, b4, b1, False, True)
-                    k += 1
-                else:
-                    piv = _replace_row(W, A, sig, J, posA, k, L, erow, idx, 1.0 if kind == 0 else -1.0,
-                                       g0, g1, h0, h1, v, zeta, dv, dzeta, b1, b2)
-            else:
-                if ecol >= 0:
-                    piv = _replace_col(W, A, J, sgn, posJ, k, L, idx, ecol, 1.0 if delta[ecol] > 0 else -1.0,
-                                       g0, g1, h0, h1, c, dc, b1, b2, b3)
-                else:
-                    piv = _remove(W, A, sig, J, sgn, posA, posJ, k, erow, idx, g0, g1, h0, h1)
-                    k -= 1
+        if kind <= _COEF_ZERO:
+            k, piv = _dual_pivot(P, B, k, X, t, kind, idx, y_valid)
         else:
-            # ---------------- primal pivot: a nonbasic variable enters ----------------
-            for i in range(2 * L):
-                dx[i] = 0.0
-            si = 0.0
-            if kind >= 4:
-                si = 1.0 if kind == 4 else -1.0
-                dx[idx] = si
-                for q in range(k):
-                    b1[q] = _entry(A[q], idx, L)
-                for p in range(k):
-                    acc = 0.0
-                    for q in range(k):
-                        acc += W[p, q] * b1[q]
-                    dx[J[p]] = -si * acc
-            else:
-                for p in range(k):
-                    dx[J[p]] = sig[idx] * W[p, idx]
-            phi_apply(dx, dr, tmp, n)
-            for i in range(L):
-                dr[i] = -dr[i]
-            tmax = np.inf
-            for p in range(k):
-                d = sgn[p] * dx[J[p]]
-                if d < -PIVOT_TOL:
-                    th = (sgn[p] * (g0[p] + t * g1[p]) + HARRIS_TOL) / (-d)
-                    if th < tmax:
-                        tmax = th
-            for S in range(L):
-                if posA[S] >= 0:
-                    continue
-                d = dr[S]
-                rS = r0[S] + t * r1[S]
-                if d > PIVOT_TOL:
-                    th = (box - rS + HARRIS_TOL) / d
-                    if th < tmax:
-                        tmax = th
-                elif d < -PIVOT_TOL:
-                    th = (box + rS + HARRIS_TOL) / (-d)
-                    if th < tmax:
-                        tmax = th
-            flip = kind == 3 and 2.0 * box <= tmax
-            bestp = -1.0
-            lbasic = -1
-            lrow = -1
-            if not flip:
-                for p in range(k):
-                    d = sgn[p] * dx[J[p]]
-                    if d < -PIVOT_TOL:
-                        th = (sgn[p] * (g0[p] + t * g1[p])) / (-d)
-                        if th <= tmax and abs(d) > bestp:
-                            bestp = abs(d)
-                            lbasic = p
-                            lrow = -1
-                for S in range(L):
-                    if posA[S] >= 0:
-                        continue
-                    d = dr[S]
-                    rS = r0[S] + t * r1[S]
-                    th = np.inf
-                    if d > PIVOT_TOL:
-                        th = (box - rS) / d
-                    elif d < -PIVOT_TOL:
-                        th = (box + rS) / (-d)
-                    if th <= tmax and abs(d) > bestp:
-                        bestp = abs(d)
-                        lrow = S
-                        lbasic = -1
-                if lbasic < 0 and lrow < 0:
-                    status = STATUS_NUMERICS
-                    break
-            if flip:
-                old = sig[idx]
-                sig[idx] = -old
-                for p in range(k):
-                    g0[p] += W[p, idx] * 2.0 * old * zeta
-                    g1[p] += W[p, idx] * 2.0 * old * dzeta
-            elif kind >= 4:
-                if lbasic >= 0:
-                    piv = _replace_col(W, A, J, sgn, posJ, k, L, lbasic, idx, si, g0, g1, h0, h1, c,
-                                       dc, b1, b2, b3)
-                else:  # the FTRAN of this pivot: W Phi[A, idx] = -si dx[J]
-                    for p in range(k):
-                        b3[p] = -si * dx[J[p]]
-                    piv = _add(W, A, sig, J, sgn, posA, posJ, k, L, lrow, 1.0 if dr[lrow] > 0 else -1.0,
-                               idx, si, g0, g1, h0, h1, v, zeta, dv, dzeta, c, dc, b1, b2, b3, b4,
-                               True, False)
-                    k += 1
-            else:
-                if lbasic >= 0:
-                    piv = _remove(W, A, sig, J, sgn, posA, posJ, k, idx, lbasic, g0, g1, h0, h1)
-                    k -= 1
-                else:
-                    piv = _replace_row(W, A, sig, J, posA, k, L, idx, lrow, 1.0 if dr[lrow] > 0 else -1.0,
-                                       g0, g1, h0, h1, v, zeta, dv, dzeta, b1, b2)
+            k, piv = _primal_pivot(P, B, k, X, t, kind, idx)
+            y_valid = False  # a primal pivot changes the duals: price them again
+        if piv == 0.0:
+            status = _NUMERICS
+            break
         since += 1
-        if kind > 2:
-            y_valid = False  # a primal pivot changes the dual slopes: recompute
-        if since >= refactor_every or piv < 1e-7:
-            _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
+        if since >= refactor_every or piv < REFACTOR_PIVOT:
+            if not refactor(P, B, k):
+                status = _NUMERICS
+                break
             work += 2.0 * k * k * k
             since = 0
             y_valid = False
-    if status == STATUS_OPTIMAL:
-        _refactor(W, A, sig, J, sgn, k, L, v, zeta, dv, dzeta, c, dc, g0, g1, h0, h1)
-    return k, steps, status, g0, h0
+    if status == _OPTIMAL:
+        _sort_basis(B, k)
+        if not refactor(P, B, k):
+            status = _NUMERICS
+    return k, steps, status
 
 
-def _empty_basis(L):
-    return (np.zeros(L, np.int64), np.zeros(L), np.zeros(L, np.int64), np.zeros(L), np.zeros((L, L)))
+def _run(v, zeta, c, allowed, dv, dzeta, dc, start: Basis | None, budget, refactor_every,
+         max_steps, max_basis) -> PathResult:
+    size = v.shape[0]
+    n = size.bit_length() - 1
+    P = Path(n, size, v, float(zeta), dv, float(dzeta), c, dc, allowed)
+    B = State(np.zeros(size, np.int64), np.zeros(size), np.zeros(size, np.int64), np.zeros(size),
+              -np.ones(size, np.int64), -np.ones(2 * size, np.int64), np.zeros((size, size)),
+              np.zeros(size), np.zeros(size), np.zeros(size), np.zeros(size))
+    k = 0
+    if start is not None:
+        k = len(start.J)
+        B.A[:k], B.sig[:k], B.J[:k], B.sgn[:k] = start.A, start.sig, start.J, start.sgn
+        B.posA[B.A[:k]] = np.arange(k)
+        B.posJ[B.J[:k]] = np.arange(k)
+    k, steps, status = solve(P, B, k, float(budget), int(refactor_every), int(max_steps),
+                             int(max_basis))
+    basis = Basis(B.A[:k].copy(), B.sig[:k].copy(), B.J[:k].copy(), B.sgn[:k].copy())
+    return PathResult(basis, int(steps), Status(status), B.g0[:k].copy(), B.h0[:k].copy())
 
 
-def cold_start(v, zeta, c, allowed, *, budget=np.inf, refactor_every=400, max_basis=None):
+_NO_LIMIT = 1 << 62
+
+
+def cold_start(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray, *,
+               budget: float = np.inf, refactor_every: int = 400,
+               max_basis: float | None = None) -> PathResult:
     """Exact solution by shrinking the box from ``max |v|`` to ``zeta`` (dual pivots only).
 
-    Gives up (status 1) when the work exceeds ``budget`` or the basis grows beyond ``max_basis``
-    nonzero coefficients (dense games, whose remaining path costs ``O(k^2)`` per pivot)."""
-    L = v.shape[0]
-    n = L.bit_length() - 1
-    A, sig, J, sgn, W = _empty_basis(L)
+    ``v`` ``(2**n,)``, ``c`` and ``allowed`` ``(2 * 2**n,)``.  Gives up (:data:`Status.BUDGET`)
+    when the work exceeds ``budget`` or the basis grows beyond ``max_basis`` nonzero coefficients
+    (dense games, whose remaining path costs ``O(k^2)`` per pivot)."""
+    size = v.shape[0]
     dzeta = max(float(np.abs(v).max()) - zeta, 0.0) * (1 + 1e-9) + 1e-300
-    try:
-        k, steps, status, g0, h0 = solve(n, v, zeta, c, allowed, np.zeros(L), dzeta,
-                                         np.zeros(2 * L), A, sig, J, sgn, 0, W, float(budget),
-                                         refactor_every, 1 << 62,
-                                         L if max_basis is None else int(max_basis))
-    except np.linalg.LinAlgError:
-        return None
-    return dict(k=k, steps=steps, status=status, A=A[:k].copy(), sig=sig[:k].copy(),
-                J=J[:k].copy(), sgn=sgn[:k].copy(), x_basic=g0[:k].copy(), z_basic=h0[:k].copy())
+    return _run(v, zeta, c, allowed, np.zeros(size), dzeta, np.zeros(2 * size), None, budget,
+                refactor_every, _NO_LIMIT, size if max_basis is None else max_basis)
 
 
-def reprice(v, zeta, c_new, c_old, allowed, basis, *, budget=np.inf, refactor_every=400,
-            max_steps=1 << 62):
-    """From an optimal basis for ``c_old``, the optimal basis for ``c_new`` (primal pivots)."""
-    L = v.shape[0]
-    n = L.bit_length() - 1
-    A, sig, J, sgn, W = _empty_basis(L)
-    k = len(basis["J"])
-    A[:k], sig[:k], J[:k], sgn[:k] = basis["A"], basis["sig"], basis["J"], basis["sgn"]
-    try:
-        k, steps, status, g0, h0 = solve(n, v, zeta, c_new, allowed, np.zeros(L), 0.0,
-                                         c_old - c_new, A, sig, J, sgn, k, W, float(budget),
-                                         refactor_every, max_steps)
-    except np.linalg.LinAlgError:
-        return None
-    return dict(k=k, steps=steps, status=status, A=A[:k].copy(), sig=sig[:k].copy(),
-                J=J[:k].copy(), sgn=sgn[:k].copy(), x_basic=g0[:k].copy(), z_basic=h0[:k].copy())
+def reprice(v: np.ndarray, zeta: float, c_new: np.ndarray, c_old: np.ndarray,
+            allowed: np.ndarray, basis: Basis, *, budget: float = np.inf,
+            refactor_every: int = 400, max_steps: int = _NO_LIMIT) -> PathResult:
+    """From an optimal ``basis`` for costs ``c_old``, the optimal basis for ``c_new`` (primal
+    pivots only)."""
+    size = v.shape[0]
+    return _run(v, zeta, c_new, allowed, np.zeros(size), 0.0, c_old - c_new, basis, budget,
+                refactor_every, max_steps, _NO_LIMIT)
