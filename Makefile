@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: setup test book notebooks lab lint bench clean-runs screenshots
+.PHONY: setup test book notebooks kernel lab lint bench clean-runs screenshots
 
 setup: $(STAMP)
 
@@ -30,9 +30,15 @@ book: setup
 notebooks: setup
 	$(PY) -m twophase.book run --profile $(PROFILE) -j 2
 
+# This venv's kernel also for the user's own JupyterLab, VS Code or Jupyter outside the checkout:
+# registered per user as "twophase" (~/.local/share/jupyter/kernels/twophase).
+kernel: setup
+	$(PY) -m ipykernel install --user --name twophase \
+		--display-name "Python 3 (twophase, $(abspath $(VENV)))" >/dev/null
+
 # JupyterLab in notebooks/ with the kernel of setup ("Python 3 (twophase)"); notebooks read the
 # root runs/ (twophase.paths) and show figures inline; jupyterlab-myst renders the MyST roles.
-lab: setup
+lab: kernel
 	cd notebooks && MPLBACKEND=module://matplotlib_inline.backend_inline \
 		$(abspath $(VENV))/bin/jupyter lab $(LAB_ARGS)
 

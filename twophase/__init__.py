@@ -13,8 +13,8 @@ The flow, one folder per stage::
 
 Subsets of the ``n`` players are bitmasks (bit ``i`` = player ``i`` present); tensors over subsets
 have shape ``(..., 2**n)``.  This module is the public map: the names below are imported on first
-use, so ``import twophase`` stays light (no transformers, no torchvision) until a model or dataset
-is asked for.
+use, so ``import twophase`` stays light (no torch, no transformers) until one of them is asked for:
+``twophase --version`` and ``twophase -h`` never load torch.
 """
 
 from __future__ import annotations
@@ -22,20 +22,19 @@ from __future__ import annotations
 import importlib
 from importlib import metadata as _metadata
 
-from twophase.interactions.subsets import n_players, presence_matrix, subset_orders
-from twophase.interactions.transforms import (
-    and_interactions,
-    and_reconstruct,
-    or_interactions,
-    or_reconstruct,
-)
-
 try:
     __version__ = _metadata.version("twophase")
 except _metadata.PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0+unknown"
 
 _EXPORTS = {
+    "n_players": "interactions.subsets",
+    "presence_matrix": "interactions.subsets",
+    "subset_orders": "interactions.subsets",
+    "and_interactions": "interactions.transforms",
+    "and_reconstruct": "interactions.transforms",
+    "or_interactions": "interactions.transforms",
+    "or_reconstruct": "interactions.transforms",
     "AndOrResult": "interactions.result",
     "Polish": "interactions.decompose",
     "decompose_and_or": "interactions.decompose",
@@ -85,22 +84,17 @@ _EXPORTS = {
     "Run": "pipeline.run",
     "InteractionRecord": "pipeline.results",
     "open_results": "pipeline.results",
+    "explain": "explanation",
+    "Explanation": "explanation",
+    "to_shapiq": "shapiq_interop",
+    "from_shapiq": "shapiq_interop",
 }
 _SUBPACKAGES = {
-    "book", "choices", "cli", "data", "game", "interactions", "models", "pipeline", "report",
-    "stats", "theory",
+    "book", "choices", "cli", "data", "explanation", "extras", "game", "interactions", "models",
+    "pipeline", "report", "shapiq_interop", "stats", "theory",
 }
 
-__all__ = [
-    "and_interactions",
-    "and_reconstruct",
-    "or_interactions",
-    "or_reconstruct",
-    "n_players",
-    "presence_matrix",
-    "subset_orders",
-    *sorted(_EXPORTS),
-]
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):

@@ -29,7 +29,8 @@ class ChoiceError(TwophaseError, ValueError):
 
     def __init__(self, what: str, value: object, valid: list[str]):
         self.what, self.value, self.valid = what, value, valid
-        super().__init__(f"unknown {what} {value!r}; valid values: {', '.join(map(repr, valid))}")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        super().__init__(f"unknown {what} {shown}; valid values: {', '.join(map(repr, valid))}")
 
 
 def parse_choice(enum_cls: type[E], value: E | str, what: str) -> E:

@@ -12,7 +12,8 @@ for some or all runs of a profile. Examples::
     twophase run quick --all              # every run of a profile, all stages, cached
     twophase run cpu lenet-mnist --data-root ../shared/data
     twophase run paper --dry-run          # each run's estimated cost; nothing is computed
-    twophase run paper --all --executor slurm --slurm-partition gpu --slurm-gpus 1 -j 8
+    twophase run paper --all --executor slurm --slurm-partition gpu --slurm-gpus 1 -j 8 \
+        --slurm-account lab --slurm-mem 32G --slurm-option mail-type=END
     twophase run quick --all --shard 2/4  # the 2nd, 6th, ... run (host 2 of 4)
     twophase book all --profile quick     # = python -m twophase.book all --profile quick
 
@@ -31,28 +32,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+# Light imports only (no torch, no book stack): `twophase --version`, `-h` and the parser work on
+# a base install; each command imports what it uses (twophase.extras names a missing extra).
 from twophase import __version__, paths
 from twophase.book import cli as book_cli
-from twophase.errors import run_cli
-from twophase.pipeline.config import (
-    ConfigError,
-    check_run,
-    get_run,
-    load_matrix,
-    profiles,
-    run_names,
-)
-from twophase.pipeline.executor import (
-    EXECUTORS,
-    RunJob,
-    log_folder,
-    make_executor,
-    run_jobs,
-    select_shard,
-)
-from twophase.pipeline.results import RunResults
-from twophase.pipeline.run import Run
+from twophase.errors import ConfigError, run_cli
+from twophase.pipeline.executor import EXECUTORS
+
+if TYPE_CHECKING:
+    from twophase.pipeline.run import Run
 
 __all__ = ["main", "build_parser"]
 
@@ -77,6 +67,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _runs(args, names: Sequence[str], all_runs: bool):
+    from twophase.pipeline.config import get_run, load_matrix, run_names
+
     if all_runs or not names:
         if not all_runs and not names:
             valid = ", ".join(run_names(args.profile, args.matrix))
@@ -88,11 +80,16 @@ def _runs(args, names: Sequence[str], all_runs: bool):
 
 def _make_runs(args, configs) -> list[Run]:
     """Every run checked in full (settings, names, folder, device) before any of them starts."""
+    from twophase.pipeline.config import check_run
+    from twophase.pipeline.run import Run
+
     return [Run(check_run(cfg), args.runs_root, data_root=args.data_root, device=args.device,
                 show_progress=not args.no_progress, lock_timeout=args.wait) for cfg in configs]
 
 
 def _cmd_list(args) -> int:
+    from twophase.pipeline.config import load_matrix, profiles
+
     names = [args.profile] if args.profile else profiles(args.matrix)
     for prof in names:
         runs = load_matrix(prof, args.matrix)
@@ -113,6 +110,9 @@ def _report(run) -> None:
 
 
 def _cmd_stage(args) -> int:
+    from twophase.pipeline.config import get_run
+    from twophase.pipeline.results import RunResults
+
     (run,) = _make_runs(args, [get_run(args.profile, args.run, args.matrix)])
     run.execute(until=args.command)
     _report(run)
@@ -125,8 +125,9 @@ def _cmd_stage(args) -> int:
 
 def _cmd_dry_run(args) -> int:
     from twophase.pipeline.cost import estimate_table
+    from twophase.pipeline.executor import select_shard
 
-    configs = _runs(args, args.runs, args.all or not args.runs)
+    configs = select_shard(_runs(args, args.runs, args.all or not args.runs), args.shard)
     table = estimate_table(configs, args.data_root)
     columns = {"run": "run", "epochs": "epochs", "train_samples": "train", "test_samples": "test",
                "train_passes": "train passes", "eval_passes": "eval passes",
@@ -135,7 +136,8 @@ def _cmd_dry_run(args) -> int:
                "solver_cpu_hours": "solver CPU-h", "gflop_per_forward": "GFLOP/fwd",
                "train_pflop": "train PFLOP", "rewards_pflop": "rewards PFLOP"}
     shown = table[list(columns)].rename(columns=columns)
-    print(f"profile {args.profile}: estimated cost (nothing is computed)")
+    shard = "" if args.shard is None else f", shard {args.shard}: {len(configs)} run(s)"
+    print(f"profile {args.profile}{shard}: estimated cost (nothing is computed)")
     print(shown.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print("train passes = (epochs + pre-training epochs) x training samples (forward + backward); "
           "eval passes = forward passes of the per-epoch evaluation; games = checkpoints x "
@@ -147,6 +149,8 @@ def _cmd_dry_run(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    from twophase.pipeline.executor import select_shard
+
     if args.dry_run:
         return _cmd_dry_run(args)
     configs = select_shard(_runs(args, args.runs, args.all), args.shard)
@@ -160,15 +164,23 @@ def _cmd_run(args) -> int:
 
 def _submit(args, configs) -> int:
     """The runs as jobs of a submitit executor (twophase.pipeline.executor)."""
+    from twophase.pipeline.config import check_run
+    from twophase.pipeline.executor import RunJob, log_folder, make_executor, run_jobs
+    from twophase.pipeline.slurm import slurm_settings
+
+    flags = {name: getattr(args, f"slurm_{name}") for name in
+             ("partition", "gpus", "time", "account", "qos", "mem", "cpus_per_task",
+              "constraint")}
+    # the [tool.twophase.slurm] table is for Slurm; the local executor takes only --slurm-time
+    slurm = slurm_settings(flags, args.slurm_option or (),
+                           table=None if args.executor == "slurm" else {})
     checked = [check_run(cfg) for cfg in configs]  # the whole configuration, before any job
     root = paths.runs_root(args.runs_root)
     jobs = [RunJob(cfg.profile, cfg.name, str(root), str(paths.data_root(args.data_root)),
                    None if args.matrix is None else str(Path(args.matrix).resolve()),
                    args.device, args.wait) for cfg in checked]
     folder = log_folder(root)
-    executor = make_executor(args.executor, folder, slurm_partition=args.slurm_partition,
-                             slurm_gpus=args.slurm_gpus, slurm_time=args.slurm_time,
-                             jobs=args.jobs)
+    executor = make_executor(args.executor, folder, slurm=slurm, jobs=args.jobs)
     print(f"{len(jobs)} run(s) of {args.profile} to the {args.executor} executor, at most "
           f"{args.jobs} at a time; job logs in {folder}", flush=True)
 
@@ -219,11 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "slurm (a job array); default: one after the other in this process")
     p.add_argument("--jobs", "-j", type=int, default=1,
                    help="with --executor: runs at the same time (default 1)")
-    p.add_argument("--slurm-partition", default=None, help="with --executor slurm: partition")
-    p.add_argument("--slurm-gpus", type=int, default=None, metavar="N",
-                   help="with --executor slurm: GPUs per job")
-    p.add_argument("--slurm-time", type=int, default=None, metavar="MINUTES",
-                   help="with --executor: time limit per job in minutes (local default: 7 days)")
+    slurm = p.add_argument_group(
+        "Slurm", "with --executor slurm; defaults from [tool.twophase.slurm] in pyproject.toml "
+                 "(the flags replace them)")
+    slurm.add_argument("--slurm-partition", default=None, metavar="NAME", help="partition")
+    slurm.add_argument("--slurm-gpus", type=int, default=None, metavar="N", help="GPUs per job")
+    slurm.add_argument("--slurm-time", type=int, default=None, metavar="MINUTES",
+                       help="time limit per job in minutes (also with --executor local, "
+                            "default there: 7 days)")
+    slurm.add_argument("--slurm-account", default=None, metavar="NAME",
+                       help="account charged for the jobs")
+    slurm.add_argument("--slurm-qos", default=None, metavar="NAME", help="quality of service")
+    slurm.add_argument("--slurm-mem", default=None, metavar="SIZE",
+                       help="memory per node, e.g. 32G")
+    slurm.add_argument("--slurm-cpus-per-task", type=int, default=None, metavar="N",
+                       help="CPU cores per job")
+    slurm.add_argument("--slurm-constraint", default=None, metavar="FEATURES",
+                       help="node features, e.g. 'a100|h100'")
+    slurm.add_argument("--slurm-option", action="append", default=None, metavar="KEY[=VALUE]",
+                       help="any other sbatch option, without its '--' (repeatable): "
+                            "mail-type=END, exclusive, gres=gpu:a100:1")
     _common(p)
     p.set_defaults(func=_cmd_run)
 

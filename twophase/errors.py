@@ -23,6 +23,7 @@ from pathlib import Path
 
 __all__ = [
     "ConfigError",
+    "DataFileError",
     "DeterminismError",
     "RunFileError",
     "RunLockedError",
@@ -53,6 +54,12 @@ class RunFileError(TwophaseError):
     def __init__(self, path: str | os.PathLike, message: str):
         self.path = Path(path)
         super().__init__(message)
+
+
+class DataFileError(TwophaseError, ValueError):
+    """A file of a dataset is damaged or holds values the dataset cannot have (a corrupt archive,
+    a wrong header, a label outside the classes); the message names the file and how to get a
+    fresh copy."""
 
 
 class UnsafePathError(TwophaseError):

@@ -3,7 +3,8 @@
 Each root is chosen by the first of these that is set::
 
     1. flag      --runs-root / --data-root (a notebook's ``runs_root`` parameter, a ``root=``
-                 argument); a relative path is taken relative to the current directory
+                 argument); a relative path is taken relative to the current directory; an
+                 empty one is refused (:class:`~twophase.errors.ConfigError`), never ignored
     2. env var   $TWOPHASE_RUNS / $TWOPHASE_DATA; relative: to the current directory
     3. config    runs_root / data_root in the [tool.twophase] table of the repository's
                  pyproject.toml; relative: to the folder holding that pyproject.toml
@@ -32,7 +33,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["ENV_VARS", "Root", "data_root", "flag_help", "locate", "repo_root", "runs_root"]
+__all__ = ["ENV_VARS", "Root", "data_root", "flag_help", "locate", "repo_root", "runs_root",
+           "tool_config"]
 
 Kind = Literal["runs", "data"]
 
@@ -60,6 +62,12 @@ def repo_root(start: str | os.PathLike | None = None) -> Path:
     return here
 
 
+def tool_config(start: str | os.PathLike | None = None) -> dict:
+    """The ``[tool.twophase]`` table of the nearest ``pyproject.toml`` at or above ``start``
+    (default: the current directory); empty when there is none."""
+    return _config(repo_root(start))
+
+
 def _config(repo: Path) -> dict:
     """The ``[tool.twophase]`` table of ``repo/pyproject.toml`` (empty when absent)."""
     path = repo / "pyproject.toml"
@@ -83,7 +91,12 @@ def locate(kind: Kind, flag: str | os.PathLike | None = None, flag_name: str | N
     if kind not in ENV_VARS:
         raise ValueError(f"kind must be 'runs' or 'data', got {kind!r}")
     cwd = Path.cwd()
-    if flag is not None and str(flag) != "":
+    if flag is not None:
+        if str(flag).strip() == "":
+            raise ConfigError(f"{flag_name or _FLAGS[kind]} is empty; give a folder (relative paths: "
+                              f"to the current directory) or leave it out to use "
+                              f"${ENV_VARS[kind]}, [tool.twophase] {_CONFIG_KEYS[kind]} or "
+                              f"<repository root>/{kind}")
         return Root((cwd / Path(flag).expanduser()).resolve(), f"from {flag_name or _FLAGS[kind]}")
     env = os.environ.get(ENV_VARS[kind])
     if env:

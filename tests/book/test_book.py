@@ -208,3 +208,33 @@ def test_cli_reports_failure_exit_code(capsys):
     assert book.main(["build", "--profile", "no-such-profile"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("twophase book: error: no executed notebooks") and "Traceback" not in err
+
+
+def test_a_downloaded_notebook_runs_against_the_package_without_its_checkout(tmp_path,
+                                                                             monkeypatch):
+    """The package alone on the kernel's path (as ``pip install twophase`` leaves it: no
+    notebooks/ or book/ next to it), a notebook copied into a folder of its own: it runs, writes
+    its files next to itself (``<notebook>_files/<run>/``) and leaves nothing in the temporary
+    folder."""
+    import shutil
+
+    import papermill
+
+    root = Path(__file__).resolve().parents[2]
+    site, work, tmp = tmp_path / "site", tmp_path / "work", tmp_path / "tmp"
+    shutil.copytree(root / "twophase", site / "twophase",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    work.mkdir()
+    tmp.mkdir()
+    shutil.copy(root / "notebooks" / "02_two_phase.ipynb", work)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    papermill.execute_notebook(
+        str(work / "02_two_phase.ipynb"), str(work / "out.ipynb"),
+        parameters={"profile": PROFILE, "run": "mlp-digits", "runs_root": str(tmp_path / "runs"),
+                    "compute_missing": "true"},
+        kernel_name="python3", progress_bar=False, cwd=str(work))
+    assert not nbformat.read(work / "out.ipynb", as_version=4).metadata["papermill"]["exception"]
+    files = work / "02_two_phase_files" / "mlp-digits"
+    assert list(files.glob("*.png")) and list(files.glob("*.zip"))  # figures and the download
+    assert not [p.name for p in tmp.iterdir() if p.name.startswith("twophase-")]

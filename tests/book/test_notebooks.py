@@ -176,3 +176,15 @@ def test_page_docnames_and_run_pages():
     assert flip["Mislabelled samples"] == "/_generated/quick/04_mislabeled/lenet-digits-flip"
     assert "Mislabelled samples" not in dict(run_pages(get_run("quick", "lenet-digits")))
     assert [d.split("/")[3] for d in flip.values()] == sorted(d.split("/")[3] for d in flip.values())
+
+
+def test_run_pages_without_a_checkout_is_empty(monkeypatch):
+    """A downloaded notebook against an installed package: no book, so no pages to link."""
+    from twophase.book import notebooks
+    from twophase.pipeline.config import get_run
+
+    def no_checkout():
+        raise FileNotFoundError("no checkout")
+
+    monkeypatch.setattr(notebooks, "project_root", no_checkout)
+    assert notebooks.run_pages(get_run("quick", "lenet-digits")) == []

@@ -68,12 +68,14 @@ def test_the_lock_dies_with_its_holder(tmp_path):
 def test_reentrant_within_a_process_and_clears_stray_temps(tmp_path):
     folder = tmp_path / "run"
     (folder / "checkpoints").mkdir(parents=True)
-    stray = folder / "checkpoints" / ".epoch_0003.safetensors.abc123.tmp"
+    stray = folder / "checkpoints" / ".epoch_0003.safetensors.twophase-abc123_x.tmp"
     stray.write_bytes(b"partial")
-    keep = folder / "notes.tmp"  # not a temp file of ours (no leading dot)
-    keep.write_text("x")
+    keep = [folder / "notes.tmp", folder / ".notes.tmp",  # a user's files: not of our pattern
+            folder / ".epoch_0003.safetensors.abc123.tmp"]
+    for k in keep:
+        k.write_text("x")
     with lock.run_lock(folder):
-        assert not stray.exists() and keep.exists()
+        assert not stray.exists() and all(k.exists() for k in keep)
         with lock.run_lock(folder, timeout=0):  # same process: reentrant
             pass
         assert lock.holder(folder / lock.LOCK_NAME)["pid"] == os.getpid()

@@ -310,16 +310,15 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 def _cli(root, *args, threads=1, kill=None):
     """``python -m twophase <args>`` on the runs root ``root`` in a fresh process with
-    ``threads`` intra-op threads, SIGKILLed at the write ``kill`` (TWOPHASE_KILL_AT)."""
+    ``threads`` intra-op threads, SIGKILLed at the write ``kill`` (tests.helpers.kill_at)."""
     import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "TWOPHASE_KILL_AT"}
+    env = dict(os.environ)
     env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    if kill:
-        env["TWOPHASE_KILL_AT"] = kill
-    return subprocess.run([sys.executable, "-m", "twophase", *args, "--runs-root", str(root),
+    entry = ["-m", "tests.helpers.kill_at", kill] if kill else ["-m", "twophase"]
+    return subprocess.run([sys.executable, *entry, *args, "--runs-root", str(root),
                            "--no-progress", "--device", "cpu"], env=env, capture_output=True,
                           text=True, timeout=600)
 
@@ -341,7 +340,7 @@ def test_kill_9_at_chosen_writes_then_resume_is_bit_identical(tmp_path):
     # killed at the 3rd write of last.safetensors (epoch 2), before its rename
     assert _cli(b, "train", *smoke, threads=1, kill="last.safetensors#3").returncode == -9
     folder = b / "smoke" / "lenet-digits"
-    assert list(folder.glob(".last.safetensors.*.tmp"))  # a stray temp file was left
+    assert list(folder.glob(".last.safetensors.twophase-*.tmp"))  # a stray temp file was left
     stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
     refused = _cli(b, "train", *smoke, threads=2)
     assert refused.returncode == 1 and "OMP_NUM_THREADS=1" in refused.stderr

@@ -157,16 +157,21 @@ def test_written_files_follow_the_umask(tmp_path):
 
 
 def test_the_kill_hook_kills_at_the_chosen_write(tmp_path):
-    """TWOPHASE_KILL_AT=<name>#<k> SIGKILLs the process at its k-th write of that file, before
-    the rename: the old file stays, a stray temp file is left for the lock to remove."""
-    code = ("from twophase.pipeline import storage\n"
+    """The tests' hook (tests.helpers.kill_at) SIGKILLs the process at its k-th write of that
+    file, before the rename: the old file stays, a stray temp file is left for the lock to
+    remove. The package itself has no hook: the variable of the old one does nothing."""
+    code = ("import sys; from tests.helpers.kill_at import install\n"
+            "if sys.argv[1:]: install(sys.argv[1])\n"
+            "from twophase.pipeline import storage\n"
             "for i in range(5):\n"
             f"    storage.atomic_write_text({str(tmp_path / 'f.txt')!r}, str(i))\n")
     env = {**os.environ, "TWOPHASE_KILL_AT": "f.txt#3",
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
+    unhooked = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
+    assert unhooked.returncode == 0 and (tmp_path / "f.txt").read_text() == "4"
+    proc = subprocess.run([sys.executable, "-c", code, "f.txt#3"], env=env, capture_output=True)
     assert proc.returncode == -9
     assert (tmp_path / "f.txt").read_text() == "1"
     stray = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert len(stray) == 1 and stray[0].name.startswith(".f.txt.")
+    assert len(stray) == 1 and stray[0].name.startswith(".f.txt.twophase-")
     assert storage.remove_stray_temps(tmp_path) == stray and not stray[0].exists()

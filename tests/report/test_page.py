@@ -34,6 +34,18 @@ def test_figure_is_a_numbered_myst_figure(tmp_path):
     assert "<strong>Reproduces P1 Fig. 2.</strong>" in html and str(tmp_path) not in repr(block)
 
 
+def test_figure_output_has_an_image_png_part(tmp_path):
+    """What a kernel sends for a figure: MyST for the book, HTML for JupyterLab and the PNG for
+    every other front end and nbconvert target."""
+    formatters = pytest.importorskip("IPython.core.formatters")
+    block = pg.Page("smoke", "02_two_phase", "r", folder=tmp_path).figure(
+        _figure(5.0), "bars", caption="c", alt="a")
+    data, metadata = formatters.DisplayFormatter().format(block)
+    assert {"text/markdown", "text/html", "image/png", "text/plain"} <= set(data)
+    assert data["image/png"] == (tmp_path / "bars.png").read_bytes()
+    assert metadata["image/png"] == {"width": 480}
+
+
 def test_figure_path_inside_the_book_is_relative_to_the_book(tmp_path):
     folder = generated_dir("test-page") / "files" / "02_two_phase" / "r"
     try:
@@ -106,13 +118,14 @@ def test_publish_intro(tmp_path):
         shutil.rmtree(generated_dir("test-intro"), ignore_errors=True)
 
 
-def test_page_without_a_checkout_writes_to_a_temporary_folder(monkeypatch):
+def test_page_without_a_checkout_writes_next_to_the_notebook(monkeypatch, tmp_path):
     def no_checkout(*args):
         raise FileNotFoundError("no checkout")
 
     monkeypatch.setattr(pg, "files_dir", no_checkout)
+    monkeypatch.chdir(tmp_path)  # the kernel's working directory: the notebook's folder
     page = pg.Page("quick", "02_two_phase", "r")
-    try:
-        assert page.folder.is_dir() and "twophase-02_two_phase-" in page.folder.name
-    finally:
-        shutil.rmtree(page.folder)
+    assert page.folder == tmp_path / "02_two_phase_files" / "r" and page.folder.is_dir()
+    page.figure(_figure(), "bars", caption="c", alt="a")
+    assert (tmp_path / "02_two_phase_files" / "r" / "bars.png").is_file()
+    assert pg.Page("quick", "06_summary").folder == tmp_path / "06_summary_files"

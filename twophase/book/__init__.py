@@ -7,47 +7,43 @@
 - :mod:`~twophase.book.cli`: ``python -m twophase.book run | build | all | screenshot | mathjax``.
 """
 
-from twophase.book.build import BookBuildError, build_book, ensure_mathjax, html_dir, write_toc
-from twophase.book.cli import main
-from twophase.book.execute import (
-    Job,
-    JobResult,
-    NotebookExecutionError,
-    NotebookFailure,
-    job_fingerprint,
-    plan_jobs,
-    run_notebooks,
-)
-from twophase.book.notebooks import (
-    NOTEBOOKS,
-    NotebookSpec,
-    Scope,
-    generated_dir,
-    notebook_specs,
-    project_root,
-)
-from twophase.book.screenshot import find_chromium, screenshot
+import importlib
 
-__all__ = [
-    "NOTEBOOKS",
-    "BookBuildError",
-    "Job",
-    "JobResult",
-    "NotebookExecutionError",
-    "NotebookFailure",
-    "NotebookSpec",
-    "Scope",
-    "build_book",
-    "ensure_mathjax",
-    "find_chromium",
-    "generated_dir",
-    "html_dir",
-    "job_fingerprint",
-    "main",
-    "notebook_specs",
-    "plan_jobs",
-    "project_root",
-    "run_notebooks",
-    "screenshot",
-    "write_toc",
-]
+#: public name -> the submodule that defines it; imported on first use, so that
+#: ``twophase.book.cli`` (the ``twophase book`` parser) loads without the book stack (papermill,
+#: jupyter_client, zmq, jupyter-book: the ``book`` extra).
+_EXPORTS = {
+    "BookBuildError": "build",
+    "build_book": "build",
+    "ensure_mathjax": "build",
+    "html_dir": "build",
+    "write_toc": "build",
+    "main": "cli",
+    "Job": "execute",
+    "JobResult": "execute",
+    "NotebookExecutionError": "execute",
+    "NotebookFailure": "execute",
+    "job_fingerprint": "execute",
+    "plan_jobs": "execute",
+    "run_notebooks": "execute",
+    "NOTEBOOKS": "notebooks",
+    "NotebookSpec": "notebooks",
+    "Scope": "notebooks",
+    "generated_dir": "notebooks",
+    "notebook_specs": "notebooks",
+    "project_root": "notebooks",
+    "find_chromium": "screenshot",
+    "screenshot": "screenshot",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"twophase.book.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'twophase.book' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

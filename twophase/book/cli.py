@@ -15,12 +15,8 @@ import time
 from collections.abc import Sequence
 
 from twophase import paths
-from twophase.book.build import BookBuildError, build_book, ensure_mathjax
-from twophase.book.execute import run_notebooks
-from twophase.book.notebooks import generated_dir
-from twophase.book.screenshot import screenshot
 from twophase.errors import run_cli
-from twophase.pipeline.config import check_name
+from twophase.extras import require
 
 __all__ = ["DESCRIPTION", "configure", "main", "run"]
 
@@ -85,7 +81,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Do what the parsed arguments of :func:`configure`'s parser say; returns the exit status."""
+    """Do what the parsed arguments of :func:`configure`'s parser say; returns the exit status.
+
+    Every subcommand but ``mathjax`` needs the ``book`` extra; without it this raises
+    :class:`~twophase.extras.MissingExtraError` (one line: what to ``pip install``) before
+    anything is imported or written. The book modules are imported here, not at the top, so that
+    ``twophase -h`` and ``twophase book -h`` work on a base install.
+    """
+    if args.book_command != "mathjax":
+        require("book", f"twophase book {args.book_command}")
+    from twophase.book.build import BookBuildError, build_book, ensure_mathjax
+    from twophase.book.execute import run_notebooks
+    from twophase.book.notebooks import generated_dir
+    from twophase.book.screenshot import screenshot
+    from twophase.pipeline.config import check_name
+
     if hasattr(args, "profile"):
         check_name(args.profile, "profile")
     if args.book_command in ("run", "all"):

@@ -20,8 +20,9 @@ A failing notebook is reported with its notebook, run and cell (``NotebookFailur
 notebooks still run, then :func:`run_notebooks` raises :class:`NotebookExecutionError` and the CLI
 exits non-zero.
 
-Every parameter injected is one the notebook declares (:func:`twophase.book.parameters.check_known`;
-an unknown one is a :class:`~twophase.errors.ConfigError` listing the valid ones).
+Every parameter injected is one the notebook declares, with a value of its declared type
+(:func:`twophase.book.parameters.check_known`; an unknown one or a wrong type is a
+:class:`~twophase.errors.ConfigError` listing the valid ones or naming the expected type).
 
 Safety: the profile and run names are simple names and every output path is checked to lie
 inside ``book/`` (:func:`twophase.pipeline.storage.inside`); the whole configuration of the runs
@@ -198,9 +199,7 @@ def plan_jobs(
     flag = None if runs_root is None else str(runs_root)
     configs = load_matrix(profile) if any(s.needs_runs for s in specs) else None
     jobs: list[Job] = []
-    for spec in specs:  # every parameter the runner injects is declared by the notebook
-        check_known(spec.path, ["profile", "runs_root"] + (["run"] if spec.scope is Scope.RUN
-                                                           else []))
+    for spec in specs:
         if spec.scope is Scope.PROFILE:
             dirs = tuple(run_folder(root, profile, c.name) for c in configs) \
                 if spec.needs_runs else ()
@@ -213,6 +212,8 @@ def plan_jobs(
                     jobs.append(Job(spec, profile, flag, cfg.name,
                                     out_dir / spec.stem / f"{cfg.name}.ipynb",
                                     (run_folder(root, profile, cfg.name),)))
+    for job in jobs:  # every parameter the runner injects is declared, with a value of its type
+        check_known(job.spec.path, job.parameters)
     return jobs
 
 

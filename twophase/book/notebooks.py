@@ -144,6 +144,11 @@ def page_docname(profile: str, stem: str, run: str | None = None) -> str:
 
 def run_pages(config: RunConfig) -> list[tuple[str, str]]:
     """``(title, docname)`` of every per-run page of the run ``config`` (the notebooks of scope
-    ``RUN`` that apply to it), in the book's order."""
+    ``RUN`` that apply to it), in the book's order; empty when the package is installed without
+    its checkout (a downloaded notebook: there is no book to link to)."""
+    try:
+        specs = notebook_specs()
+    except FileNotFoundError:
+        return []
     return [(spec.title, page_docname(config.profile, spec.stem, config.name))
-            for spec in notebook_specs() if spec.scope is Scope.RUN and spec.applies(config)]
+            for spec in specs if spec.scope is Scope.RUN and spec.applies(config)]

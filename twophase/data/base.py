@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from twophase import paths
-from twophase.choices import ChoiceError
+from twophase.choices import ChoiceError, parse_choice
 
 ENV_VAR = paths.ENV_VARS["data"]
 
@@ -50,6 +50,16 @@ class Split(str, Enum):
 
     TRAIN = "train"
     TEST = "test"
+
+    @classmethod
+    def parse(cls, value: Split | str) -> Split:
+        """The member for ``value`` (a member, or ``"train"``/``"test"``, case ignored).
+
+        Every loader calls this first, so ``load(root, split="train")`` and
+        ``load(root, split=Split.TRAIN)`` read the same files (a plain string is never
+        ``is Split.TRAIN``). Raises :class:`~twophase.choices.ChoiceError` listing the splits.
+        """
+        return parse_choice(cls, value, "split")
 
 
 

@@ -45,7 +45,7 @@ def info(*, size: int | None = None, **_) -> DatasetInfo:
 def load(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     size: int | None = None,
     normalize: bool = True,
@@ -56,6 +56,7 @@ def load(
     (mean 0.4914, 0.4822, 0.4465; std 0.2470, 0.2435, 0.2616). Missing batch files, or files
     that fail torchvision's checksum, raise :class:`DatasetNotFoundError` naming them.
     """
+    split = Split.parse(split)
     import torchvision.datasets as tvd
 
     dr = resolve_root(root)

@@ -61,7 +61,7 @@ def info(*, size: int = 224, classes_every: int = 1, max_classes: int | None = N
 def load(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     size: int = 224,
     crop_to_bbox: bool = True,
@@ -82,6 +82,7 @@ def load(
         normalize: ImageNet mean/std normalisation.
         cache: keep decoded images in memory.
     """
+    split = Split.parse(split)
     dr = resolve_root(root)
     folder = dr.path / FOLDER
     expected = [folder / "images", *(folder / f for f in FILES)]

@@ -54,7 +54,7 @@ def info(*, size: int = 8, channels: int | None = None, **_) -> DatasetInfo:
 def load(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     size: int = 8,
     test_fraction: float = 1 / 3,
@@ -77,6 +77,7 @@ def load(
     Returns:
         images ``(1, size, size)`` (or ``channels``), labels 0..9.
     """
+    split = Split.parse(split)
     pixels, labels = read_digits()
     images = torch.as_tensor(pixels, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0
     targets = torch.as_tensor(labels, dtype=torch.long)

@@ -30,6 +30,7 @@ otherwise (``info.source`` records which was used).
 from __future__ import annotations
 
 import gzip
+import zlib
 from enum import Enum
 from pathlib import Path
 
@@ -51,6 +52,7 @@ from twophase.data.base import (
 )
 from twophase.data.images import InMemoryImageDataset
 from twophase.data.utils import stratified_split
+from twophase.errors import DataFileError
 
 _IDX_DTYPES = {
     0x08: np.dtype(np.uint8),
@@ -86,28 +88,33 @@ def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
         ``np.ndarray`` with the header's shape and element type (native byte order).
 
     Raises:
-        ValueError: bad magic number, unknown type code, wrong dimension count, or a size that
-            does not match the header.
+        DataFileError: (a ``ValueError``) a damaged gzip archive, bad magic number, unknown type
+            code, wrong dimension count, or a size that does not match the header; the message
+            names the file.
     """
     path = Path(path)
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataFileError(f"{path}: damaged gzip archive ({exc}); download the file "
+                                "again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (magic bytes {raw[:4].hex()})")
+        raise DataFileError(f"{path}: not an IDX file (magic bytes {raw[:4].hex()})")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX element type 0x{code:02X}")
+        raise DataFileError(f"{path}: unknown IDX element type 0x{code:02X}")
     if expected_ndim is not None and ndim != expected_ndim:
-        raise ValueError(f"{path}: IDX magic 0x{code:04X}{ndim:02X}... says {ndim} dimensions, "
-                         f"expected {expected_ndim}")
+        raise DataFileError(f"{path}: IDX magic 0x{code:04X}{ndim:02X}... says {ndim} dimensions, "
+                            f"expected {expected_ndim}")
     header = 4 + 4 * ndim
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[code]
     count = int(np.prod(shape)) if shape else 0
     if len(raw) - header != count * dtype.itemsize:
-        raise ValueError(f"{path}: header says shape {shape} ({count * dtype.itemsize} bytes) but "
-                         f"the file holds {len(raw) - header} data bytes")
+        raise DataFileError(f"{path}: header says shape {shape} ({count * dtype.itemsize} "
+                            f"bytes) but the file holds {len(raw) - header} data bytes")
     data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="), copy=True)
 
@@ -146,7 +153,11 @@ def _read_pair(dirs: list[Path], prefix: str) -> tuple[np.ndarray, np.ndarray, P
         return None
     images, labels = read_idx(img, 3), read_idx(lab, 1)
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{img} has {images.shape[0]} images but {lab} has {labels.shape[0]} labels")
+        raise DataFileError(f"{img} has {images.shape[0]} images but {lab} has "
+                            f"{labels.shape[0]} labels")
+    if labels.size and not 0 <= int(labels.min()) <= int(labels.max()) < 10:
+        raise DataFileError(f"{lab}: labels {int(labels.min())}..{int(labels.max())} outside the "
+                            "10 classes 0..9; download the file again")
     return images, labels, img.parent
 
 
@@ -160,7 +171,7 @@ def _load_idx_dataset(
     mean: tuple[float, ...],
     std: tuple[float, ...],
     root,
-    split: Split,
+    split: Split | str,
     download: bool,
     size: int | None,
     source_split: SourceSplit | str,
@@ -169,6 +180,7 @@ def _load_idx_dataset(
     normalize: bool,
     channels: int | None,
 ) -> InMemoryImageDataset:
+    split = Split.parse(split)
     dr = resolve_root(root)
     raw_dir = dr.path / folder / "raw"
     dirs = [raw_dir, *extra_dirs]
@@ -225,7 +237,7 @@ def fashion_info(*, size: int | None = None, channels: int | None = None, **_) -
 def load_mnist(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     size: int | None = None,
     source_split: SourceSplit | str = SourceSplit.AUTO,
@@ -255,7 +267,7 @@ def load_mnist(
 def load_fashion_mnist(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     size: int | None = None,
     source_split: SourceSplit | str = SourceSplit.AUTO,

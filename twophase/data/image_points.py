@@ -107,7 +107,7 @@ def mnist_points_info(*, num_points: int = 128, **_) -> DatasetInfo:
 def load_digits_points(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     num_points: int = 128,
     threshold: float = 0.5,
@@ -125,6 +125,7 @@ def load_digits_points(
         test_fraction, seed: the split, as in :func:`twophase.data.digits.load`; ``seed`` also
             seeds the draw of the points.
     """
+    split = Split.parse(split)
     images = _digits.load(split=split, size=size, test_fraction=test_fraction, seed=seed,
                           normalize=False)
     meta = replace(digits_points_info(num_points=num_points), split=split,
@@ -136,7 +137,7 @@ def load_digits_points(
 def load_mnist_points(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     num_points: int = 128,
     threshold: float = 0.5,
@@ -157,6 +158,7 @@ def load_mnist_points(
         DatasetNotFoundError: the MNIST IDX files are missing (raised by the MNIST loader; the
             message names the files and how to get them).
     """
+    split = Split.parse(split)
     images = _idx.load_mnist(root, split=split, download=download, source_split=source_split,
                              test_fraction=test_fraction, seed=seed, normalize=False)
     meta = replace(mnist_points_info(num_points=num_points), split=split,

@@ -145,7 +145,7 @@ def shapenet_info(*, num_points: int = 1024, **_) -> DatasetInfo:
 def load_shapenet(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     num_points: int = 1024,
     seed: int = 0,
@@ -165,6 +165,7 @@ def load_shapenet(
         normalize: centre and scale into the unit ball.
         cache: keep full point sets in memory.
     """
+    split = Split.parse(split)
     dr = resolve_root(root)
     lists = ["train", "val"] if (split is Split.TRAIN and include_val) else [split.value]
 

@@ -187,7 +187,7 @@ def info(*, num_points: int = 1024, **_) -> DatasetInfo:
 def load(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     num_points: int = 1024,
     train_per_class: int = 100,
@@ -209,6 +209,7 @@ def load(
         rotate: apply a uniformly random rotation.
         noise: standard deviation of the Gaussian jitter (before unit-ball scaling).
     """
+    split = Split.parse(split)
     per_class = train_per_class if split is Split.TRAIN else test_per_class
     k = len(CLASS_NAMES)
     n = per_class * k

@@ -177,7 +177,7 @@ def info(**_) -> DatasetInfo:
 def load(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     test_file: SST2TestFile | str = SST2TestFile.DEV,
     min_words: int = 0,
@@ -193,6 +193,7 @@ def load(
         min_words: keep only sentences with at least this many space-separated tokens (e.g. to
             have 10 maskable words per sentence).
     """
+    split = Split.parse(split)
     dr = resolve_root(root)
     folder = dr.path / FOLDER
     tf = parse_choice(SST2TestFile, test_file, "test_file")

@@ -58,7 +58,7 @@ def _read_words(path: Path) -> dict[str, str]:
 def load(
     root=None,
     *,
-    split: Split = Split.TRAIN,
+    split: Split | str = Split.TRAIN,
     download: bool = False,
     size: int = 64,
     classes_every: int = 1,
@@ -77,6 +77,7 @@ def load(
         normalize: ImageNet mean/std normalisation.
         cache: keep decoded images in memory.
     """
+    split = Split.parse(split)
     dr = resolve_root(root)
     folder = dr.path / FOLDER
     part = (folder / "train") if split is Split.TRAIN else (folder / "val" / "images")

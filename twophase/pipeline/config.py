@@ -71,6 +71,7 @@ from twophase.errors import ConfigError
 from twophase.game.players import Baseline
 from twophase.game.rewards import Reward
 from twophase.models.registry import ModelName, model_options
+from twophase.pipeline.bounded import BoundError, load_yaml, short
 from twophase.pipeline.optim import LRSchedule, Optimizer
 from twophase.pipeline.storage import to_jsonable
 
@@ -149,24 +150,59 @@ class CheckpointSchedule:
         """Sorted distinct checkpoint epochs for a run of ``total`` epochs.
 
         ``count`` points ``round(E^(j/(m-1)))`` for ``j = 0..m-1`` with the smallest ``m >= count``
-        that yields ``min(count, E)`` distinct integers; then 0, E and ``extra`` (<= E) are added.
+        that yields ``min(count, E)`` distinct integers (at most ``m = 100 count + 1``); then 0, E
+        and ``extra`` (<= E) are added. Time: :func:`_log_points`.
         """
         if total < 0:
             raise ConfigError(f"epochs must be >= 0, got {total}")
         chosen: set[int] = {0, total}
         want = min(self.count, total)
         if want >= 2:
-            m = want
-            while True:
-                pts = {round(math.exp(math.log(total) * j / (m - 1))) for j in range(m)}
-                if len(pts) >= want or m > 100 * want:
-                    break
-                m += 1
-            chosen |= pts
+            chosen |= _log_points(total, want)
         elif want == 1:
             chosen.add(total)
         chosen |= {e for e in self.extra if 0 <= e <= total}
         return tuple(sorted(chosen))
+
+
+#: points that :func:`_log_points` tries one ``m`` after the other before it bisects
+_SCAN_BUDGET = 1_000_000
+
+
+def _log_points(total: int, want: int) -> set[int]:
+    """``{round(E^(j/(m-1)))}`` for the smallest ``m >= want`` giving ``want`` distinct epochs
+    (``2 <= want <= E``), capped at ``m = 100 want + 1``.
+
+    ``m`` is first scanned one by one (the exact smallest ``m``, and the schedule of every packaged
+    run) while the points tried stay within :data:`_SCAN_BUDGET`; beyond that ``m`` is bracketed
+    by doubling and bisected, so the time is ``O(M log M)`` with ``M <= min(100 want, E ln E)``
+    points instead of ``O(M^2)`` (the count of distinct points grows with ``m``). ``want = E``
+    gives every epoch ``1..E``, which the cap always reaches (its points are less than one apart).
+    """
+    if want >= total:
+        return set(range(1, total + 1))
+    cap = 100 * want + 1
+
+    def points(m: int) -> set[int]:
+        return {round(math.exp(math.log(total) * j / (m - 1))) for j in range(m)}
+
+    m, spent = want, 0
+    while m <= cap and spent + m <= _SCAN_BUDGET:
+        pts = points(m)
+        if len(pts) >= want or m == cap:
+            return pts
+        spent += m
+        m += 1
+    low, high = m - 1, m  # points(low) has too few; find a high that has enough
+    while high < cap and len(points(high)) < want:
+        low, high = high, min(cap, 2 * high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if len(points(middle)) >= want:
+            high = middle
+        else:
+            low = middle
+    return points(high)
 
 
 @dataclass(frozen=True)
@@ -319,33 +355,33 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, a, where)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {short(value)}")
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping for {_type_name(tp)}, got {value!r}")
+            raise ConfigError(f"{where}: expected a mapping for {_type_name(tp)}, got {short(value)}")
         return _parse_dataclass(tp, value, where)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _choice(tp, value, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {short(value)}")
         inner = args[0] if args else Any
         return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{where}: expected a mapping, got {short(value)}")
         return dict(value)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+            raise ConfigError(f"{where}: expected true/false, got {short(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where}: expected an integer, got {short(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -354,11 +390,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                     return float(value)
                 except ValueError:
                     pass
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {short(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {short(value)}")
         return value
     return value
 
@@ -417,6 +453,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_dataset_values(cfg, f"{w}.dataset_options ({cfg.dataset})")
     for key in cfg.model_options:
         _check_key(key, model_options(cfg.model), f"{w}.model_options ({cfg.model})")
+    _check_bounds(cfg, w)
     _choice(Reward, cfg.interactions.reward, f"{w}.interactions.reward")
     _choice(Baseline, cfg.interactions.baseline, f"{w}.interactions.baseline")
     _choice(Device, cfg.device.split(":")[0], f"{w}.device")
@@ -466,6 +503,69 @@ def validate(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
+#: the valid range of every integer setting (dotted path: (least, greatest)); the bounds keep
+#: seeds within what the generators take and sizes within what a machine can allocate
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "train.epochs": (1, 100_000),  # also the bound of train.checkpoints.extra
+    "train.batch_size": (1, 2**20),
+    "train.eval_batch_size": (1, 2**20),
+    "train.seed": (0, 2**32 - 1),
+    "train.train_subset": (1, 10**8),
+    "train.test_subset": (1, 10**8),
+    "train.checkpoints.count": (1, 10_000),
+    "noise.seed": (0, 2**32 - 1),
+    "noise.per_class": (1, 10**6),
+    "noise.pretrain_epochs": (1, 100_000),
+    "interactions.grid": (1, 256),
+    "interactions.border": (0, 127),
+    "interactions.clusters": (1, 10_000),
+    "interactions.eval_train": (0, 100_000),
+    "interactions.eval_test": (0, 100_000),
+    "interactions.eval_flipped": (0, 100_000),
+    "interactions.seed": (0, 2**32 - 1),
+    "interactions.batch_size": (1, 2**20),
+    "text.vocab_size": (16, 10**6),
+    "text.max_length": (4, 4096),
+}
+#: the valid range of the integer dataset options
+DATASET_INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "size": (1, 1024), "num_points": (1, 65_536), "train_per_class": (1, 10**8),
+    "test_per_class": (1, 10**8), "max_samples": (1, 10**8), "per_class": (1, 10**8),
+    "subset_seed": (0, 2**32 - 1),
+}
+#: the range of every integer model option (widths, depths, heads, ...): a size no machine can
+#: allocate is refused here, the model's own limits by building it (:func:`check_run`)
+MODEL_INT_BOUND = (-65_536, 65_536)
+
+
+def _in_range(value: Any, bounds: tuple[int, int], where: str) -> None:
+    low, high = bounds
+    if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+        raise ConfigError(f"{where} must be in {low}..{high}, got {short(value, 40)}")
+
+
+def _check_bounds(cfg: RunConfig, where: str) -> None:
+    """Every integer setting within its range (:data:`INT_BOUNDS`, :data:`DATASET_INT_BOUNDS`,
+    :data:`MODEL_INT_BOUND`) and the extra checkpoint epochs within the training; the message
+    gives the valid range."""
+    for dotted, bounds in INT_BOUNDS.items():
+        value: Any = cfg
+        for part in dotted.split("."):
+            value = getattr(value, part)
+        _in_range(value, bounds, f"{where}.{dotted}")
+    extra = cfg.train.checkpoints.extra
+    if len(extra) > INT_BOUNDS["train.checkpoints.count"][1]:
+        raise ConfigError(f"{where}.train.checkpoints.extra lists {len(extra)} epochs, at most "
+                          f"{INT_BOUNDS['train.checkpoints.count'][1]} are allowed")
+    for e in extra:  # an epoch after the last one is ignored (CheckpointSchedule.epochs)
+        _in_range(e, INT_BOUNDS["train.epochs"], f"{where}.train.checkpoints.extra epoch")
+    for key, value in cfg.dataset_options.items():
+        if key in DATASET_INT_BOUNDS:
+            _in_range(value, DATASET_INT_BOUNDS[key], f"{where}.dataset_options.{key}")
+    for key, value in cfg.model_options.items():
+        _in_range(value, MODEL_INT_BOUND, f"{where}.model_options.{key}")
+
+
 def _check_dataset_values(cfg: RunConfig, where: str) -> None:
     """Each dataset option against the type its loader declares (an enum-valued option must name
     a member), and the generic subset options."""
@@ -484,7 +584,7 @@ def _check_dataset_values(cfg: RunConfig, where: str) -> None:
                    "test_per_class") and isinstance(value, int) and value < 1:
             raise ConfigError(f"{where}.{key} must be >= 1, got {value}")
         if key == "test_fraction" and not (isinstance(value, (int, float)) and 0 < value < 1):
-            raise ConfigError(f"{where}.test_fraction must be in (0, 1), got {value!r}")
+            raise ConfigError(f"{where}.test_fraction must be in (0, 1), got {short(value)}")
 
 
 def _check_solver(cfg: RunConfig, where: str) -> None:
@@ -608,10 +708,11 @@ def _load_yaml(path: str | Path | None) -> dict[str, Any]:
     and runs are mappings, and profile and run names are simple names (:func:`check_name`)."""
     p = Path(path) if path is not None else matrix_path()
     try:
-        with open(p, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh) or {}
+        doc = load_yaml(p) or {}  # bounded: size, aliases expanded, depth; a regular file only
     except FileNotFoundError:
         raise ConfigError(f"experiment matrix {p} does not exist") from None
+    except BoundError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read experiment matrix {p}: {exc}") from None
     except yaml.YAMLError as exc:

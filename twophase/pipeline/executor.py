@@ -5,10 +5,12 @@
 
 - ``local``: :class:`submitit.LocalExecutor`, one process per run on this machine, at most
   ``jobs`` at a time;
-- ``slurm``: :class:`submitit.AutoExecutor` on the Slurm cluster, one job array
-  (``--slurm-partition``, ``--slurm-gpus`` per job, ``--slurm-time`` minutes, at most ``jobs``
-  running at a time); the nodes must see the runs root, the package and its environment at the
-  same paths (a shared file system).
+- ``slurm``: :class:`submitit.AutoExecutor` on the Slurm cluster, one job array (at most
+  ``jobs`` running at a time) with the settings of :mod:`twophase.pipeline.slurm` (partition,
+  GPUs, time, account, qos, memory, CPUs per task, constraint and any other sbatch option, from
+  the command line and ``[tool.twophase.slurm]``); the nodes must see the runs root, the package
+  and its environment at the same paths (a shared file system). Without ``sbatch``/``srun`` on
+  this machine it fails with one line (:func:`twophase.pipeline.slurm.require_scheduler`).
 
 Each job calls :func:`run_job`: ``Run(config, runs_root).execute()`` of one run, cached and
 resumable as always, under the run folder's lock (:mod:`twophase.pipeline.lock`); a folder that
@@ -32,6 +34,7 @@ from typing import Any, TypeVar
 
 from twophase import paths
 from twophase.errors import ConfigError, TwophaseError
+from twophase.pipeline.slurm import SlurmSettings, require_scheduler
 
 __all__ = ["EXECUTORS", "JobFailedError", "RunJob", "RunOutcome", "make_executor", "parse_shard",
            "log_folder", "run_job", "run_jobs", "select_shard"]
@@ -107,32 +110,40 @@ def make_executor(
     kind: str,
     folder: str | os.PathLike,
     *,
-    slurm_partition: str | None = None,
-    slurm_gpus: int | None = None,
-    slurm_time: int | None = None,
+    slurm: SlurmSettings | None = None,
     jobs: int = 1,
 ) -> Any:
-    """A submitit executor for ``kind`` (:data:`EXECUTORS`) writing its logs to ``folder``."""
-    import submitit
+    """A submitit executor for ``kind`` (:data:`EXECUTORS`) writing its logs to ``folder``.
 
+    Args:
+        slurm: the Slurm settings (:func:`twophase.pipeline.slurm.slurm_settings`); with
+            ``local`` only its ``time`` is used (default 7 days).
+        jobs: runs at the same time.
+
+    Raises:
+        ConfigError: an unknown ``kind``, ``jobs < 1``, or ``slurm`` on a machine without Slurm.
+    """
     if kind not in EXECUTORS:
         raise ConfigError(f"unknown executor {kind!r}; valid executors: {', '.join(EXECUTORS)}")
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    slurm = slurm or SlurmSettings()
+    if kind == "slurm":
+        require_scheduler()
+        if slurm.time is None:  # submitit would write its own default, --time=5 (minutes)
+            raise ConfigError("--executor slurm needs a time limit per job: --slurm-time MINUTES "
+                              "or time in [tool.twophase.slurm] (submitit's default is 5 "
+                              "minutes)")
+    import submitit
+
     if kind == "local":
         executor = submitit.LocalExecutor(folder=str(folder))
         # submitit's local default is 2 minutes; a run may take days (--slurm-time: minutes)
-        executor.update_parameters(timeout_min=slurm_time or 7 * 24 * 60)
+        executor.update_parameters(timeout_min=slurm.time or 7 * 24 * 60)
         return executor
     executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-    options: dict[str, Any] = {"slurm_array_parallelism": jobs, "name": "twophase"}
-    if slurm_partition:
-        options["slurm_partition"] = slurm_partition
-    if slurm_gpus is not None:
-        options["slurm_gpus_per_node"] = slurm_gpus
-    if slurm_time is not None:
-        options["slurm_time"] = slurm_time
-    executor.update_parameters(**options)
+    executor.update_parameters(slurm_array_parallelism=jobs, name="twophase",
+                               **slurm.submitit_parameters())
     return executor
 
 

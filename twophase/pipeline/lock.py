@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
+import math
 import os
 import socket
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -30,19 +31,32 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from twophase.errors import ConfigError, RunLockedError
-from twophase.pipeline import storage
+from twophase.errors import ConfigError, RunLockedError, TwophaseError, UnsafePathError
+from twophase.pipeline import bounded, storage
 
-__all__ = ["LOCK_NAME", "default_timeout", "holder", "hold", "notebook_lock", "run_lock"]
+__all__ = ["LOCK_NAME", "check_timeout", "default_timeout", "holder", "hold", "notebook_lock",
+           "run_lock"]
 
 #: Name of the lock file of a run folder.
 LOCK_NAME = ".lock"
 _ENV = "TWOPHASE_LOCK_TIMEOUT"
 
 
+def check_timeout(value: float | None, what: str = "the lock timeout") -> float | None:
+    """``value`` unchanged when it is ``None`` or a number of seconds (a negative number or
+    ``inf``: wait for ever), else (NaN, not a number) :class:`~twophase.errors.ConfigError`
+    saying what is valid."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ConfigError(f"{what} must be a number of seconds (0: fail at once, a negative "
+                          f"number or inf: wait for ever), got {bounded.short(value)}")
+    return value
+
+
 def default_timeout() -> float | None:
-    """``$TWOPHASE_LOCK_TIMEOUT`` in seconds (``none`` or a negative value: wait for ever),
-    else 0."""
+    """``$TWOPHASE_LOCK_TIMEOUT`` in seconds (``none``, ``inf`` or a negative value: wait for
+    ever), else 0."""
     raw = os.environ.get(_ENV, "").strip().lower()
     if not raw:
         return 0.0
@@ -51,8 +65,9 @@ def default_timeout() -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{_ENV}={raw!r} is not a number of seconds") from None
-    return None if value < 0 else value
+        value = math.nan
+    value = check_timeout(value, f"{_ENV}={bounded.short(raw)}")
+    return None if value < 0 or math.isinf(value) else value
 
 
 def _holder_path(lock_path: Path) -> Path:
@@ -62,8 +77,8 @@ def _holder_path(lock_path: Path) -> Path:
 def holder(lock_path: str | os.PathLike) -> dict | None:
     """The recorded holder of a lock (``pid``, ``host``, ``started``, ``command``), if any."""
     try:
-        info = json.loads(_holder_path(Path(lock_path)).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = bounded.loads_json(bounded.read_regular(_holder_path(Path(lock_path)), 1 << 16))
+    except (OSError, ValueError, TwophaseError):  # absent, damaged, not a file: no holder known
         return None
     return info if isinstance(info, dict) else None
 
@@ -73,6 +88,20 @@ def _describe(info: dict | None) -> str:
         return "another process"
     return (f"pid {info.get('pid')} on host {info.get('host')} since {info.get('started')} "
             f"(`{info.get('command')}`)")
+
+
+def _check_lock_file(lock_path: Path) -> None:
+    """The lock file is opened for writing (and truncated) by the lock library: it must be
+    absent or a regular file, never a symbolic link (whose target would be truncated) or a
+    FIFO (which would block)."""
+    try:
+        mode = os.lstat(lock_path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise UnsafePathError(f"{lock_path} is a symbolic link; a lock file must be a regular "
+                              "file: remove the link")
+    bounded.check_regular(lock_path)
 
 
 @contextlib.contextmanager
@@ -90,11 +119,12 @@ def hold(lock_path: str | os.PathLike, what: str, timeout: float | None = None
     """
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    wait = default_timeout() if timeout is None else timeout
+    _check_lock_file(lock_path)
+    wait = default_timeout() if timeout is None else check_timeout(timeout)
     lock = FileLock(str(lock_path), is_singleton=True)
     t0 = time.monotonic()
     try:
-        lock.acquire(timeout=-1 if wait is None or wait < 0 else wait)
+        lock.acquire(timeout=-1 if wait is None or wait < 0 or math.isinf(wait) else wait)
     except Timeout:
         waited = time.monotonic() - t0
         raise RunLockedError(
@@ -102,15 +132,17 @@ def hold(lock_path: str | os.PathLike, what: str, timeout: float | None = None
             f"it to finish, or let this process wait (--wait SECONDS or {_ENV}=SECONDS)"
         ) from None
     outer = lock.lock_counter == 1
+    written = False  # only a holder record this process wrote is removed on release
     try:
         if outer:
             info = {"pid": os.getpid(), "host": socket.gethostname(),
                     "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                     "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300]}
             storage.atomic_save_json(_holder_path(lock_path), info)
+            written = True
         yield lock_path
     finally:
-        if outer:
+        if written:
             _holder_path(lock_path).unlink(missing_ok=True)
         lock.release()
 

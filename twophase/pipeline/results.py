@@ -11,7 +11,10 @@ anything and never runs code from the folder (the files hold tensors and plain d
 :class:`RunResults` reads the files (through :mod:`twophase.pipeline.storage`), each checked
 again when it is loaded (digest, embedded fingerprint); a file that fails raises
 :class:`~twophase.errors.RunFileError` naming it and the command that recomputes it.
-:meth:`RunResults.interactions` gathers them into an :class:`InteractionRecord`.
+:meth:`RunResults.interactions` gathers them into an :class:`InteractionRecord`. Every
+payload's values are checked when it is loaded (:func:`twophase.pipeline.verify.content_problem`:
+dtypes, finiteness, labels within the classes), so a notebook never shows a NaN or an
+out-of-range label as a result.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 from twophase import paths
 from twophase.errors import RunFileError, TwophaseError
 from twophase.game.players import players_from_dict
-from twophase.interactions.exact import ENGINES
+from twophase.interactions.exact import Engine
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 from twophase.models.bow import BowReference, reference_from_dict
 from twophase.pipeline import stages, storage, verify
@@ -58,7 +61,7 @@ class InteractionRecord:
         metrics: the run's per-epoch metrics.
         lower_bound: ``(C, S)`` certified lower bound on each game's LP optimum.
         engine: ``(C, S)`` how each game was solved (0 parametric simplex, 1 HiGHS, -1 first
-            order; :data:`twophase.interactions.exact.ENGINES`).
+            order; :class:`twophase.interactions.exact.Engine`).
         I_and_high, I_or_high: the high-order split of the tie-break band (``None`` when the run
             used the first-order method); ``I_and``/``I_or`` are the canonical low-order split.
         tie_break: the tie-break of ``I_and``/``I_or``.
@@ -94,10 +97,8 @@ class InteractionRecord:
         certified gap, games per engine, the tie-break and whether the band is available."""
         gap = self.relative_gap.flatten()
         engines = {} if self.engine is None else {
-            name: int((self.engine == code).sum()) for code, name in ENGINES.items()
-            if int((self.engine == code).sum())}
-        if self.engine is not None and int((self.engine == -1).sum()):
-            engines["first-order"] = int((self.engine == -1).sum())
+            e.label: int((self.engine == e.value).sum()) for e in Engine
+            if int((self.engine == e.value).sum())}
         return {"games": int(gap.numel()), "certified": float((gap <= tol).double().mean()),
                 "median_gap": float(gap.median()), "max_gap": float(gap.max()),
                 "engines": engines, "tie_break": self.tie_break,
@@ -180,7 +181,8 @@ class RunResults:
         return f"`twophase run {c.profile} {c.name}`"
 
     def metrics(self) -> pd.DataFrame:
-        """Per-epoch metrics (``metrics.csv``): epoch, train/test loss and accuracy, seconds."""
+        """Per-epoch metrics (``metrics.csv``): epoch, train/test loss and accuracy, clean train
+        accuracy (the wall-clock seconds are apart, in ``timing.csv``)."""
         return storage.load_csv(self._file("metrics.csv"), self._hint())
 
     def runtime(self) -> dict[str, Any]:
@@ -241,6 +243,9 @@ class RunResults:
         payload = storage.load_payload(path, stage, self._hint())
         if payload.get("fingerprint") != self.fingerprints[stage]:
             raise RunFileError(path, f"{path} was computed with other settings; {self._hint()}")
+        problem = verify.content_problem(stage, path, payload, self.config)
+        if problem is not None:
+            raise RunFileError(path, f"{problem}; {self._hint()}")
         return payload
 
     def _file(self, name: str) -> Path:

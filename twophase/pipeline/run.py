@@ -6,7 +6,8 @@ Folder ``<root>/<profile>/<name>/`` (both names are simple names, checked by
     config.json          the resolved RunConfig
     stages.json          {stage: fingerprint of its inputs} for the finished stages
     .lock, .lock.json    the run lock and its holder (twophase.pipeline.lock)
-    train:        metrics.csv (epoch, train_loss, train_acc, test_loss, test_acc, seconds),
+    train:        metrics.csv (epoch, train_loss, train_acc, test_loss, test_acc,
+                  train_acc_clean), timing.csv (epoch, seconds: wall clock, apart from results),
                   last.safetensors (rolling checkpoint, resume), checkpoints/epoch_XXXX.safetensors
                   (kept epochs), noise.safetensors (label noise), pretrain/ (clean model of the
                   low-confidence protocol), tokenizer/ (WordPiece tokenizer of text runs)
@@ -19,6 +20,10 @@ Folder ``<root>/<profile>/<name>/`` (both names are simple names, checked by
 Every ``*.safetensors`` file holds tensors and plain data only
 (:func:`twophase.pipeline.storage.save_payload`): opening a run folder never runs code from it.
 
+Two runs of the same settings on the same machine (thread count, device, torch version) give
+byte-identical files except :data:`VARYING_FILES`: ``timing.csv`` (wall-clock seconds) and, while
+a process holds the folder, ``.lock.json`` (its holder).
+
 Each stage is a :class:`~twophase.pipeline.stages.Stage` run by
 :func:`~twophase.pipeline.stages.run_stage` (cached, atomic). Its fingerprint (:func:`fingerprints`)
 is the SHA-256 of its config section and of the fingerprint of the stage before it, so a changed
@@ -28,7 +33,10 @@ checkpoint the rewards need); otherwise it is recomputed. A stage method (:meth:
 :meth:`Run.eval`, :meth:`Run.rewards`, :meth:`Run.interactions`) runs that stage only and needs the
 stage before it to be current; :meth:`Run.execute` runs the stages in order up to ``until``. Every
 stage runs under the run folder's lock (:func:`twophase.pipeline.lock.run_lock`), so a second
-process on the same folder waits or fails with a message naming the holder. Read the results with
+process on the same folder waits or fails with a message naming the holder, and with every write
+confined to the runs root (:func:`twophase.pipeline.storage.confined`): a ``checkpoints/``,
+``rewards_parts/`` or ``interactions_parts/`` replaced by a symbolic link out of the root is
+refused at the first write into it, and nothing is written there. Read the results with
 :mod:`twophase.pipeline.results`.
 
 Rewards (book/methods/interactions.md (method-players), (method-reward)): for every kept checkpoint
@@ -45,8 +53,9 @@ interactions record the thread count and device they ran with (``runtime``).
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -89,8 +98,11 @@ from twophase.pipeline.train import (
     runtime_record,
 )
 
-__all__ = ["STAGES", "Run", "StageName", "StageError", "decompose_rewards", "fingerprints",
-           "run_folder"]
+__all__ = ["STAGES", "VARYING_FILES", "Run", "StageName", "StageError", "decompose_rewards",
+           "fingerprints", "run_folder"]
+
+#: the files of a run folder that may differ between two identical runs (module docstring)
+VARYING_FILES = ("timing.csv", ".lock.json")
 
 _VERSION = 2  # bump to invalidate every cached stage after an algorithm change; 2: safetensors
 #: version of the interactions stage; 2: exact, certified splits with the tie-break band
@@ -218,11 +230,18 @@ def _checkpoint_part(folder: Path, kind: str, fingerprint: str, epoch: int,
         if (cached.get("fingerprint") == fingerprint and cached.get("epoch") == epoch
                 and fits(cached["value"])):
             return cached["value"]
-    except (FileNotFoundError, RunFileError, KeyError):
-        pass
+    except (FileNotFoundError, RunFileError, KeyError, TypeError, AttributeError):
+        pass  # absent, damaged or not of the expected form: computed again
     value = compute()
     storage.save_payload(part, {"fingerprint": fingerprint, "epoch": epoch, "value": value}, kind)
     return value
+
+
+def _finite_floats(*tensors: Any) -> bool:
+    """True when every argument is a floating-point tensor of finite values (what a stored
+    rewards or interactions part must hold to be reused)."""
+    return all(isinstance(t, torch.Tensor) and t.dtype.is_floating_point and
+               bool(torch.isfinite(t).all()) for t in tensors)
 
 
 def _stack_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -270,7 +289,7 @@ class Run:
         self.data_root = data_root
         self.device = resolve_device(device if device is not None else config.device)
         self.show_progress = show_progress
-        self.lock_timeout = lock_timeout
+        self.lock_timeout = lock.check_timeout(lock_timeout, "--wait (the lock timeout)")
         self.log: list[tuple[str, str]] = []  # (stage, "computed" | "skipped")
         self.fingerprints = fingerprints(config)
         self._inputs: RunInputs | None = None
@@ -323,6 +342,14 @@ class Run:
         model.load_state_dict(self._checkpoint(epoch, heal=False)["model"])
         return model.to(self.device).eval()
 
+    @contextlib.contextmanager
+    def _working(self) -> Iterator[None]:
+        """The run folder's lock, with every write of the block confined to the runs root
+        (:func:`twophase.pipeline.storage.confined`: a symbolic link inside the folder that
+        leads out of the root is refused at the write)."""
+        with storage.confined(self.root), lock.run_lock(self.dir, self.lock_timeout):
+            yield
+
     def _hint(self, stage: str) -> str:
         return f"recompute it with {self.command(stage)}"
 
@@ -335,7 +362,7 @@ class Run:
         except (RunFileError, FileNotFoundError) as exc:
             if not heal:
                 raise
-            with lock.run_lock(self.dir, self.lock_timeout):
+            with self._working():
                 storage.remove(path, within=self.dir)
                 stages.unmark(self.dir, *STAGES)
             raise RunFileError(path, f"{exc}; the checkpoint was removed: run "
@@ -379,7 +406,7 @@ class Run:
         return {s: self.is_current(s) for s in STAGES}
 
     def _run(self, name: str, v: torch.Tensor | None = None) -> StageResult:
-        with lock.run_lock(self.dir, self.lock_timeout):
+        with self._working():
             position = STAGES.index(name)
             if position:
                 before = STAGES[position - 1]
@@ -415,7 +442,7 @@ class Run:
         last = STAGES.index(parse_choice(StageName, until, "stage").value)
         self.log.clear()
         v = None
-        with lock.run_lock(self.dir, self.lock_timeout):
+        with self._working():
             self._record_config()
             for name in STAGES[: last + 1]:
                 result = self._run(name, v)
@@ -453,6 +480,7 @@ class Run:
     def _clear_training(self) -> None:
         storage.remove(*(self.dir / name for name in (
             "checkpoints", "pretrain", "rewards_parts", last_path(Path()).name, "metrics.csv",
+            "timing.csv",
             verify.NOISE, *_OUTPUTS.values(), *_LEGACY)), within=self.dir)
         stages.unmark(self.dir, *STAGES)
 
@@ -526,7 +554,8 @@ class Run:
                                        self.config.train.eval_batch_size, self.device)
 
         vs = [_checkpoint_part(parts_dir, "rewards-part", fp, e,
-                               lambda v: tuple(v.shape) == shape, lambda e=e: compute(e))
+                               lambda v: _finite_floats(v) and tuple(v.shape) == shape,
+                               lambda e=e: compute(e))
               for e in tqdm(epochs, desc=f"rewards {self.config.name}",
                             disable=not self.show_progress)]
         return {"epochs": torch.tensor(epochs), "v": torch.stack(vs),
@@ -545,7 +574,8 @@ class Run:
                                f"{self.dir / _OUTPUTS['rewards']}: {v.shape[0]} checkpoints, the "
                                f"settings have {len(epochs)}; {self._hint('rewards')}")
         parts = [_checkpoint_part(parts_dir, "interactions-part", fp, e,
-                                  lambda p: tuple(p["I_and"].shape) == tuple(v.shape[1:]),
+                                  lambda p: _finite_floats(p["I_and"], p["I_or"], p["q"]) and
+                                  tuple(p["I_and"].shape) == tuple(v.shape[1:]),
                                   lambda c=c: decompose_rewards(v[c], self.config.interactions,
                                                                 show_progress=self.show_progress))
                  for c, e in enumerate(tqdm(epochs, desc=f"interactions {self.config.name}",

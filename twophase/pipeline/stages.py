@@ -85,8 +85,8 @@ def marks(folder: str | Path) -> dict[str, str]:
     the file is unreadable: the stages' own files then decide, and it is rewritten)."""
     path = Path(folder) / MARKS
     try:
-        found = storage.load_json(path) if path.is_file() else {}
-    except RunFileError:
+        found = storage.load_json(path)  # not a regular file: UnsafePathError, naming it
+    except (FileNotFoundError, RunFileError):
         return {}
     return {str(k): v for k, v in found.items()} if isinstance(found, dict) else {}
 

@@ -3,12 +3,26 @@
 Nothing else in the package opens a file of a run folder; the file formats live here.
 
 **Atomic writes.** Every file goes through :func:`atomic_write_bytes`: the payload is written to
-a temporary file ``.<name>.<random>.tmp`` in the destination folder, flushed and fsync'ed, then
-moved over the destination with :func:`os.replace` (atomic on POSIX and Windows). A process
-killed at any moment leaves either the old complete file or the new complete file; a stray
-temporary file is removed by :func:`remove_stray_temps` (the run lock calls it when a process
-takes a run folder). A failed write (disk full, read-only folder) raises
-:class:`~twophase.errors.WriteError` naming the file and leaves the old file intact.
+a temporary file ``.<name>.twophase-<random>.tmp`` in the destination folder, flushed and
+fsync'ed, then moved over the destination with :func:`os.replace` (atomic on POSIX and Windows).
+A process killed at any moment leaves either the old complete file or the new complete file; a
+stray temporary file is removed by :func:`remove_stray_temps` (the run lock calls it when a
+process takes a run folder), which deletes files of exactly that pattern and nothing else. A
+failed write (disk full, read-only folder) raises :class:`~twophase.errors.WriteError` naming
+the file and leaves the old file intact.
+
+**Containment.** Inside :func:`confined` (``with confined(runs_root): ...``, which
+:class:`twophase.pipeline.run.Run` holds while it works) every write, rename and deletion of this
+module first resolves the destination's folder (symbolic links followed) and checks that it lies
+inside the runs root, at the moment of the write (once before the folder is created, once more
+right before the rename): a ``checkpoints/`` replaced by a symbolic link to another folder is
+refused with :class:`~twophase.errors.UnsafePathError`, and nothing is written there. A
+destination that exists and is not a regular file (a FIFO, a device, a folder) is refused the
+same way.
+
+**Reads.** Every file is read by :func:`twophase.pipeline.bounded.read_regular` (never a
+blocking open: a FIFO named like a run file is refused, naming it) and JSON with a depth limit
+(:func:`twophase.pipeline.bounded.loads_json`).
 
 **Payload files (``*.safetensors``).** Tensors and plain data only: no file of a run folder can
 carry code, so a run folder from anyone can be opened. A *payload* is a nested mapping whose
@@ -17,35 +31,41 @@ leaves are tensors or JSON values (numbers, strings, booleans, ``None``, lists);
 the mapping (``model/fc.weight``), the rest as JSON in the file's metadata, with every tensor
 replaced by ``{"__tensor__": name}`` and every mapping with non-string keys (an optimizer's
 ``state``) written as ``{"__items__": [[key, value], ...]}``. The metadata also holds the file's
-``kind`` and a SHA-256 ``digest`` of the tensors (name, dtype, shape, bytes, in name order).
-Reading (:func:`load_payload`) checks the format, the kind and the digest; a file that fails
-raises :class:`~twophase.errors.RunFileError` naming the file. :func:`read_header` reads only the
-metadata and the tensor shapes (no tensor data), which is what the cache checks use.
+``kind``, a SHA-256 ``digest`` of the tensors (name, dtype, shape, bytes, in name order) and a
+SHA-256 ``meta_digest`` of the kind and the plain data (canonical JSON), so that a changed byte
+anywhere in the file is found. :func:`read_header` reads only the safetensors header (no tensor
+data): it checks the format, the kind, ``meta_digest`` and the tensor table against the file's
+length, and returns the plain data with each tensor's shape and dtype (what the cache checks
+use); :func:`load_payload` also checks ``digest``. A file that fails raises
+:class:`~twophase.errors.RunFileError` naming the file. Files of the first format (without
+``meta_digest``) are refused like damaged ones: their stage is recomputed.
 
 **Paths.** :func:`inside` resolves a path (symbolic links followed) and raises
 :class:`~twophase.errors.UnsafePathError` unless it lies inside a given root; every folder that
-is written or deleted is checked with it first (:func:`remove` requires the root).
+is written or deleted is checked with it first (:func:`remove` requires the root, writes check
+the root of :func:`confined`).
 
 Fingerprints are hex SHA-256 digests of a canonical JSON rendering (sorted keys, no whitespace) so
 that equal settings give equal fingerprints across processes and machines.
-
-**Test hook.** ``TWOPHASE_KILL_AT=<file name>[#<k>][@before|@after]`` makes the process SIGKILL
-itself at the ``k``-th (default first) atomic write of a file of that name, before the rename
-(default; the temporary file is left behind) or after it. The tests use it to kill a real process
-at a chosen write.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import enum
 import hashlib
+import io
 import json
+import math
 import os
+import re
 import shutil
-import signal
+import stat
+import struct
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +73,7 @@ import pandas as pd
 import torch
 
 from twophase.errors import RunFileError, UnsafePathError, WriteError
+from twophase.pipeline import bounded
 
 __all__ = [
     "PAYLOAD_SUFFIX",
@@ -69,6 +90,7 @@ __all__ = [
     "load_json",
     "load_csv",
     "read_text",
+    "confined",
     "inside",
     "remove",
     "remove_stray_temps",
@@ -80,12 +102,15 @@ __all__ = [
 
 #: Suffix of the payload files (safetensors format with JSON metadata).
 PAYLOAD_SUFFIX = ".safetensors"
-_FORMAT = "twophase-payload/1"
+_FORMAT = "twophase-payload/2"
 _META_KEY = "twophase"
 _TENSOR = "__tensor__"
 _ITEMS = "__items__"
-_KILL_ENV = "TWOPHASE_KILL_AT"
-_kill_counts: dict[str, int] = {}
+#: infix of the temporary files of atomic writes (``.<name>.twophase-<random>.tmp``)
+_TEMP_INFIX = ".twophase-"
+_TEMP_PATTERN = re.compile(r"\..+\.twophase-[a-z0-9_]{8}\.tmp")
+#: the runs root that writes must stay inside (:func:`confined`); ``None``: not confined
+_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("twophase_root", default=None)
 
 
 def _file_mode() -> int:
@@ -103,41 +128,55 @@ _MODE = _file_mode()
 # atomic writes
 
 
-def _maybe_kill(path: Path, when: str) -> None:
-    """The test hook of the module docstring (``TWOPHASE_KILL_AT``)."""
-    spec = os.environ.get(_KILL_ENV)
-    if not spec:
+@contextlib.contextmanager
+def confined(root: str | os.PathLike) -> Iterator[Path]:
+    """Within the block, every write, rename and deletion of this module must resolve to a path
+    inside ``root`` (module docstring, *Containment*); blocks nest (the innermost root counts)."""
+    token = _ROOT.set(Path(root).resolve())
+    try:
+        yield _ROOT.get()
+    finally:
+        _ROOT.reset(token)
+
+
+def _check_destination(path: Path) -> None:
+    """``path``'s folder lies inside the confining root (if any) and ``path`` is absent, a
+    regular file or a symbolic link (which a rename replaces, leaving its target alone)."""
+    root = _ROOT.get()
+    if root is not None:
+        inside(root, path.parent, f"the folder of {path.name}")
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
         return
-    name, _, at = spec.partition("@")
-    name, _, count = name.partition("#")
-    if name != path.name or (at or "before") != when:
-        return
-    _kill_counts[name + when] = seen = _kill_counts.get(name + when, 0) + 1
-    if seen == int(count or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        bounded.check_regular(path)  # raises, naming what it is
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``).
 
-    Raises :class:`~twophase.errors.WriteError` (disk full, permission, read-only file system);
-    the temporary file is removed and an existing ``path`` is left as it was.
+    Raises :class:`~twophase.errors.UnsafePathError` when the destination lies outside the
+    confining root or is not a regular file (nothing is written), and
+    :class:`~twophase.errors.WriteError` (disk full, permission, read-only file system); the
+    temporary file is removed and an existing ``path`` is left as it was.
     """
     path = Path(path)
     tmp = None
     try:
+        _check_destination(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TEMP_INFIX}", suffix=".tmp",
+                                   dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             if hasattr(os, "fchmod"):  # POSIX
                 os.fchmod(fh.fileno(), _MODE)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        _maybe_kill(path, "before")
+        _check_destination(path)  # again, at the moment of the rename
         os.replace(tmp, path)
         tmp = None
-        _maybe_kill(path, "after")
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise WriteError(f"cannot write {path}: {reason} (errno {exc.errno}); the previous "
@@ -177,11 +216,16 @@ def atomic_save_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
 
 
+#: largest JSON or CSV file of a run folder that is read, in bytes
+MAX_TEXT_BYTES = 256 * 2**20
+
+
 def load_json(path: str | os.PathLike, hint: str = "") -> Any:
-    """A JSON file; an unreadable or malformed one raises :class:`RunFileError` naming it."""
+    """A JSON file (nested at most :data:`twophase.pipeline.bounded.MAX_JSON_DEPTH` levels); an
+    unreadable, malformed or too deep one raises :class:`RunFileError` naming it, one that is not
+    a regular file :class:`~twophase.errors.UnsafePathError`."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        return bounded.loads_json(bounded.read_regular(path, MAX_TEXT_BYTES))
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
@@ -196,7 +240,7 @@ def atomic_save_csv(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
 def load_csv(path: str | os.PathLike, hint: str = "") -> pd.DataFrame:
     """A CSV file written by :func:`atomic_save_csv` (:class:`RunFileError` when unreadable)."""
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(io.BytesIO(bounded.read_regular(path, MAX_TEXT_BYTES)))
     except FileNotFoundError:
         raise
     except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -205,8 +249,8 @@ def load_csv(path: str | os.PathLike, hint: str = "") -> pd.DataFrame:
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """A UTF-8 text file."""
-    return Path(path).read_text(encoding="utf-8")
+    """A UTF-8 text file (a regular file, read without blocking)."""
+    return bounded.read_regular(path, MAX_TEXT_BYTES).decode("utf-8")
 
 
 def _hint(hint: str) -> str:
@@ -300,6 +344,12 @@ def _plain_cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def _meta_digest(kind: str, tree: Any) -> str:
+    """SHA-256 of the canonical JSON of ``[kind, tree]`` (sorted keys, no whitespace)."""
+    text = json.dumps([kind, tree], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def save_payload(path: str | os.PathLike, payload: Mapping[str, Any], kind: str) -> Path:
     """Write ``payload`` (tensors + plain data, see the module docstring) atomically to ``path``
     as a safetensors file of kind ``kind`` (e.g. ``"checkpoint"``, ``"rewards"``)."""
@@ -308,9 +358,20 @@ def save_payload(path: str | os.PathLike, payload: Mapping[str, Any], kind: str)
     tensors: dict[str, torch.Tensor] = {}
     tree = _flatten(dict(payload), "", tensors)
     tensors = _plain_cpu(tensors)
-    meta = {"format": _FORMAT, "kind": kind, "digest": _digest(tensors), "tree": tree}
+    meta = {"format": _FORMAT, "kind": kind, "digest": _digest(tensors),
+            "meta_digest": _meta_digest(kind, tree), "tree": tree}
     data = save_safetensors(tensors, metadata={_META_KEY: json.dumps(meta)})  # keeps key order
     return atomic_write_bytes(path, data)
+
+
+#: bytes per element of each safetensors dtype
+_DTYPE_SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+                "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+#: the floating-point safetensors dtypes
+FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
+#: the integer safetensors dtypes
+INT_DTYPES = frozenset({"I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8"})
+_MAX_HEADER = 100_000_000  # the limit of the safetensors library
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,86 +382,173 @@ class PayloadHeader:
         kind: the file's kind.
         tree: the plain data of the payload, each tensor as ``{"__tensor__": name}``.
         shapes: ``{tensor name: shape}``.
+        dtypes: ``{tensor name: safetensors dtype}`` (``"F64"``, ``"I64"``, ``"BOOL"``, ...).
     """
 
     kind: str
     tree: dict[str, Any]
     shapes: dict[str, tuple[int, ...]]
+    dtypes: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def get(self, key: str, default: Any = None) -> Any:
         """A top-level plain value of the payload (e.g. ``fingerprint``)."""
         return self.tree.get(key, default)
 
-    def shape(self, key: str) -> tuple[int, ...] | None:
-        """Shape of the top-level tensor ``key`` (``None`` when ``key`` is not a tensor)."""
+    def _ref(self, key: str) -> str | None:
         ref = self.tree.get(key)
         if isinstance(ref, dict) and set(ref) == {_TENSOR}:
-            return self.shapes.get(ref[_TENSOR])
+            return ref[_TENSOR]
         return None
 
+    def shape(self, key: str) -> tuple[int, ...] | None:
+        """Shape of the top-level tensor ``key`` (``None`` when ``key`` is not a tensor)."""
+        ref = self._ref(key)
+        return None if ref is None else self.shapes.get(ref)
 
-def _open_header(path: Path, kind: str | None, hint: str) -> tuple[dict, dict]:
-    from safetensors import safe_open
+    def dtype(self, key: str) -> str | None:
+        """Safetensors dtype of the top-level tensor ``key`` (``None`` when it is not one)."""
+        ref = self._ref(key)
+        return None if ref is None else self.dtypes.get(ref)
+
+
+def _tensor_table(header: Any, data_size: int) -> tuple[dict, dict, dict] | str:
+    """``(metadata, shapes, dtypes)`` of a parsed safetensors header, or why it is invalid: every
+    tensor has a known dtype, a shape and offsets that match it, and the tensors tile the
+    ``data_size`` bytes after the header exactly."""
+    if not isinstance(header, dict):
+        return "the header is not a JSON object"
+    metadata = header.get("__metadata__") or {}
+    shapes, dtypes, spans = {}, {}, []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict):
+            return f"tensor {bounded.short(name)} has no description"
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        ints = (lambda xs: isinstance(xs, list) and  # noqa: E731
+                all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in xs))
+        if dtype not in _DTYPE_SIZES or not ints(shape) or not ints(offsets) or len(offsets) != 2:
+            return f"tensor {bounded.short(name)} has an invalid dtype, shape or offsets"
+        begin, end = offsets
+        if not begin <= end <= data_size or end - begin != math.prod(shape) * _DTYPE_SIZES[dtype]:
+            return f"tensor {bounded.short(name)} does not fit the file ({data_size} data bytes)"
+        shapes[name], dtypes[name] = tuple(shape), dtype
+        spans.append((begin, end))
+    position = 0
+    for begin, end in sorted(spans):
+        if begin != position:
+            return "the tensors do not tile the data of the file"
+        position = end
+    if position != data_size:
+        return f"the file has {data_size - position} bytes after its tensors"
+    if not isinstance(metadata, dict):
+        return "the metadata is not a JSON object"
+    return metadata, shapes, dtypes
+
+
+def _parse_header(path: Path, head: bytes, size: int, kind: str | None, hint: str
+                  ) -> tuple[dict, dict, dict]:
+    """``(meta, shapes, dtypes)`` of a payload file whose first bytes are ``head`` (at least the
+    whole header) and whose length is ``size``; :class:`RunFileError` when anything is wrong."""
 
     def bad(reason: str) -> RunFileError:
         return RunFileError(path, f"{path} is not a valid twophase {kind or 'run'} file "
                                   f"({reason}){_hint(hint)}")
 
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist{_hint(hint)}")
+    if size < 8 or len(head) < 8:
+        raise bad(f"{size} bytes, too short for a safetensors header")
+    (n,) = struct.unpack("<Q", head[:8])
+    if n > min(_MAX_HEADER, size - 8) or len(head) < 8 + n:
+        raise bad(f"a header of {n} bytes in a file of {size} bytes")
     try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = (fh.metadata() or {}).get(_META_KEY)
-            shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type or OSError
-        raise bad(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) \
-            from None
-    if raw is None:
+        header = bounded.loads_json(head[8:8 + n])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad(f"the header is not JSON: {exc}") from None
+    table = _tensor_table(header, size - 8 - n)
+    if isinstance(table, str):
+        raise bad(table)
+    metadata, shapes, dtypes = table
+    raw = metadata.get(_META_KEY)
+    if not isinstance(raw, str):
         raise bad("no twophase metadata")
     try:
-        meta = json.loads(raw)
+        meta = bounded.loads_json(raw)
     except ValueError as exc:
         raise bad(f"metadata is not JSON: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise bad(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                  f"expected {_FORMAT!r}")
+        raise bad(f"format {bounded.short(meta.get('format') if isinstance(meta, dict) else None)}"
+                  f", expected {_FORMAT!r}")
     if kind is not None and meta.get("kind") != kind:
-        raise bad(f"it holds a {meta.get('kind')!r} payload")
+        raise bad(f"it holds a {bounded.short(meta.get('kind'))} payload")
     tree = meta.get("tree")
-    if not isinstance(tree, dict):
+    if not isinstance(tree, dict) or not isinstance(meta.get("kind"), str):
         raise bad("metadata without a payload tree")
-    missing = sorted(_tensor_refs(tree) - set(shapes))
+    if meta.get("meta_digest") != _meta_digest(meta["kind"], tree):
+        raise bad("its metadata does not match the digest recorded when it was written")
+    try:
+        refs = _tensor_refs(tree)
+    except (TypeError, ValueError, AttributeError):
+        raise bad("the payload tree is malformed") from None
+    missing = sorted(str(r) for r in refs - set(shapes))
     if missing:
         raise bad(f"tensors {missing[:5]} are missing")
-    return meta, shapes
+    return meta, shapes, dtypes
+
+
+def _read_prefix(path: Path) -> tuple[bytes, int]:
+    """The first bytes of the regular file ``path`` holding its safetensors header, and its size
+    (``FileNotFoundError`` when absent, :class:`~twophase.errors.UnsafePathError` when not a
+    regular file)."""
+    first, size = bounded.read_head(path, 8)
+    if len(first) < 8:
+        return first, size
+    (n,) = struct.unpack("<Q", first)
+    if n > min(_MAX_HEADER, size - 8):
+        return first, size
+    return bounded.read_head(path, 8 + n)
 
 
 def read_header(path: str | os.PathLike, kind: str | None = None, hint: str = "") -> PayloadHeader:
-    """The kind, plain data and tensor shapes of a payload file, without its tensor data.
+    """The kind, plain data and tensor shapes and dtypes of a payload file, without its tensor
+    data; the metadata digest and the tensor table (against the file's length) are checked.
 
-    The safetensors header is checked against the file's length (a truncated file fails).
-    Raises ``FileNotFoundError`` when absent, :class:`RunFileError` when unreadable or of
-    another kind than ``kind``; ``hint`` (how to recompute the file) ends the message.
+    Raises ``FileNotFoundError`` when absent, :class:`~twophase.errors.UnsafePathError` when it
+    is not a regular file, :class:`RunFileError` when unreadable, damaged or of another kind than
+    ``kind``; ``hint`` (how to recompute the file) ends the message.
     """
-    meta, shapes = _open_header(Path(path), kind, hint)
-    return PayloadHeader(meta["kind"], meta["tree"], shapes)
+    path = Path(path)
+    try:
+        head, size = _read_prefix(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist{_hint(hint)}") from None
+    meta, shapes, dtypes = _parse_header(path, head, size, kind, hint)
+    return PayloadHeader(meta["kind"], meta["tree"], shapes, dtypes)
 
 
 def load_payload(path: str | os.PathLike, kind: str | None = None, hint: str = "") -> dict:
     """The payload saved by :func:`save_payload` (CPU tensors), after checking the format, the
-    kind and the digest of the tensors. Errors as in :func:`read_header`."""
-    from safetensors.torch import load_file
+    kind, the metadata digest and the digest of the tensors. Errors as in :func:`read_header`."""
+    from safetensors.torch import load as load_safetensors
 
     path = Path(path)
-    meta, _ = _open_header(path, kind, hint)
     try:
-        tensors = load_file(str(path), device="cpu")
+        data = bounded.read_regular(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist{_hint(hint)}") from None
+    meta, _, _ = _parse_header(path, data, len(data), kind, hint)
+    try:
+        tensors = load_safetensors(data)
     except Exception as exc:  # noqa: BLE001 - safetensors' own error type
-        raise RunFileError(path, f"{path} cannot be read ({exc}){_hint(hint)}") from None
+        raise RunFileError(path, f"{path} cannot be read ({bounded.short(str(exc), 200)})"
+                                 f"{_hint(hint)}") from None
     if _digest(tensors) != meta.get("digest"):
         raise RunFileError(path, f"{path} is damaged (its tensors do not match the digest "
                                  f"recorded when it was written){_hint(hint)}")
-    return _unflatten(meta["tree"], tensors)
+    try:
+        return _unflatten(meta["tree"], tensors)
+    except (KeyError, TypeError, ValueError):
+        raise RunFileError(path, f"{path} is damaged (its payload tree is malformed)"
+                                 f"{_hint(hint)}") from None
 
 
 _checked: dict[tuple, str] = {}
@@ -447,9 +595,10 @@ def inside(root: str | os.PathLike, path: str | os.PathLike, what: str = "path")
     full = Path(path) if Path(path).is_absolute() else Path(root) / path
     full = full.resolve()
     if full != base and base not in full.parents:
-        raise UnsafePathError(f"{what} {str(path)!r} resolves to {full}, outside {base}; "
-                              "names of runs and profiles must be simple names such as "
-                              "'lenet-digits'")
+        raise UnsafePathError(f"{what} {str(path)!r} resolves to {full}, outside {base}: twophase "
+                              f"writes only inside {base} (a symbolic link must point inside it; "
+                              "run and profile names must be simple names such as "
+                              "'lenet-digits')")
     return full
 
 
@@ -457,6 +606,9 @@ def remove(*paths: str | os.PathLike, within: str | os.PathLike) -> None:
     """Delete files and folders (recursively); missing ones are ignored. Every path must lie
     inside the folder ``within`` (checked with :func:`inside` before anything is deleted); a
     symbolic link is removed itself (its location is checked, its target is left alone)."""
+    root = _ROOT.get()
+    if root is not None:
+        inside(root, within, "a folder to delete from")
     plan = []
     for p in map(Path, paths):
         if p.is_symlink():
@@ -476,15 +628,23 @@ def remove(*paths: str | os.PathLike, within: str | os.PathLike) -> None:
 
 
 def remove_stray_temps(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files (``.<name>.<random>.tmp``) that killed writers left under
-    ``folder``; call it only while holding the folder's lock. Returns the deleted files."""
+    """Delete the temporary files of :func:`atomic_write_bytes`
+    (``.<name>.twophase-<random>.tmp``, exactly) that killed writers left under ``folder``;
+    other files, symbolic links and folders linked from elsewhere are left alone. Call it only
+    while holding the folder's lock. Returns the deleted files."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    stray = [p for p in folder.rglob(".*.tmp") if p.is_file() and not p.is_symlink()]
+    stray = []
+    for top, _, files in os.walk(folder, followlinks=False):
+        for name in files:
+            p = Path(top) / name
+            if _TEMP_PATTERN.fullmatch(name) and stat.S_ISREG(os.lstat(p).st_mode):
+                stray.append(p)
     for p in stray:
+        inside(folder, p.parent, "a temporary file to delete")
         p.unlink(missing_ok=True)
-    return stray
+    return sorted(stray)
 
 
 def save_tokenizer(tokenizer: Any, folder: str | os.PathLike, stamp: str) -> Path:
@@ -494,6 +654,9 @@ def save_tokenizer(tokenizer: Any, folder: str | os.PathLike, stamp: str) -> Pat
 
     folder = Path(folder)
     remove(folder, within=folder.parent)
+    root = _ROOT.get()
+    if root is not None:  # the library writes the files itself: its folder is checked first
+        inside(root, folder, "the tokenizer folder")
     save_pretrained(tokenizer, folder)
     atomic_write_text(folder / "fingerprint.txt", stamp)
     return folder
@@ -506,6 +669,8 @@ def load_tokenizer(folder: str | os.PathLike, stamp: str) -> Any | None:
     marker = folder / "fingerprint.txt"
     if not marker.is_file() or read_text(marker).strip() != stamp:
         return None
+    for p in folder.iterdir():  # the library opens its files itself: none may block it
+        bounded.check_regular(p)
     from twophase.data.tokenizer import load_tokenizer as load_pretrained  # transformers: lazy
 
     try:

@@ -13,8 +13,10 @@ before every step from the step's index, so the schedule needs no state of its o
 
 After every epoch the model is evaluated (eval mode, no gradient) on the whole training set (with
 the labels it is trained on, i.e. the noisy ones under label noise) and on the test set; one row
-``epoch, train_loss, train_acc, test_loss, test_acc, seconds, train_acc_clean`` per epoch (epoch 0
-= the initialisation) is written to ``metrics.csv``. ``train_acc_clean`` is the accuracy on the
+``epoch, train_loss, train_acc, test_loss, test_acc, train_acc_clean`` per epoch (epoch 0
+= the initialisation) is written to ``metrics.csv``. The wall-clock seconds of each epoch go to
+``timing.csv`` (``epoch, seconds``) only, never into a checkpoint or ``metrics.csv``: two
+identical runs give byte-identical results, and only their timing differs. ``train_acc_clean`` is the accuracy on the
 training samples whose label the noise protocol left clean (the fit guard's measure,
 :func:`twophase.stats.fit.fit_guard`); without label noise it equals ``train_acc``.
 
@@ -31,13 +33,13 @@ scratch when there is none, so a deleted checkpoint is recomputed, never left mi
 ``metrics.csv`` is rewritten from the resume point's metrics first (a kill between the checkpoint
 and the table cannot leave it short).
 
-**Determinism.** ``runtime`` records the intra-op thread count (``torch.get_num_threads()``) and
-the device type the run was computed with. A resume with another thread count or device type is
-refused (:class:`~twophase.errors.DeterminismError`, naming the ``OMP_NUM_THREADS`` or
-``--device`` to use): the thread count changes the last bits of the reductions, so the weights from
+**Determinism.** ``runtime`` records the intra-op thread count (``torch.get_num_threads()``),
+the device type and the torch version the run was computed with. A resume with another thread
+count, device type or torch version is refused (:class:`~twophase.errors.DeterminismError`,
+naming the ``OMP_NUM_THREADS``, ``--device`` or torch version to use): the thread count changes the last bits of the reductions, so the weights from
 the first resumed epoch on. The count is not switched inside the process because
 ``torch.set_num_threads`` with two or more threads corrupts batched LAPACK calls
-(``torch.linalg.solve``) in the torch 2.14 CUDA build this project pins. Under these two conditions
+(``torch.linalg.solve``) in the torch 2.14 CUDA build this project pins. Under these conditions
 a killed run ends **bit-identical** to an uninterrupted one on CPU (CUDA kernels may be
 non-deterministic).
 
@@ -76,6 +78,7 @@ from twophase.pipeline.optim import StepSchedule, make_optimizer
 
 __all__ = [
     "METRIC_COLUMNS",
+    "TIMING_FILE",
     "InputAdapter",
     "resolve_device",
     "iterate_batches",
@@ -93,8 +96,9 @@ __all__ = [
     "restore_rng",
 ]
 
-METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
-                  "train_acc_clean"]
+METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "train_acc_clean"]
+#: the file of the wall-clock seconds per epoch (``epoch, seconds``), apart from the results
+TIMING_FILE = "timing.csv"
 #: ``kind`` of the checkpoint payload files.
 CHECKPOINT_KIND = "checkpoint"
 
@@ -320,8 +324,31 @@ def checkpoint_problem(path: Path, fingerprint: str, epoch: int | None = None) -
         return str(exc)
     if head.get("fingerprint") != fingerprint:
         return f"{path} was written by other settings (fingerprint {str(head.get('fingerprint'))[:12]})"
+    problem = _record_problem(head)
+    if problem:
+        return f"{path} is damaged ({problem})"
     if epoch is not None and head.get("epoch") != epoch:
         return f"{path} holds epoch {head.get('epoch')}, not {epoch}"
+    return None
+
+
+def _record_problem(head: storage.PayloadHeader) -> str | None:
+    """What is wrong with the plain data of a checkpoint's header (``None``: nothing): an integer
+    ``epoch >= 0``, a ``runtime`` with a positive integer thread count and device and torch
+    names, and ``epoch + 1`` rows of ``metrics`` (mappings)."""
+    epoch, runtime, metrics = head.get("epoch"), head.get("runtime"), head.get("metrics")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        return f"epoch {str(epoch)[:40]!r} is not an integer >= 0"
+    if not isinstance(runtime, dict):
+        return "no runtime record"
+    threads = runtime.get("threads")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        return f"runtime.threads {str(threads)[:40]!r} is not a positive integer"
+    if not all(isinstance(runtime.get(k), str) for k in ("device", "torch")):
+        return "runtime.device or runtime.torch is not a name"
+    if not isinstance(metrics, list) or len(metrics) != epoch + 1 or \
+            not all(isinstance(row, dict) for row in metrics):
+        return f"metrics do not hold {epoch + 1} rows"
     return None
 
 
@@ -349,6 +376,8 @@ def _resume_point(out: Path, fingerprint: str, schedule: set[int]) -> tuple[Path
     head = None
     try:
         head = storage.read_header(last, CHECKPOINT_KIND)
+        if _record_problem(head) is not None:
+            head = None  # damaged: fall back to the kept checkpoints
     except FileNotFoundError:
         pass
     except RunFileError:
@@ -456,12 +485,29 @@ def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) 
             f"{path} was computed on {recorded['device']}; resuming on {device.type} would not "
             f"continue it bit for bit: pass --device {recorded['device']} (or delete {out} to "
             f"retrain on {device.type})")
-    threads = int(recorded.get("threads", torch.get_num_threads()))
+    threads = recorded.get("threads", torch.get_num_threads())
     if threads != torch.get_num_threads():
         raise DeterminismError(
             f"{path} was computed with {threads} intra-op thread(s) and this process has "
             f"{torch.get_num_threads()}; a resume with another count is not bit-identical: run "
             f"with OMP_NUM_THREADS={threads} (or delete {out} to retrain)")
+    version = recorded.get("torch", torch.__version__)
+    if version != torch.__version__:
+        raise DeterminismError(
+            f"{path} was computed with torch {version} and this process has torch "
+            f"{torch.__version__}; a resume under another torch version is not bit-identical: "
+            f"install torch=={version} (or delete {out} to retrain)")
+
+
+def _read_timing(out: Path, start: int) -> list[dict]:
+    """The recorded seconds of epochs ``0..start`` from ``timing.csv`` (timing only: a missing or
+    unreadable table gives none, never an error)."""
+    try:
+        table = storage.load_csv(out / TIMING_FILE)
+        return [{"epoch": int(r["epoch"]), "seconds": float(r["seconds"])}
+                for r in table.to_dict(orient="records") if int(r["epoch"]) <= start]
+    except (FileNotFoundError, RunFileError, KeyError, TypeError, ValueError):
+        return []
 
 
 def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, extra_config,
@@ -484,15 +530,19 @@ def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, 
     runtime = runtime_record(device)
     rows: list[dict] = []
 
-    def metrics_row(epoch: int, seconds: float) -> dict:
+    timing: list[dict] = []
+
+    def metrics_row(epoch: int) -> dict:
         tr = _train_metrics(model, train_set, adapter, device, config.eval_batch_size, clean_mask)
         te = (evaluate(model, test_set, adapter, device, config.eval_batch_size)
               if test_set is not None else (float("nan"), float("nan")))
         return {"epoch": epoch, "train_loss": tr[0], "train_acc": tr[1], "test_loss": te[0],
-                "test_acc": te[1], "seconds": seconds, "train_acc_clean": tr[2]}
+                "test_acc": te[1], "train_acc_clean": tr[2]}
 
     def write_metrics() -> None:
         storage.atomic_save_csv(out / "metrics.csv", pd.DataFrame(rows, columns=METRIC_COLUMNS))
+        storage.atomic_save_csv(out / TIMING_FILE, pd.DataFrame(timing, columns=["epoch",
+                                                                                "seconds"]))
 
     def save(epoch: int) -> None:
         ckpt = {
@@ -516,13 +566,15 @@ def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, 
         restore_rng(ckpt["rng_state"], generator)
         rows = list(ckpt["metrics"])
         start = int(ckpt["epoch"])
+        timing = _read_timing(out, start)
         write_metrics()  # a kill between last.safetensors and metrics.csv left it short
         if not from_last:  # last.safetensors is damaged or ahead of a missing checkpoint
             storage.save_payload(last_path(out), ckpt, CHECKPOINT_KIND)
     else:
         seed_everything(config.seed)
         generator.manual_seed(config.seed)
-        rows.append(metrics_row(0, 0.0))
+        rows.append(metrics_row(0))
+        timing.append({"epoch": 0, "seconds": 0.0})
         _check_finite(model, rows[-1], 0, config, out)
         save(0)
         start = 0
@@ -544,9 +596,11 @@ def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        row = metrics_row(epoch, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        row = metrics_row(epoch)
         _check_finite(model, row, epoch, config, out)
         rows.append(row)
+        timing.append({"epoch": epoch, "seconds": seconds})
         save(epoch)
         bar.set_postfix(train=f"{row['train_loss']:.3f}", test=f"{row['test_loss']:.3f}")
         if on_epoch is not None:

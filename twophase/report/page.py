@@ -17,7 +17,9 @@ object that displays twice over:
   the caption and alt text given, at the figure's natural width (at most the text column, see
   :data:`twophase.report.plots.PAGE_WIDTH`), and ``{download}`` links that copy the files into
   the built site;
-- in JupyterLab, as HTML: the image inline with its caption, the table with its caption.
+- in JupyterLab, as HTML: the image inline with its caption, the table with its caption;
+- a figure also as ``image/png`` (at its display width), for every other front end and nbconvert
+  target (PDF, LaTeX, gallery thumbnails), which would otherwise get a directive with a path.
 
 The intro of the book opens with the results table that the summary notebook publishes with
 :meth:`Page.publish_intro` (read back by :mod:`twophase.book.sphinx_ext`).
@@ -30,7 +32,6 @@ import html
 import io
 import re
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -126,6 +127,11 @@ class FigureBlock:
         return (f"```{{figure}} {book_path(self.path)}\n:name: {self.name}\n"
                 f":alt: {_one_line(self.alt)}\n:width: {self.width_px}px\n\n"
                 f"{self.caption.strip()}\n```\n")
+
+    def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
+        """The PNG itself, for front ends and nbconvert targets (PDF, LaTeX, thumbnails) that
+        take neither the MyST directive nor the HTML."""
+        return self.path.read_bytes(), {"width": self.width_px}
 
     def _repr_html_(self) -> str:
         data = base64.b64encode(self.path.read_bytes()).decode("ascii")
@@ -247,8 +253,11 @@ class Page:
             folder.
         run: the run of a per-run page (``None`` for a page of the whole profile).
         folder: where the files go; default :func:`files_dir`, emptied first so that a page holds
-            only the files of its latest execution (a temporary folder when the package is
-            installed without its checkout, so there is no book to publish into).
+            only the files of its latest execution. When the package is installed without its
+            checkout (a downloaded notebook run against ``pip install twophase``), there is no
+            book to publish into: the files go next to the executed notebook, into
+            ``<notebook>_files[/<run>]`` of the kernel's working directory (nbconvert's
+            convention), and nothing is left in a temporary folder.
     """
 
     def __init__(self, profile: str, notebook: str, run: str | None = None, *,
@@ -259,7 +268,7 @@ class Page:
                 folder = files_dir(profile, notebook, run)
                 shutil.rmtree(folder, ignore_errors=True)
             except FileNotFoundError:  # no checkout: nothing to publish into
-                folder = tempfile.mkdtemp(prefix=f"twophase-{notebook}-")
+                folder = Path.cwd() / f"{notebook}_files" / (run or "")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._files: list[tuple[Path, str]] = []
@@ -343,10 +352,14 @@ class Page:
             items = [(zpath, "all files of this page")] + items
         return Downloads(items, heading)
 
-    def publish_intro(self, block: TableBlock) -> Path:
+    def publish_intro(self, block: TableBlock) -> Path | None:
         """Write ``block`` as the results table that opens the book's intro (the intro's
-        ``{twophase-results}`` directive reads it) under a label of its own."""
-        path = intro_results_path(self.profile)
+        ``{twophase-results}`` directive reads it) under a label of its own; ``None`` (nothing
+        written) when the package is installed without its checkout, which has no book."""
+        try:
+            path = intro_results_path(self.profile)
+        except FileNotFoundError:
+            return None
         path.parent.mkdir(parents=True, exist_ok=True)
         intro = TableBlock(block.frame, label("tbl", "intro", "results"), block.caption,
                            block.links)
