@@ -1,33 +1,36 @@
-"""Benchmark: exact, canonical AND-OR splits against HiGHS, the previous first-order solver and the
-lab-style SGD, per game, in one run.
+"""Benchmark: the exact, canonical, certified AND-OR split against HiGHS, per family of games, with
+totals and means beside the medians (the totals are what the book's budgets pay).
 
-Run (from the repository root):
-    .venv/bin/python benchmarks/bench_decompose.py [--quick] [--runs-root runs] [--threads 1]
+Run (from the repository root, on a quiet machine; after ``make book`` for the network games):
+    .venv/bin/python benchmarks/bench_decompose.py [--quick] [--games G] [--runs-root runs]
 
-Games, for n = 8 and n = 10:
-  * "network": games of trained networks.  With ``--runs-root`` holding the quick profile's runs
-    (``make book``), the rewards of ``lenet-digits`` and ``mlp-digits`` at every checkpoint (n=10)
-    and of the MLP of the tests (n=8); without them, the MLP of the tests (an MLP trained on real
-    digits, its central pixels as players) at initialisation and after training, for both n;
-  * "planted": sums of 5 AND and 5 OR unanimity games with N(0, 1) weights plus N(0, 0.01^2).
+Games, one row per family and n:
+  * network games, split by checkpoint into ``init`` (epoch 0), ``early`` (epochs up to a tenth
+    of the training) and ``late`` (the rest): with ``--runs-root`` holding the quick profile's
+    runs, the stored rewards of ``lenet-digits`` and ``mlp-digits`` (n = 10) and of
+    ``dgcnn-digits`` (n = 8); without them, the MLP of the tests trained on real digits (central
+    pixels as players) at initialisation and after training (``init`` / ``late``);
+  * ``planted``: sums of 5 AND and 5 OR unanimity games with N(0, 1) weights plus N(0, 0.01^2).
+``--games G`` games per family, drawn with a fixed seed (``--games 0``: every game).
 
-Methods, each game solved on its own (1 thread unless --threads), times per game:
-  * HiGHS: interior point + crossover on the compact LP with the canonical costs (the strongest
-    exact baseline; twophase.interactions.lp.solve_highs);
-  * PDHG-3000: the previous solver (``method="pdhg"``, 3000 iterations, batched), with its
-    certified gap;
-  * lab SGD: the lab's optimiser (dense matrices, SGD momentum 0.9, 20,000 iterations, lr 1e-5 ->
-    1e-6), timed on ``--ref-iters`` iterations of a few games and extrapolated (said so);
-  * ours: ``decompose_and_or`` (exact, canonical, certified; the time to the certified 0.1 % gap is
-    the time to the canonical split, since the split is exact when it is returned).
-Ratios are per game against HiGHS (median over games) and of the totals.  Machines are noisy:
-quote medians.
+Each game is solved on its own, 1 thread, as the pipeline stores it: **both tie-breaks**
+(``decompose_band``: the canonical low-order split and the high-order one), certified. The
+baseline solves the same two LPs with HiGHS (interior point + crossover on the compact LP,
+``twophase.interactions.lp.solve_highs``), the strongest exact solver available here. The ratio
+columns are HiGHS's time over ours: of the medians, and of the totals (= of the means).
+
+Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
+  * warm starts along the checkpoints of one sample (the previous optimal basis stays dual
+    feasible when only v changes): the dual simplex from the neighbour's basis took more pivots
+    than a cold start (median about 2x, up to 13,000 pivots) and more often met a singular basis;
+  * ``fastmath`` in the numba kernels: about 1.1-1.3x faster per game, removed because its
+    reassociation made the tie-break tensors depend on how numba compiled the kernel (cold vs
+    warm cache, 1e-4 differences): the same bits everywhere come first.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
@@ -38,8 +41,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.helpers.games import trained_mlp_games  # noqa: E402
-from twophase.interactions import decompose_and_or, fold_singletons  # noqa: E402
+from twophase.interactions import decompose_band  # noqa: E402
+from twophase.interactions.exact import Engine  # noqa: E402
 from twophase.interactions.lp import costs, solve_highs  # noqa: E402
+
+Q_BOUND = 0.02
+#: quick-profile runs whose stored rewards are the network games, by n
+RUNS = {10: ("lenet-digits", "mlp-digits"), 8: ("dgcnn-digits",)}
+#: a checkpoint is "early" up to this share of the run's last epoch
+EARLY_SHARE = 0.1
 
 
 def planted_games(n: int, samples: int, seed: int = 0) -> torch.Tensor:
@@ -56,130 +66,103 @@ def planted_games(n: int, samples: int, seed: int = 0) -> torch.Tensor:
     return out
 
 
-def network_games(n: int, count: int, runs_root: Path | None) -> tuple[torch.Tensor, str]:
-    """Games of trained networks: quick-run rewards when present (n = 10), else the tests' MLP."""
-    if runs_root is not None and n == 10:
+def _families_of_run(v: torch.Tensor, epochs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``(C, S, 2^n)`` rewards split by checkpoint into init / early / late games ``(B, 2^n)``."""
+    last = float(epochs.max())
+    kind = ["init" if e == 0 else "early" if e <= EARLY_SHARE * last else "late"
+            for e in epochs.tolist()]
+    return {k: v[[i for i, x in enumerate(kind) if x == k]].reshape(-1, v.shape[-1])
+            for k in ("init", "early", "late")}
+
+
+def network_families(n: int, runs_root: Path | None) -> tuple[dict[str, torch.Tensor], str]:
+    """Network games by family: the quick runs' rewards when current, else the tests' MLP."""
+    found: dict[str, list[torch.Tensor]] = {"init": [], "early": [], "late": []}
+    names = []
+    if runs_root is not None:
         from twophase.pipeline.results import MissingResultsError, open_results
 
-        parts = []
-        for name in ("lenet-digits", "mlp-digits"):
+        for name in RUNS.get(n, ()):
             try:
-                v = open_results("quick", name, runs_root).rewards()["v"]
+                r = open_results("quick", name, runs_root).rewards()
             except MissingResultsError:
                 continue
-            parts.append(v.reshape(-1, v.shape[-1]))
-        if parts:
-            allv = torch.cat(parts).double()
-            pick = torch.randperm(len(allv), generator=torch.Generator().manual_seed(0))[:count]
-            return allv[pick], "quick runs lenet-digits + mlp-digits, all checkpoints"
-    per = max(1, math.ceil(count / 2))
-    return trained_mlp_games(n=n, samples=per, steps=(0, 300))[:count], "MLP on digits (init + trained)"
+            names.append(name)
+            for k, g in _families_of_run(r["v"].double(), r["epochs"]).items():
+                found[k].append(g)
+    if names:
+        return ({k: torch.cat(g) for k, g in found.items() if g},
+                f"quick runs {', '.join(names)}, every checkpoint")
+    v = trained_mlp_games(n=n, samples=10, steps=(0, 300))
+    return {"init": v[:10], "late": v[10:]}, "the tests' MLP on digits (init, trained)"
 
 
-def lab_sgd(v: torch.Tensor, q_bound: float, lr0: float, niter: int):
-    """One game, lab style (dense matrices built row by row, SGD momentum 0.9).  Returns (folded
-    objective, seconds)."""
+def _pick(v: torch.Tensor, games: int, seed: int) -> torch.Tensor:
+    if games <= 0 or games >= len(v):
+        return v
+    return v[torch.randperm(len(v), generator=torch.Generator().manual_seed(seed))[:games]]
+
+
+def time_highs(v: torch.Tensor) -> list[float]:
+    """Seconds per game for HiGHS on both tie-breaks' LPs."""
     n = v.shape[-1].bit_length() - 1
-    t0 = time.perf_counter()
-    L = 1 << n  # noqa: N806
-    full = L - 1
-    m_and, m_or = torch.zeros(L, L), torch.zeros(L, L)
-    cols = torch.arange(L)
-    pc = torch.tensor([bin(t).count("1") for t in range(L)])
-    for s in range(L):
-        sub = (cols & ~s) == 0
-        sign = (-1.0) ** (bin(s).count("1") - pc[sub]).double()
-        m_and[s, sub] = sign.float()
-        if s == 0:
-            m_or[0, 0] = 1.0
-        else:
-            m_or[s, full ^ cols[sub]] = -sign.float()
-    v = v.float()
-    bound = q_bound * float((v[-1] - v[0]).abs())
-    gamma = torch.zeros_like(v, requires_grad=True)
-    q = torch.zeros_like(v, requires_grad=True)
-    opt = torch.optim.SGD([gamma, q], lr=lr0, momentum=0.9)
-    lrs = torch.logspace(math.log10(lr0), math.log10(lr0) - 1, niter)
-    for it in range(niter):
-        opt.param_groups[0]["lr"] = float(lrs[it])
-        with torch.no_grad():
-            q.clamp_(-bound, bound)
-        w = 0.5 * (v + q)
-        loss = (m_and @ (w + gamma)).abs().sum() + (m_or @ (w - gamma)).abs().sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        q.clamp_(-bound, bound)
-        w = 0.5 * (v + q)
-        i_and, i_or = fold_singletons(m_and @ (w + gamma), m_or @ (w - gamma))
-    return float(i_and.abs().sum() + i_or.abs().sum()), time.perf_counter() - t0
+    both = (costs(n, "low-order"), costs(n, "high-order"))
+    out = []
+    for vb in v.numpy():
+        s = float(np.abs(vb).max()) or 1.0
+        t = time.perf_counter()
+        for c in both:
+            solve_highs(vb / s, Q_BOUND * abs(vb[-1] - vb[0]) / s, c)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def time_ours(v: torch.Tensor) -> tuple[list[float], int, int]:
+    """Seconds per game for ``decompose_band``; games certified; games the simplex finished."""
+    out, certified, simplex = [], 0, 0
+    for b in range(len(v)):
+        t = time.perf_counter()
+        band = decompose_band(v[b], q_bound=Q_BOUND, workers=1)
+        out.append(time.perf_counter() - t)
+        certified += int(bool(band.low.converged) and bool(band.high.converged))
+        simplex += int(int(band.low.engine) == Engine.SIMPLEX)
+    return out, certified, simplex
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer games")
-    ap.add_argument("--games", type=int, default=None, help="games per family and n")
+    ap.add_argument("--quick", action="store_true", help="6 games per family")
+    ap.add_argument("--games", type=int, default=None, help="games per family (0: all)")
     ap.add_argument("--runs-root", type=Path, default=Path("runs"))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--ref-iters", type=int, default=300, help="lab SGD iterations actually run")
-    ap.add_argument("--ref-games", type=int, default=2)
-    ap.add_argument("--ns", type=str, default="8,10")
+    ap.add_argument("--ns", type=str, default="10,8")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    count = args.games or (6 if args.quick else 20)
+    torch.set_num_threads(1)
+    games = args.games if args.games is not None else (6 if args.quick else 20)
     runs_root = args.runs_root if args.runs_root.exists() else None
-    decompose_and_or(planted_games(4, 2))  # compile the simplex kernels outside the timings
-    print(f"threads={args.threads}; per-game times in seconds (medians over games); "
-          f"lab SGD: {args.ref_iters} iterations of {args.ref_games} games, scaled to 20,000\n")
-    hdr = (f"{'n':>2} {'games':8} {'B':>3} | {'HiGHS':>7} | {'PDHG-3000':>9} {'gap med':>8} "
-           f"{'obj/LP-1':>9} | {'lab SGD':>8} {'obj/LP-1*':>9} | {'ours':>7} {'mean':>7} "
-           f"{'cert.':>6} {'simplex':>7} | {'HiGHS/ours':>10} {'totals':>7}")
-    print(hdr)
-    print("-" * len(hdr))
+    decompose_band(planted_games(4, 2))  # compile the kernels outside the timings
+    hdr = (f"{'n':>2} {'family':8} {'games':>5} | {'HiGHS med':>9} {'mean':>6} {'total':>7} | "
+           f"{'ours med':>8} {'mean':>6} {'total':>7} {'cert.':>5} {'simplex':>7} | "
+           f"{'x med':>6} {'x total':>7}")
+    print("seconds per game, both tie-breaks, 1 thread\n" + hdr + "\n" + "-" * len(hdr))
     notes = []
     for n in (int(x) for x in args.ns.split(",")):
-        c = costs(n, "low-order")
-        for family in ("network", "planted"):
-            if family == "network":
-                v, source = network_games(n, count, runs_root)
-                notes.append(f"n={n} network games: {source}")
-            else:
-                v = planted_games(n, count, seed=n)
-            B = v.shape[0]  # noqa: N806
-            t_highs, opt = [], []
-            for b in range(B):
-                vb = v[b].numpy()
-                s = float(np.abs(vb).max()) or 1.0
-                t = time.perf_counter()
-                x, _, _ = solve_highs(vb / s, 0.02 * abs(vb[-1] - vb[0]) / s, c)
-                t_highs.append(time.perf_counter() - t)
-                opt.append(float(np.abs(x).sum() * s))
-            opt_t = torch.tensor(opt, dtype=torch.float64)
-            t_ours, engines, cert = [], [], []
-            for b in range(B):
-                t = time.perf_counter()
-                res = decompose_and_or(v[b], workers=1)
-                t_ours.append(time.perf_counter() - t)
-                engines.append(int(res.engine))
-                cert.append(bool(res.converged))
-            t = time.perf_counter()
-            pd = decompose_and_or(v, method="pdhg", tie_break="none", max_iter=3000)
-            t_pd = (time.perf_counter() - t) / B
-            lab = [lab_sgd(v[b], 0.02, 1e-5, args.ref_iters) for b in range(min(args.ref_games, B))]
-            t_lab = statistics.median(t * 20000 / args.ref_iters for _, t in lab)
-            lab_gap = statistics.median(o / opt[b] - 1 for b, (o, _) in enumerate(lab))
-            ratio = statistics.median(h / o for h, o in zip(t_highs, t_ours, strict=True))
-            print(f"{n:2d} {family:8} {B:3d} | {statistics.median(t_highs):7.3f} | {t_pd:9.3f} "
-                  f"{float(pd.relative_gap.median()):8.4f} "
-                  f"{float((pd.objective / opt_t - 1).median()):9.4f} | {t_lab:8.1f} {lab_gap:9.3f} | "
-                  f"{statistics.median(t_ours):7.3f} {statistics.mean(t_ours):7.3f} "
-                  f"{sum(cert) / B:6.2f} {engines.count(0) / B:7.2f} | {ratio:9.1f}x "
-                  f"{sum(t_highs) / sum(t_ours):6.1f}x")
+        families, source = network_families(n, runs_root)
+        notes.append(f"n={n} network games: {source}")
+        families["planted"] = planted_games(n, max(games, 1) if games else 20, seed=n)
+        for family, v in families.items():
+            v = _pick(v, games, seed=n)
+            th = time_highs(v)
+            to, certified, simplex = time_ours(v)
+            print(f"{n:2d} {family:8} {len(v):5d} | {statistics.median(th):9.3f} "
+                  f"{statistics.mean(th):6.3f} {sum(th):7.2f} | {statistics.median(to):8.3f} "
+                  f"{statistics.mean(to):6.3f} {sum(to):7.2f} {certified / len(v):5.2f} "
+                  f"{simplex / len(v):7.2f} | {statistics.median(th) / statistics.median(to):5.1f}x "
+                  f"{sum(th) / sum(to):6.1f}x")
+            sys.stdout.flush()
     print("\n" + "\n".join(notes))
-    print("cert.: share of games certified within 0.1 % of the LP optimum; simplex: share solved by "
-          "the parametric simplex (the rest by HiGHS); totals: sum of HiGHS times / sum of ours; "
-          "obj/LP-1*: the lab SGD's objective after the iterations actually run.")
+    print("cert.: share of games whose both splits are certified within 0.1 % of the LP optimum; "
+          "simplex: share the parametric simplex finished (the rest went to HiGHS); x med / "
+          "x total: HiGHS's median / total time over ours.")
 
 
 if __name__ == "__main__":

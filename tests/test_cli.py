@@ -220,7 +220,7 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("argv", [["-h"], ["book", "-h"], ["book", "build", "-h"],
                                   ["book", "run", "-h"], ["run", "-h"], ["train", "-h"],
-                                  ["list", "-h"]])
+                                  ["list", "-h"], ["notebooks", "copy", "-h"]])
 def test_every_command_has_help(capsys, argv):
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
@@ -252,3 +252,16 @@ def test_every_positional_argument_has_help():
 
     missing = [(prog, a.dest) for prog, a in walk(cli.build_parser()) if not a.help]
     assert not missing
+
+
+def test_notebooks_copy(tmp_path, capsys):
+    from pathlib import Path
+
+    notebooks = sorted(p.name for p in (Path(cli.__file__).parents[1] / "notebooks")
+                       .glob("[0-9][0-9]_*.ipynb"))
+    assert cli.main(["notebooks", "copy", str(tmp_path / "nb")]) == 0
+    assert sorted(p.name for p in (tmp_path / "nb").iterdir()) == notebooks
+    assert f"{len(notebooks)} notebook(s) of twophase" in capsys.readouterr().out
+    assert cli.main(["notebooks", "copy", str(tmp_path / "nb")]) == 1  # no silent overwrite
+    _one_line_error(capsys, "pass --force to overwrite them")
+    assert cli.main(["notebooks", "copy", "--force", str(tmp_path / "nb")]) == 0

@@ -50,6 +50,18 @@ def test_a_planted_and_or_structure_is_recovered(model):
     torch.testing.assert_close(neg[0], torch.tensor([0, -1.5, 0, 0, 0], dtype=neg.dtype))
 
 
+def test_salient_lists_the_planted_terms_strongest_first():
+    x = torch.ones(2, 5, dtype=torch.float64)
+    table = twophase.explain(TwoClass(), x, torch.arange(5), baseline=0.0, q_bound=0.0).salient()
+    assert list(table.columns) == ["sample", "target", "kind", "players", "order", "value"]
+    for b in (0, 1):
+        rows = table[table["sample"] == b]
+        assert list(zip(rows["kind"], rows["players"], rows["order"], strict=True)) == [
+            ("AND", "0,1", 2), ("OR", "2,3", 2), ("AND", "1,4", 2)]
+        assert rows["value"].tolist() == pytest.approx([3.0, 2.0, -1.5], abs=1e-6)
+        assert set(rows["target"]) == {1}
+
+
 def test_with_the_papers_q_bound_the_planted_terms_dominate():
     x = torch.ones(3, 5)
     e = twophase.explain(TwoClass(), x, torch.arange(5), target=1)

@@ -103,3 +103,10 @@ def test_missing_modules_and_require(monkeypatch):
     assert isinstance(info.value, ImportError)
     with pytest.raises(KeyError, match="valid extras: book, bench"):
         require("nope", "x")
+
+
+def test_notebooks_copy_without_torch_or_the_book_stack(tmp_path):
+    proc, imported = _base_install(tmp_path, "notebooks", "copy", str(tmp_path / "nb"))
+    assert proc.returncode == 0, proc.stderr
+    assert imported == []
+    assert any((tmp_path / "nb").glob("0[0-9]_*.ipynb"))

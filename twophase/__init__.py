@@ -22,6 +22,10 @@ from __future__ import annotations
 import importlib
 from importlib import metadata as _metadata
 
+from twophase import cpu_dispatch as _cpu_dispatch
+
+_cpu_dispatch.pin()  # before torch, numba or NumPy pick their kernels (module docstring there)
+
 try:
     __version__ = _metadata.version("twophase")
 except _metadata.PackageNotFoundError:  # a source tree that is not installed
@@ -40,6 +44,7 @@ _EXPORTS = {
     "decompose_and_or": "interactions.decompose",
     "decompose_and_or_lp": "interactions.decompose",
     "decompose_band": "interactions.decompose",
+    "decompose_first_order": "interactions.decompose",
     "AndOrBand": "interactions.decompose",
     "TieBreak": "interactions.lp",
     "salient_threshold": "stats.salience",

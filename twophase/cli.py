@@ -1,4 +1,5 @@
-"""Command line: ``twophase list | train | eval | rewards | interactions | run | book``.
+"""Command line: ``twophase list | train | eval | rewards | interactions | run | book |
+notebooks``.
 
 The stage commands share the stage names of :mod:`twophase.pipeline.run`; each runs the stages of
 one run in order *up to* the one it names (finished stages are skipped), ``run`` runs all four
@@ -16,6 +17,7 @@ for some or all runs of a profile. Examples::
         --slurm-account lab --slurm-mem 32G --slurm-option mail-type=END
     twophase run quick --all --shard 2/4  # the 2nd, 6th, ... run (host 2 of 4)
     twophase book all --profile quick     # = python -m twophase.book all --profile quick
+    twophase notebooks copy ~/twophase-notebooks   # the notebooks of the installed version
 
 Every expected failure (:class:`twophase.errors.TwophaseError`, a missing dataset, a full disk, a
 read-only or unreadable file) prints one message, ``twophase: error: ...``, and exits non-zero
@@ -192,6 +194,15 @@ def _submit(args, configs) -> int:
     return 0
 
 
+def _cmd_notebooks_copy(args) -> int:
+    from twophase.notebook_files import copy_notebooks
+
+    written = copy_notebooks(args.dir, force=args.force)
+    print(f"{len(written)} notebook(s) of twophase {__version__} copied to {Path(args.dir)}: "
+          + ", ".join(p.name for p in written))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="twophase",
@@ -259,6 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description=book_cli.DESCRIPTION)
     book_cli.configure(p)
     p.set_defaults(func=book_cli.run)
+
+    p = sub.add_parser("notebooks", help="the notebooks of the installed version")
+    nb_sub = p.add_subparsers(dest="notebooks_command", metavar="ACTION")
+    nb_sub.required = True
+    c = nb_sub.add_parser("copy", help="copy the notebooks into a folder (created if missing)",
+                          description="Copy the notebooks of the installed twophase version "
+                                      "into DIR; run them there with JupyterLab or papermill "
+                                      "(runs_root: the folder of the runs, default <DIR>/runs).")
+    c.add_argument("dir", metavar="DIR", help="folder to copy the notebooks into")
+    c.add_argument("--force", action="store_true", help="overwrite notebooks already in DIR")
+    c.set_defaults(func=_cmd_notebooks_copy)
     return parser
 
 

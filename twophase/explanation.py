@@ -42,6 +42,7 @@ from twophase.game.players import FeatureMaskPlayers, Players
 from twophase.game.rewards import Reward
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from twophase.interactions.result import AndOrResult
@@ -56,8 +57,9 @@ class Explanation:
     Attributes:
         v: ``(B, 2**n)`` rewards of the masked samples, by bitmask (bit ``i`` = player ``i``
             present): ``v[:, 0]`` with every player at its baseline, ``v[:, -1]`` on ``x``.
-        split: the certified canonical AND-OR split (:class:`~twophase.interactions.result.
-            AndOrResult`; its ``I_and``, ``I_or``, ``q``, ``objective``, ``lower_bound``).
+        split: the certified canonical AND-OR split
+            (:class:`~twophase.interactions.result.AndOrResult`; its ``I_and``, ``I_or``,
+            ``q``, ``objective``, ``lower_bound``).
         target: ``(B,)`` the class each sample's reward is about.
         reward: the reward's name (``"log-odds"`` by default).
     """
@@ -101,6 +103,28 @@ class Explanation:
         pairs = [signed_order_curve(self.I_and[b:b + 1], self.I_or[b:b + 1], tau[b])
                  for b in range(self.v.shape[0])]
         return torch.stack([p for p, _ in pairs]), torch.stack([q for _, q in pairs])
+
+    def salient(self, ratio: float = 0.03) -> pd.DataFrame:
+        """The salient interactions (``|I| >= ``:meth:`threshold`, orders 1 to ``n``: the empty
+        set's term is the baseline output ``v(x_empty)``) of every sample, one row each, strongest
+        first per sample: ``sample``, ``target``, ``kind`` (``"AND"``/``"OR"``), ``players`` (the
+        subset, e.g. ``"0,3"``), ``order`` and ``value``."""
+        import pandas as pd
+
+        tau = self.threshold(ratio)
+        rows = []
+        for b in range(self.v.shape[0]):
+            for kind, values in (("AND", self.I_and[b]), ("OR", self.I_or[b])):
+                for mask in torch.nonzero(values[1:].abs() >= tau[b]).flatten().add(1).tolist():
+                    members = [i for i in range(self.n) if mask >> i & 1]
+                    rows.append({"sample": b, "target": int(self.target[b]), "kind": kind,
+                                 "players": ",".join(map(str, members)),
+                                 "order": len(members), "value": float(values[mask])})
+        frame = pd.DataFrame(rows, columns=["sample", "target", "kind", "players", "order",
+                                            "value"])
+        strength = frame["value"].abs()
+        return frame.assign(_s=-strength).sort_values(["sample", "_s"], kind="stable") \
+            .drop(columns="_s").reset_index(drop=True)
 
     def figure(self, title: str = "", ratio: float = 0.03) -> Figure:
         """P1 Fig. 2's panels for these samples: salient positive and negative strength by

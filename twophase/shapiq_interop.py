@@ -45,7 +45,7 @@ def to_shapiq(interactions: Tensor, *, index: str = "Moebius", baseline_value: f
 
     Raises:
         ValueError: not one vector of a power-of-two length.
-        MissingExtraError: shapiq is not installed.
+        twophase.extras.MissingExtraError: shapiq is not installed.
     """
     require("bench", "twophase.shapiq_interop.to_shapiq")
     from shapiq import InteractionValues
@@ -75,7 +75,7 @@ def from_shapiq(values: Any, *, index: str | None = "Moebius") -> Tensor:
 
     Raises:
         ValueError: ``values`` has another index than ``index``, or a player out of range.
-        MissingExtraError: shapiq is not installed.
+        twophase.extras.MissingExtraError: shapiq is not installed.
     """
     require("bench", "twophase.shapiq_interop.from_shapiq")
     if index is not None and values.index != index:

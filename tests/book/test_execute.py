@@ -139,3 +139,51 @@ def test_a_notebook_opened_in_notebooks_reads_the_root_runs_folder(tmp_path, mon
     assert not (project / "notebooks" / "runs").exists()
     text = out.read_text(encoding="utf-8")
     assert "mlp-digits" in text and "image/png" in text
+    # the page's files next to the notebook, not into the book of this checkout
+    assert (project / "notebooks" / "02_two_phase_files" / "mlp-digits" / "metrics.csv").is_file()
+
+
+def _tree(folder: Path) -> list[tuple[str, int]]:
+    return sorted((p.relative_to(folder).as_posix(), p.stat().st_mtime_ns)
+                  for p in folder.rglob("*")) if folder.is_dir() else []
+
+
+def test_the_book_runner_alone_tells_the_kernels_to_publish_into_the_book(monkeypatch):
+    from twophase.book.execute import _kernel_environment
+    from twophase.report.page import BOOK_FILES_ENV, files_dir, intro_results_path, page_folder
+
+    monkeypatch.delenv(BOOK_FILES_ENV, raising=False)
+    assert page_folder("02_two_phase", "r") == (Path.cwd() / "02_two_phase_files" / "r", False)
+    with _kernel_environment("smoke", jobs=1):
+        assert os.environ[BOOK_FILES_ENV] == str(book.generated_dir("smoke") / "files")
+        # a kernel of the runner publishes where the book reads (files, the intro's table)
+        assert page_folder("02_two_phase", "r") == (files_dir("smoke", "02_two_phase", "r"), True)
+        assert Path(os.environ[BOOK_FILES_ENV]) / "intro-results.md" == intro_results_path("smoke")
+    assert BOOK_FILES_ENV not in os.environ
+
+
+@pytest.mark.book
+def test_raw_papermill_in_the_checkout_writes_next_to_the_notebook(tmp_path):
+    """The notebook 08_your_model executed as a user would (papermill in a folder of theirs,
+    this checkout's package): its files land in that folder, the book build's files and /tmp
+    are untouched."""
+    import tempfile
+
+    from twophase.book.notebooks import generated_dir, project_root
+
+    book_files = generated_dir("quick") / "files" / "08_your_model"
+    before, temp_before = _tree(book_files), set(Path(tempfile.gettempdir()).iterdir())
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env.pop("TWOPHASE_BOOK_FILES", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "papermill", "--no-progress-bar", "--cwd", str(tmp_path),
+         str(project_root() / "notebooks" / "08_your_model.ipynb"), str(tmp_path / "out.ipynb"),
+         "-p", "samples", "2", "-p", "epochs", "30"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    files = tmp_path / "08_your_model_files"
+    assert {"orders.png", "salient.csv", "quick-08-your-model.zip"} <= {
+        p.name for p in files.iterdir()}
+    assert _tree(book_files) == before
+    assert {p for p in Path(tempfile.gettempdir()).iterdir()
+            if p.name.startswith("twophase")} <= temp_before

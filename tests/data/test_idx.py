@@ -20,6 +20,7 @@ from twophase.data import (
 )
 from twophase.data.base import MNIST_MEAN, MNIST_STD
 from twophase.data.idx import FASHION_SYSTEM_DIR
+from twophase.errors import DataFileError
 
 
 def test_mnist_official_layout_pixels_match(tmp_path):
@@ -96,3 +97,34 @@ def test_real_fashion_mnist_from_debian_package(tmp_path):
     assert te.targets.bincount().tolist() == [1000] * 10
     X, _ = to_tensors(te)
     assert abs(float(X.mean())) < 0.02 and abs(float(X.std()) - 1) < 0.02
+
+
+def _damage(path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "crc":
+        data[-8] ^= 0xFF  # the gzip trailer's CRC-32
+    elif how == "truncated":
+        del data[len(data) // 2:]
+    elif how == "huge":  # a gunzipped IDX header claiming 2^32-1 images of 2^32-1 x 2^32-1
+        data[4:16] = b"\xff" * 12
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name,how,words", [
+    ("train-labels-idx1-ubyte.gz", "crc", "damaged gzip archive (CRC check failed"),
+    ("train-images-idx3-ubyte.gz", "truncated", "damaged gzip archive"),
+    ("train-images-idx3-ubyte", "huge", "header says shape (4294967295, 4294967295, 4294967295)"),
+])
+def test_a_damaged_idx_file_names_itself_and_how_to_get_a_good_copy(tmp_path, name, how, words):
+    """One-line DataFileError: the file, what is wrong, where a good copy comes from (a CRC error
+    used to name no file); no allocation from a forged header."""
+    raw = tmp_path / "MNIST" / "raw"
+    write_idx_split(raw, "train", 20, seed=0, gz=name.endswith(".gz"))
+    write_idx_split(raw, "t10k", 10, seed=1)
+    _damage(raw / name, how)
+    with pytest.raises(DataFileError) as info:
+        load_dataset("mnist", tmp_path, split="train")
+    message = str(info.value)
+    assert message.startswith(f"{raw / name}: {words}") and "\n" not in message
+    assert "get a good copy from http://yann.lecun.com/exdb/mnist/" in message
+    assert "load_dataset('mnist', download=True)" in message

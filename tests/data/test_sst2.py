@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers.data_fixtures import (
@@ -17,6 +19,7 @@ from twophase.data import (
     load_dataset,
     to_tensors,
 )
+from twophase.errors import DataFileError
 
 
 @pytest.mark.parametrize("label_first", [True, False])
@@ -58,15 +61,33 @@ def test_real_sst2_files():
 
 
 @pytest.mark.parametrize("body, expected", [
-    ("label\tsentence\n1\tgood\n0\tbad\textra\n", "not a tab-separated SST-2 file"),
-    ("label\tsentence\n1\tgood\n2\tbad\n", "row 2: label 2 is not 0 or 1"),
-    ("", "empty file"),
+    (b"label\tsentence\n1\tgood\n0\tbad\textra\n",
+     "line 3 has 3 tab-separated field(s) but the header has 2: not a tab-separated SST-2 file"),
+    (b"label\tsentence\n1\tgood\n0\n", "line 3 has 1 tab-separated field(s)"),
+    (b"label\tsentence\n1\tgood\n2\tbad\n", "line 3: label '2' is not 0 or 1"),
+    (b"label\tsentence\r\n1\tgood\r\n0.5\tbad\r\n", "line 3: label '0.5' is not 0 or 1"),
+    (b"label\tsentence\n1\tgood\n0\tb\xe9d\n", "line 3 is not UTF-8 text (byte 0xe9 at column 4)"),
+    (b"label\tsentence\n", "a header and no sentences"),
+    (b"", "empty file"),
 ])
 def test_sst2_malformed_files(tmp_path, body, expected):
+    """Every broken row is a DataFileError (one line: the file, the line, how to get a good
+    copy), found before the CSV reader runs."""
     (tmp_path / "SST-2").mkdir()
-    (tmp_path / "SST-2" / "train.tsv").write_text(body)
-    with pytest.raises(ValueError, match=expected):
+    path = tmp_path / "SST-2" / "train.tsv"
+    path.write_bytes(body)
+    with pytest.raises(DataFileError, match=re.escape(expected)) as info:
         load_dataset("sst2", tmp_path, split="train")
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert "get a good copy from GLUE's https://dl.fbaipublicfiles.com/glue/data/SST-2.zip" in message
+
+
+def test_sst2_blank_lines_and_line_endings_read_as_the_csv_reader_splits_them(tmp_path):
+    (tmp_path / "SST-2").mkdir()
+    (tmp_path / "SST-2" / "train.tsv").write_bytes(b"label\tsentence\r1\tgood\r\n\n0 \tbad\n")
+    ds = load_dataset("sst2", tmp_path, split="train")
+    assert ds.sentences == ["good", "bad"] and ds.targets.tolist() == [1, 0]
 
 
 def test_sst2_text_is_never_parsed_as_missing_or_quoted(tmp_path):

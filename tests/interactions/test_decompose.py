@@ -3,6 +3,11 @@ first-order method."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +22,7 @@ from twophase.interactions.decompose import (
     decompose_and_or,
     decompose_and_or_lp,
     decompose_band,
+    decompose_first_order,
 )
 from twophase.interactions.lp import allowed_columns
 from twophase.interactions.pdhg import _o_transpose, _preconditioner, _w_apply
@@ -174,10 +180,10 @@ def test_errors():
         decompose_and_or(torch.zeros(8), q_bound=-0.1)
     with pytest.raises(ChoiceError, match="tie_break"):
         decompose_and_or(torch.zeros(8), tie_break="lowest")
-    with pytest.raises(ChoiceError, match="method"):
-        decompose_and_or(torch.zeros(8), method="simplex")
-    with pytest.raises(ValueError, match="tie_break='none'"):
+    with pytest.raises(TypeError, match="method"):
         decompose_and_or(torch.zeros(8), method="pdhg")
+    with pytest.raises(ChoiceError, match="polish"):
+        decompose_first_order(torch.zeros(8), polish="sometimes")
     with pytest.raises(ValueError, match="memory_budget_bytes"):
         decompose_and_or(torch.zeros(1 << 10), memory_budget_bytes=1000)
     with pytest.raises(ValueError, match="n <= 12"):
@@ -190,7 +196,7 @@ def test_errors():
 def test_first_order_reaches_lp_optimum(n):
     v = mixed_games(n, seed=n)
     lp = decompose_and_or_lp(v, 0.02)
-    res = decompose_and_or(v, 0.02, method="pdhg", tie_break="none", max_iter=6000, tol=5e-3)
+    res = decompose_first_order(v, 0.02, max_iter=6000, tol=5e-3)
     assert bool(res.converged.all()), res.relative_gap
     rel = res.objective / lp.objective - 1
     assert bool((rel <= 0.01).all()) and bool((rel >= -1e-6).all()), rel
@@ -202,20 +208,19 @@ def test_first_order_reaches_lp_optimum(n):
 def test_first_order_polish_and_trace():
     v = mixed_games(7, seed=7)[[0, 3]]
     lp = decompose_and_or_lp(v, 0.02)
-    res = decompose_and_or(v, 0.02, method="pdhg", tie_break="none", max_iter=300,
+    res = decompose_first_order(v, 0.02, max_iter=300,
                            polish=Polish.UNCONVERGED)
     assert torch.allclose(res.objective, lp.objective, rtol=1e-2)
     assert bool(res.converged.all())
     check_identity(v, res, 0.02)
-    res = decompose_and_or(v, 0.02, method="pdhg", tie_break="none", max_iter=300, check_every=40)
+    res = decompose_first_order(v, 0.02, max_iter=300, check_every=40)
     assert res.loss_trace.shape == (len(res.trace_iterations), 2)
     assert bool((res.loss_trace[1:] <= res.loss_trace[:-1] + 1e-12).all())
 
 
 def test_first_order_float32_extremes():
     v = mixed_games(4, seed=5).float() * 1e37
-    res = decompose_and_or(v, q_bound=np.float32(0.02), method="pdhg", tie_break="none",
-                           max_iter=2000)
+    res = decompose_first_order(v, q_bound=np.float32(0.02), max_iter=2000)
     assert bool(torch.isfinite(res.objective).all())
 
 
@@ -229,3 +234,42 @@ def test_preconditioner_sums_match_dense_operator():
         assert torch.allclose(1 / tau_x, W.abs().sum(0))
         assert torch.allclose(1 / tau_q, O.abs().sum(0))
         assert torch.allclose(1 / sigma, W.abs().sum(1) + O.abs().sum(1))
+
+
+def _band_bytes(v: torch.Tensor, workers: int) -> list[bytes]:
+    """Every stored tensor of both tie-breaks, game by game, as raw bytes."""
+    band = decompose_band(v, workers=workers)
+    return [b"".join(t[i].numpy().tobytes() for r in (band.low, band.high)
+                     for t in (r.I_and, r.I_or, r.q, r.objective, r.lower_bound))
+            for i in range(v.shape[0])]
+
+
+def test_split_bits_do_not_depend_on_pool_size_or_game_order(network_games):
+    v = torch.cat([mixed_games(8, seed=3), network_games])
+    order = torch.randperm(v.shape[0], generator=torch.Generator().manual_seed(0))
+    one = _band_bytes(v, workers=1)
+    shuffled = _band_bytes(v[order], workers=2)
+    assert [shuffled[int(j)] for j in order.argsort()] == one
+
+
+_CACHE_SCRIPT = """
+import hashlib, sys, torch
+from tests.interactions.conftest import mixed_games
+from tests.interactions.test_decompose import _band_bytes
+v = torch.cat([mixed_games(8, seed=3), mixed_games(8, seed=4)])
+print(hashlib.sha256(b"".join(_band_bytes(v, workers=1))).hexdigest())
+"""
+
+
+def test_split_bits_with_cold_and_warm_numba_cache(tmp_path):
+    """A fresh process with an empty numba cache, then one that loads what the first compiled."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(root)}
+    digests = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", _CACHE_SCRIPT], env=env, cwd=root,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.append(done.stdout.split()[-1])
+        assert any((tmp_path / "cache").rglob("*.nbi")), "numba cached nothing"
+    assert digests[0] == digests[1]

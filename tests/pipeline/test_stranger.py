@@ -9,7 +9,9 @@ with the right exit status, and the run resumable afterwards.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -95,20 +97,29 @@ def _rewrite(path: Path, change) -> None:
 
 
 @pytest.mark.parametrize("sub,stage_file", [("checkpoints", None),
+                                            ("checkpoints", "last.safetensors"),
                                             ("rewards_parts", "rewards.safetensors"),
-                                            ("interactions_parts", "interactions.safetensors")])
+                                            ("interactions_parts", "interactions.safetensors")],
+                         ids=["new-run-checkpoints", "shared-run-checkpoints", "rewards_parts",
+                              "interactions_parts"])
 def test_a_subfolder_linked_out_of_the_root_is_refused(finished, tmp_path, sub, stage_file):
     root, outside = tmp_path / "runs", tmp_path / "elsewhere"
-    outside.mkdir()
     if stage_file is None:  # a new run whose checkpoints/ leads out of the root
         _folder(root).mkdir(parents=True)
+        outside.mkdir()
     else:  # a shared finished run whose stage must be recomputed
         shutil.copytree(finished, root, symlinks=True)
         (_folder(root) / stage_file).unlink()
+        if sub == "checkpoints":  # its checkpoints moved out, the last one to be trained again
+            shutil.move(_folder(root) / sub, outside)
+            (outside / "epoch_0003.safetensors").unlink()
+        else:
+            outside.mkdir()
+    before = {p.name: p.read_bytes() for p in outside.iterdir()}
     (_folder(root) / sub).symlink_to(outside, target_is_directory=True)
     proc = _cli("run", *SMOKE, root=root)
     _one_line(proc, 2, "outside", str(root.resolve()))
-    assert list(outside.iterdir()) == []  # nothing written there
+    assert {p.name: p.read_bytes() for p in outside.iterdir()} == before  # nothing written there
     (_folder(root) / sub).unlink()
     assert _cli("run", *SMOKE, root=root).returncode == 0  # resumable
     assert RunResults(_folder(root), get_run(*SMOKE)).missing() == []
@@ -152,15 +163,27 @@ def test_a_fifo_named_like_a_run_file_is_refused_without_blocking(runs, name):
 # 2. integrity: every byte verified, values checked against the settings
 
 
-def test_a_one_byte_change_in_the_metadata_is_found(runs):
-    path = _folder(runs) / "eval.safetensors"
+@pytest.mark.parametrize("file,key,fix", [
+    ("eval.safetensors", b'\\"label\\": [', "run"),  # one sample's label
+    ("eval.safetensors", b'\\"positions\\": [[', "eval"),  # a player's position
+    ("last.safetensors", b'\\"threads\\": ', "train"),  # the recorded thread count
+], ids=["label", "player-position", "thread-count"])
+def test_a_one_byte_change_in_the_metadata_is_found(runs, file, key, fix):
+    path = _folder(runs) / file
     data = bytearray(path.read_bytes())
-    at = data.index(b'\\"label\\": [') + len(b'\\"label\\": [')
-    data[at] = ord("1") if data[at] != ord("1") else ord("2")  # one sample's label
+    at = data.index(key) + len(key)
+    data[at] = ord("1") if data[at] != ord("1") else ord("2")  # one byte of the JSON metadata
     path.write_bytes(bytes(data))
-    with pytest.raises(RunFileError, match="eval.safetensors .*metadata does not match"):
-        RunResults(_folder(runs), get_run(*SMOKE)).eval()
-    assert _log(_cli("run", *SMOKE, root=runs))["eval"] == "computed"
+    with pytest.raises(RunFileError, match=f"{file} .*metadata does not match"):
+        storage.read_header(path)
+    if file == "eval.safetensors":  # what the notebooks read
+        with pytest.raises(RunFileError, match=f"{file} .*metadata does not match"):
+            RunResults(_folder(runs), get_run(*SMOKE)).eval()
+    # the stage's own command (or run) recomputes it: never "skipped", never stuck
+    log = _log(_cli(fix, *SMOKE, root=runs))
+    assert log["eval" if file == "eval.safetensors" else "train"] == "computed"
+    assert _log(_cli("run", *SMOKE, root=runs))["eval"] in ("computed", "skipped")
+    storage.check_payload(path)
     assert RunResults(_folder(runs), get_run(*SMOKE)).missing() == []
 
 
@@ -173,19 +196,21 @@ def _move_a_player(p):
     p["players"]["positions"][0] = [6, 6]
 
 
-@pytest.mark.parametrize("file,change,stage,words", [
+@pytest.mark.parametrize("file,change,stage,words,fix", [
     ("rewards.safetensors", lambda p: p.update(v=(p["v"] * 1e18).to(torch.int64)), "rewards",
-     "v has dtype I64"),
+     "v has dtype I64", "rewards"),
     ("rewards.safetensors", lambda p: p["v"].view(-1).__setitem__(0, float("nan")), "rewards",
-     "NaN or infinite"),
+     "NaN or infinite", "rewards"),
     ("rewards.safetensors", lambda p: p["v"].view(-1).__setitem__(3, float("inf")), "rewards",
-     "NaN or infinite"),
+     "NaN or infinite", "run"),
     ("interactions.safetensors", lambda p: p["I_and"].view(-1).__setitem__(1, float("nan")),
-     "interactions", "NaN or infinite"),
-    ("eval.safetensors", _labels_out_of_range, "eval", "outside the 10 classes"),
-    ("eval.safetensors", _move_a_player, "eval", "players cannot be rebuilt"),
-])
-def test_forged_values_with_recomputed_digests_are_refused(runs, file, change, stage, words):
+     "interactions", "NaN or infinite", "run"),  # was reported current by `run`
+    ("eval.safetensors", _labels_out_of_range, "eval", "outside the 10 classes", "eval"),
+    ("eval.safetensors", _move_a_player, "eval", "players cannot be rebuilt", "eval"),
+], ids=["rewards-i64", "rewards-nan", "rewards-inf", "interactions-nan", "eval-label-99",
+        "eval-player-moved"])
+def test_forged_values_with_recomputed_digests_are_refused(runs, file, change, stage, words,
+                                                           fix):
     path = _folder(runs) / file
     _rewrite(path, change)
     results = RunResults(_folder(runs), get_run(*SMOKE))
@@ -194,8 +219,9 @@ def test_forged_values_with_recomputed_digests_are_refused(runs, file, change, s
          "eval": results.eval}[stage]()
     assert str(path) in str(info.value) and "twophase run smoke lenet-digits" in str(info.value)
     assert words in str(info.value)
-    # the stage's own command recomputes it (never "skipped"), and the results are sound again
-    log = _log(_cli(stage, *SMOKE, root=runs))
+    # the stage's own command, or the error's `twophase run`, recomputes it (never "skipped"),
+    # and the results are sound again
+    log = _log(_cli(fix, *SMOKE, root=runs))
     assert log[stage] == "computed"
     assert _log(_cli("run", *SMOKE, root=runs))["interactions"] in ("computed", "skipped")
     record = RunResults(_folder(runs), get_run(*SMOKE)).interactions()
@@ -205,7 +231,7 @@ def test_forged_values_with_recomputed_digests_are_refused(runs, file, change, s
 @pytest.mark.parametrize("change", [
     lambda p: p["runtime"].update(threads="abc"),
     lambda p: p.update(epoch=None),
-])
+], ids=["threads-abc", "epoch-null"])
 def test_a_forged_last_checkpoint_resumes_from_the_kept_ones(runs, change):
     _rewrite(_folder(runs) / "last.safetensors", change)
     log = _log(_cli("train", *SMOKE, root=runs))
@@ -228,17 +254,19 @@ def test_a_resume_under_another_torch_version_is_refused(runs):
 # 3. bounded work: YAML, JSON, numbers, schedules
 
 
-def _matrix(tmp_path: Path, run_lines: str, header: str = "") -> Path:
+def _matrix(tmp_path: Path, run_lines: str, header: str = "", model: str = "lenet",
+            dataset: str = "digits") -> Path:
     path = tmp_path / "matrix.yaml"
-    path.write_text(f"{header}profiles:\n  p:\n    runs:\n      r:\n        model: lenet\n"
-                    f"        dataset: digits\n{run_lines}")
+    path.write_text(f"{header}profiles:\n  p:\n    runs:\n      r:\n        model: {model}\n"
+                    f"        dataset: {dataset}\n{run_lines}")
     return path
 
 
-def test_a_yaml_alias_bomb_is_refused_in_time(tmp_path):
+@pytest.mark.parametrize("depth", [4, 11])
+def test_a_yaml_alias_bomb_is_refused_in_time(tmp_path, depth):
     bomb = ".a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f".a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 12))
-    matrix = _matrix(tmp_path, "        model_options: {width: *a11}\n", header=bomb)
+        f".a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, depth + 1))
+    matrix = _matrix(tmp_path, f"        model_options: {{width: *a{depth}}}\n", header=bomb)
     t0 = time.monotonic()
     proc = _cli("list", "--profile", "p", "--matrix", str(matrix), timeout=30)
     assert time.monotonic() - t0 < 30
@@ -252,7 +280,7 @@ def test_a_yaml_alias_bomb_is_refused_in_time(tmp_path):
     ("        train: {epochs: 30000, checkpoints: {count: 30000}}\n",
      "train.checkpoints.count must be in 1..10000"),
     ("        model_options: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than"),
-])
+], ids=["seed-1e23", "batch-size-1e23", "size-100000", "checkpoints-30000", "nested-5000"])
 def test_settings_out_of_range_name_the_valid_range(tmp_path, lines, words):
     proc = _cli("list", "--profile", "p", "--matrix", str(_matrix(tmp_path, lines)), timeout=60)
     _one_line(proc, 2, words)
@@ -286,7 +314,7 @@ def test_deeply_nested_json_is_a_damaged_file(runs, name):
 @pytest.mark.parametrize("args,env,words", [
     (("--wait", "nan"), {}, "--wait"),
     ((), {"TWOPHASE_LOCK_TIMEOUT": "nan"}, "TWOPHASE_LOCK_TIMEOUT"),
-])
+], ids=["wait-nan", "env-nan"])
 def test_a_nan_lock_timeout_is_a_setting_error(runs, args, env, words):
     _one_line(_cli("train", *SMOKE, *args, root=runs, env=env, timeout=60), 2, words,
               "number of seconds")
@@ -329,12 +357,35 @@ def test_two_identical_runs_give_identical_files_except_the_stated_ones(finished
     assert "timing.csv" in one
 
 
+def test_a_users_temporary_files_are_kept_and_the_kill_hook_is_inert(runs):
+    """The stray-temp cleaner of ``twophase run`` removes only its own pattern (a user's
+    ``.notes.tmp`` stays), and ``TWOPHASE_KILL_AT`` does nothing outside the tests' hook."""
+    folder = _folder(runs)
+    mine = {folder / ".notes.tmp": "my notes", folder / "notes.tmp": "more notes",
+            folder / "checkpoints" / ".epoch_0003.safetensors.abc123.tmp": "a user's copy"}
+    for path, text in mine.items():
+        path.write_text(text)
+    stray = folder / "checkpoints" / ".epoch_0003.safetensors.twophase-abc123_x.tmp"
+    stray.write_bytes(b"partial")
+    (folder / "interactions.safetensors").unlink()  # something to write under the old hook
+    log = _log(_cli("run", *SMOKE, root=runs, env={"TWOPHASE_KILL_AT": "interactions.safetensors"}))
+    assert log["interactions"] == "computed"  # not SIGKILLed
+    assert {path: path.read_text() for path in mine} == mine and not stray.exists()
+
+
 # ------------------------------------------------------------------------------------------------
-# 5. data files: damaged archives and impossible labels name the file
+# 5. data files: damaged archives, broken rows and impossible labels name the file
 
 
-def _mnist(root: Path, labels, damage_images: bool = False) -> Path:
-    """IDX files of a tiny MNIST under ``root/MNIST/raw`` (train and test)."""
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def _mnist(root: Path, labels, damage: str | None = None) -> Path:
+    """IDX files of a tiny MNIST under ``root/MNIST/raw`` (train and test), one of them damaged:
+    ``"zeros"`` (half the train images' gz zeroed), ``"crc"`` (a byte of the train labels' gz
+    CRC-32 changed), ``"idx"`` (the train images as a gunzipped IDX file 100 bytes short)."""
     import numpy as np
 
     from twophase.data.idx import write_idx
@@ -342,24 +393,118 @@ def _mnist(root: Path, labels, damage_images: bool = False) -> Path:
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for prefix in ("train", "t10k"):
-        images = np.zeros((len(labels), 28, 28), dtype=np.uint8)
-        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images)
+        images = np.arange(len(labels) * 28 * 28, dtype=np.int64).reshape(-1, 28, 28) % 251
+        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images.astype(np.uint8))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", np.asarray(labels, dtype=np.uint8))
-    if damage_images:
+    if damage == "zeros":
         path = raw / "train-images-idx3-ubyte.gz"
         data = bytearray(path.read_bytes())
         data[len(data) // 2:] = b"\0" * (len(data) - len(data) // 2)
         path.write_bytes(bytes(data))
+    elif damage == "crc":
+        path = raw / "train-labels-idx1-ubyte.gz"
+        data = bytearray(path.read_bytes())
+        data[-8] ^= 0xFF  # the first byte of the gzip trailer's CRC-32
+        path.write_bytes(bytes(data))
+    elif damage == "idx":
+        path = raw / "train-images-idx3-ubyte.gz"
+        (raw / "train-images-idx3-ubyte").write_bytes(gzip.decompress(path.read_bytes())[:-100])
+        path.unlink()
     return raw
 
 
-@pytest.mark.parametrize("damage_images,labels,words", [
-    (True, list(range(10)) * 2, "train-images-idx3-ubyte.gz: damaged gzip archive"),
-    (False, list(range(10)) + [12] * 10, "train-labels-idx1-ubyte.gz: labels 0..12 outside"),
-])
-def test_a_damaged_dataset_file_is_one_line_naming_it(tmp_path, damage_images, labels, words):
-    data = tmp_path / "data"
-    _mnist(data, labels, damage_images)
-    proc = _cli("train", "cpu", "lenet-mnist", "--data-root", str(data), root=tmp_path / "runs",
-                timeout=60)
-    _one_line(proc, 2, words)
+_TINY = ("        train: {epochs: 1, batch_size: 10, train_subset: 20, test_subset: 10,\n"
+         "                checkpoints: {count: 1}}\n"
+         "        interactions: {n: 4, eval_train: 2, eval_test: 2}\n")
+
+
+def _data_case(tmp_path: Path, model: str, dataset: str, status: int, words) -> None:
+    """``twophase train`` of a tiny run on the data under ``tmp_path/data``: one line naming the
+    file and how to get a good copy, nothing written outside the runs root (the data folder
+    unchanged; ``datasets``' cache kept in ``tmp_path/hf``)."""
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    matrix = _matrix(tmp_path, _TINY, model=model, dataset=dataset)
+    before = _files(data)
+    proc = _cli("train", "p", "r", "--matrix", str(matrix), "--data-root", str(data), root=runs,
+                env={"HF_DATASETS_CACHE": str(tmp_path / "hf")}, timeout=60)
+    _one_line(proc, status, *words, "get a good copy from")
+    assert _files(data) == before
+    assert {p.name for p in tmp_path.iterdir()} <= {"data", "runs", "matrix.yaml", "hf"}
+
+
+def _train_tiny(tmp_path: Path) -> None:
+    """The same tiny run, once the data is good again: trained (resumable)."""
+    proc = _cli("train", "p", "r", "--matrix", str(tmp_path / "matrix.yaml"), "--data-root",
+                str(tmp_path / "data"), root=tmp_path / "runs",
+                env={"HF_DATASETS_CACHE": str(tmp_path / "hf")}, timeout=LIMIT)
+    assert _log(proc)["train"] == "computed"
+
+
+@pytest.mark.parametrize("damage,labels,words", [
+    ("zeros", list(range(10)) * 2, ["train-images-idx3-ubyte.gz: damaged gzip archive"]),
+    ("crc", list(range(10)) * 2, ["train-labels-idx1-ubyte.gz: damaged gzip archive",
+                                  "CRC check failed"]),
+    ("idx", list(range(10)) * 2, ["train-images-idx3-ubyte: header says shape (20, 28, 28)"]),
+    (None, list(range(10)) + [12] * 10, ["train-labels-idx1-ubyte.gz: labels 0..12 outside"]),
+], ids=["gz-zeroed", "gz-crc", "idx-short", "label-12"])
+def test_a_damaged_mnist_file_is_one_line_naming_it(tmp_path, damage, labels, words):
+    _mnist(tmp_path / "data", labels, damage)
+    _data_case(tmp_path, "lenet", "mnist", 2, words)
+    shutil.rmtree(tmp_path / "data")
+    _mnist(tmp_path / "data", list(range(10)) * 2)  # a good copy
+    _train_tiny(tmp_path)
+
+
+def _sst2(root: Path, train_row: bytes = b"", dev_row: bytes = b"") -> None:
+    """SST-2 files of 30 + 10 sentences under ``root/SST-2``, with an extra third row."""
+    words = [b"good", b"bad", b"film", b"plot", b"dull", b"bright"]
+    folder = root / "SST-2"
+    folder.mkdir(parents=True)
+    for name, head, n, row in (("train.tsv", b"label\tsentence", 30, train_row),
+                               ("dev.tsv", b"label\tcontent", 10, dev_row)):
+        lines = [head] + [b"%d\t%s %s" % (i % 2, words[i % 6], words[(i * 5) % 6])
+                          for i in range(n)]
+        if row:
+            lines.insert(2, row)
+        (folder / name).write_bytes(b"\r\n".join(lines) + b"\r\n")
+
+
+@pytest.mark.parametrize("train_row,dev_row,words", [
+    (b"0\tbad\textra", b"", ["train.tsv: line 3 has 3 tab-separated field(s) but the header has 2"]),
+    (b"1", b"", ["train.tsv: line 3 has 1 tab-separated field(s)"]),
+    (b"0\tb\xffd film", b"", ["train.tsv: line 3 is not UTF-8 text (byte 0xff at column 4)"]),
+    (b"", b"x\tgood", ["dev.tsv: line 3: label 'x' is not 0 or 1"]),
+    (b"", b"100000000000000000000000\tgood", ["dev.tsv: line 3: label '1000"]),
+], ids=["extra-field", "missing-field", "not-utf8", "label-x", "label-1e23"])
+def test_a_broken_sst2_row_is_one_line_naming_the_file(tmp_path, train_row, dev_row, words):
+    _sst2(tmp_path / "data", train_row, dev_row)
+    _data_case(tmp_path, "bert-tiny", "sst2", 2,
+               [*words, "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"])
+    shutil.rmtree(tmp_path / "data")
+    _sst2(tmp_path / "data")  # a good copy
+    _train_tiny(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# 6. notebooks: a parameter of the wrong type
+
+
+@pytest.mark.book
+def test_a_notebook_parameter_of_the_wrong_type_is_one_line(tmp_path):
+    """``papermill notebooks/01_primer.ipynb out.ipynb -p runs_root 5`` (papermill makes the 5 an
+    int): the notebook stops at its parameter check with one line naming the parameter and the
+    type it expects; papermill's own report ends with that line, nothing else is written."""
+    out = tmp_path / "out.ipynb"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" /
+                           "01_primer.ipynb"), str(out), "-p", "runs_root", "5", "-k", "python3",
+                           "--no-progress-bar"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=LIMIT)
+    expected = ("ConfigError: parameter 'runs_root' must be a str or None (papermill: -r "
+                "runs_root VALUE passes a string as it is); got 5 (int)")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == expected
+    errors = [o for cell in json.loads(out.read_text())["cells"] for o in cell.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert [f"{o['ename']}: {o['evalue']}" for o in errors] == [expected]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.ipynb"]

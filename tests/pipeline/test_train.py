@@ -270,7 +270,7 @@ def test_checkpoints_hold_plain_data_only(tmp_path):
     path = last_path(tmp_path)
     assert path.read_bytes()[:8] != b"\x80\x02" and b"torch._utils" not in path.read_bytes()
     head = storage.read_header(path, "checkpoint")
-    assert head.get("epoch") == 1 and set(head.get("runtime")) == {"threads", "device", "torch"}
+    assert head.get("epoch") == 1 and set(head.get("runtime")) == {"threads", "device", "torch", "cpu_dispatch"}
     rng = load_checkpoint(path)["rng_state"]
     assert set(rng["numpy"]) == {"kind", "keys", "pos", "has_gauss", "cached_gaussian"}
     assert rng["python"]["state"].shape == (625,)
@@ -335,6 +335,8 @@ def test_a_short_metrics_table_is_repaired_on_resume(tmp_path):
     ("device", "cuda", "computed on cuda.*--device cuda"),
     ("threads", torch.get_num_threads() + 1,
      f"with {torch.get_num_threads() + 1} intra-op thread.*OMP_NUM_THREADS="),
+    ("cpu_dispatch", {"mode": "native", "ATEN_CPU_CAPABILITY": "avx512"},
+     "another CPU dispatch.*ATEN_CPU_CAPABILITY='avx512'.*TWOPHASE_CPU_DISPATCH"),
 ])
 def test_a_resume_that_would_not_be_bit_identical_is_refused(tmp_path, field, value, expected):
     train = _blobs()

@@ -46,8 +46,9 @@ def test_figure_output_has_an_image_png_part(tmp_path):
     assert metadata["image/png"] == {"width": 480}
 
 
-def test_figure_path_inside_the_book_is_relative_to_the_book(tmp_path):
+def test_figure_path_inside_the_book_is_relative_to_the_book(tmp_path, monkeypatch):
     folder = generated_dir("test-page") / "files" / "02_two_phase" / "r"
+    monkeypatch.setenv(pg.BOOK_FILES_ENV, str(generated_dir("test-page") / "files"))  # the runner
     try:
         page = pg.Page("test-page", "02_two_phase", "r")
         assert page.folder == folder and folder.is_dir()
@@ -106,9 +107,13 @@ def test_links_leave_out_the_current_page(tmp_path):
     assert "Two-phase" not in md and "Generalisation" in block._repr_html_()
 
 
-def test_publish_intro(tmp_path):
+def test_publish_intro(tmp_path, monkeypatch):
     page = pg.Page("test-intro", "06_summary", folder=tmp_path)
     block = page.table(pd.DataFrame({"run": ["a"]}), "results", "Results.")
+    monkeypatch.delenv(pg.BOOK_FILES_ENV, raising=False)
+    assert page.publish_intro(block) is None  # JupyterLab, raw papermill: not into the book
+    assert not generated_dir("test-intro").exists()
+    monkeypatch.setenv(pg.BOOK_FILES_ENV, str(generated_dir("test-intro") / "files"))
     try:
         path = page.publish_intro(block)
         assert path == pg.intro_results_path("test-intro")
@@ -118,13 +123,14 @@ def test_publish_intro(tmp_path):
         shutil.rmtree(generated_dir("test-intro"), ignore_errors=True)
 
 
-def test_page_without_a_checkout_writes_next_to_the_notebook(monkeypatch, tmp_path):
-    def no_checkout(*args):
-        raise FileNotFoundError("no checkout")
-
-    monkeypatch.setattr(pg, "files_dir", no_checkout)
+def test_an_interactive_run_writes_next_to_the_notebook_never_into_the_book(monkeypatch,
+                                                                            tmp_path):
+    """JupyterLab, raw papermill or a downloaded notebook (no $TWOPHASE_BOOK_FILES, which only
+    the book runner sets): the files go next to the notebook, inside a checkout too."""
+    monkeypatch.delenv(pg.BOOK_FILES_ENV, raising=False)
     monkeypatch.chdir(tmp_path)  # the kernel's working directory: the notebook's folder
     page = pg.Page("quick", "02_two_phase", "r")
+    assert not page.in_book
     assert page.folder == tmp_path / "02_two_phase_files" / "r" and page.folder.is_dir()
     page.figure(_figure(), "bars", caption="c", alt="a")
     assert (tmp_path / "02_two_phase_files" / "r" / "bars.png").is_file()

@@ -286,13 +286,18 @@ def _execute_locked(job: Job, fingerprint: str, cwd: Path) -> NotebookFailure | 
 
 
 @contextlib.contextmanager
-def _kernel_environment(jobs: int = 1) -> Iterator[None]:
-    """Environment inherited by the kernels: figures render inline (the Jupyter default) even
+def _kernel_environment(profile: str, jobs: int = 1) -> Iterator[None]:
+    """Environment inherited by the kernels: the pages publish their files into the book
+    (``$TWOPHASE_BOOK_FILES`` = ``book/_generated/<profile>/files``, which only this runner sets:
+    :func:`twophase.report.page.page_folder`); figures render inline (the Jupyter default) even
     when the caller sets ``MPLBACKEND`` to a non-interactive backend (e.g. ``Agg`` in tests), and
     with ``jobs`` kernels at once each gets ``cores // jobs`` intra-op threads (unless the caller
     set ``OMP_NUM_THREADS``): oversubscribed torch threads on a small machine are many times slower
     than one thread each."""
-    changes = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    from twophase.report.page import BOOK_FILES_ENV
+
+    changes = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
+               BOOK_FILES_ENV: str(generated_dir(profile) / "files")}
     if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
         changes["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     old = {key: os.environ.get(key) for key in changes}
@@ -437,7 +442,7 @@ def run_notebooks(
     results: list[JobResult] = []
     bar = tqdm(total=len(plan), desc=f"notebooks ({profile})", unit="nb",
                disable=not show_progress)
-    with _kernel_environment(jobs), ThreadPoolExecutor(max_workers=jobs) as pool:
+    with _kernel_environment(profile, jobs), ThreadPoolExecutor(max_workers=jobs) as pool:
         for result in pool.map(work, plan):  # results in plan order
             results.append(result)
             bar.set_postfix_str(result.job.label)

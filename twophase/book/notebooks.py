@@ -93,6 +93,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("05_per_sample", "Per-sample rise of complexity", Scope.RUN, _has_train),
     NotebookSpec("06_summary", "Summary of all runs", Scope.PROFILE),
     NotebookSpec("07_p2_theory", "P2's theory against the runs", Scope.PROFILE),
+    NotebookSpec("08_your_model", "Explain your own model", Scope.PROFILE, needs_runs=False),
 )
 
 

@@ -8,12 +8,14 @@
   of the profile being built);
 - ``{twophase-provenance}``: what the book was built from: the commit (and whether the checkout
   had uncommitted changes), the versions of the packages that computed and rendered it, the
-  profile, the build date and when its notebooks were executed;
+  profile, the build date, when its notebooks were executed and the CPU dispatch level;
 - references to the package's code in docstrings and pages resolve through re-exports and
   module-relative names (``twophase.stats.mean_order`` is documented as
   ``twophase.stats.salience.mean_order``); a reference to code that exists but is not on the API
   page (a private helper) is shown as code without a link; a reference to a name that does not
   exist stays an error of the strict build;
+- the repository link, launch buttons (Binder, Colab) and the notebook download of each page,
+  from the one repository URL of ``_config.yml`` (:mod:`twophase.book.launch`);
 - hidden parameter cells: papermill injects the parameters of an execution as a visible code cell
   (tag ``injected-parameters``); when the book reads an executed notebook this extension tags that
   cell ``hide-cell``, so every page opens with its results and the parameters stay one click away.
@@ -38,6 +40,8 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_refnode
+
+from twophase import cpu_dispatch
 
 __all__ = ["FIGURE_INDEX", "book_profile", "canonical_name", "figure_index",
            "hide_injected_parameters", "provenance_lines", "setup"]
@@ -112,6 +116,10 @@ def provenance_lines(profile: str | None, now: datetime | None = None) -> list[s
         lines.append(f"- **notebooks executed:** {dates[0]} to {dates[1]} UTC"
                      if dates[0] != dates[1] else f"- **notebooks executed:** {dates[0]} UTC")
     lines.append("- **packages:** " + ", ".join(versions))
+    dispatch = cpu_dispatch.record()
+    lines.append(f"- **CPU dispatch:** {dispatch.pop('mode')} ("
+                 + ", ".join(f"`{k}={v}`" for k, v in dispatch.items() if v)
+                 + "; each run records its own with every file, see `twophase.cpu_dispatch`)")
     return lines
 
 
@@ -310,10 +318,30 @@ def _resolve_package_reference(app: Sphinx, env: Any, node: Any, contnode: Any) 
     return None
 
 
+def _configure_buttons(app: Sphinx, config: Any) -> None:
+    """``config-inited``: the download and repository buttons (:mod:`twophase.book.launch`)."""
+    from twophase.book.launch import configure_theme
+
+    configure_theme(config.html_theme_options)
+
+
+def _add_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict,
+                        doctree: Any) -> None:
+    """``html-page-context`` (after the theme's header buttons): the launch buttons of a
+    notebook page, for its source notebook in the repository (:mod:`twophase.book.launch`)."""
+    from twophase.book.launch import launch_group
+
+    group = launch_group(app.config.html_theme_options, pagename)
+    if group is not None and isinstance(context.get("header_buttons"), list):
+        context["header_buttons"].append(group)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("twophase-results", ResultsDirective)
     app.add_directive("twophase-figures", FiguresDirective)
     app.add_directive("twophase-provenance", ProvenanceDirective)
     app.connect("source-read", _on_source_read)
     app.connect("missing-reference", _resolve_package_reference)
+    app.connect("config-inited", _configure_buttons)
+    app.connect("html-page-context", _add_launch_buttons, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

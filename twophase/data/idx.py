@@ -30,6 +30,7 @@ otherwise (``info.source`` records which was used).
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from enum import Enum
 from pathlib import Path
@@ -77,12 +78,14 @@ class SourceSplit(str, Enum):
     TEST = "test"
 
 
-def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
+def read_idx(path: str | Path, expected_ndim: int | None = None, *,
+             fix: str = "download the file again") -> np.ndarray:
     """Read an IDX file (optionally gzip-compressed, detected by its magic bytes).
 
     Args:
         path: file path.
         expected_ndim: if given, the header's dimension count must equal it.
+        fix: how to get a good copy, the end of each error's message.
 
     Returns:
         ``np.ndarray`` with the header's shape and element type (native byte order).
@@ -98,23 +101,22 @@ def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
-            raise DataFileError(f"{path}: damaged gzip archive ({exc}); download the file "
-                                "again") from None
+            raise DataFileError(f"{path}: damaged gzip archive ({exc}); {fix}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataFileError(f"{path}: not an IDX file (magic bytes {raw[:4].hex()})")
+        raise DataFileError(f"{path}: not an IDX file (magic bytes {raw[:4].hex()}); {fix}")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_DTYPES:
-        raise DataFileError(f"{path}: unknown IDX element type 0x{code:02X}")
+        raise DataFileError(f"{path}: unknown IDX element type 0x{code:02X}; {fix}")
     if expected_ndim is not None and ndim != expected_ndim:
         raise DataFileError(f"{path}: IDX magic 0x{code:04X}{ndim:02X}... says {ndim} dimensions, "
-                            f"expected {expected_ndim}")
+                            f"expected {expected_ndim}; {fix}")
     header = 4 + 4 * ndim
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[code]
-    count = int(np.prod(shape)) if shape else 0
+    count = math.prod(shape) if shape else 0  # Python ints: no overflow from a forged header
     if len(raw) - header != count * dtype.itemsize:
         raise DataFileError(f"{path}: header says shape {shape} ({count * dtype.itemsize} "
-                            f"bytes) but the file holds {len(raw) - header} data bytes")
+                            f"bytes) but the file holds {len(raw) - header} data bytes; {fix}")
     data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="), copy=True)
 
@@ -146,18 +148,19 @@ def _find(dirs: list[Path], stem: str) -> Path | None:
     return None
 
 
-def _read_pair(dirs: list[Path], prefix: str) -> tuple[np.ndarray, np.ndarray, Path] | None:
+def _read_pair(dirs: list[Path], prefix: str,
+               fix: str = "download the file again") -> tuple[np.ndarray, np.ndarray, Path] | None:
     img = _find(dirs, f"{prefix}-images-idx3-ubyte")
     lab = _find(dirs, f"{prefix}-labels-idx1-ubyte")
     if img is None or lab is None:
         return None
-    images, labels = read_idx(img, 3), read_idx(lab, 1)
+    images, labels = read_idx(img, 3, fix=fix), read_idx(lab, 1, fix=fix)
     if images.shape[0] != labels.shape[0]:
         raise DataFileError(f"{img} has {images.shape[0]} images but {lab} has "
-                            f"{labels.shape[0]} labels")
+                            f"{labels.shape[0]} labels; {fix}")
     if labels.size and not 0 <= int(labels.min()) <= int(labels.max()) < 10:
         raise DataFileError(f"{lab}: labels {int(labels.min())}..{int(labels.max())} outside the "
-                            "10 classes 0..9; download the file again")
+                            f"10 classes 0..9; {fix}")
     return images, labels, img.parent
 
 
@@ -195,7 +198,10 @@ def _load_idx_dataset(
         have_train = _find(dirs, "train-images-idx3-ubyte") and _find(dirs, "train-labels-idx1-ubyte")
         mode = SourceSplit.OFFICIAL if have_train else SourceSplit.TEST
     prefix = "t10k" if mode is SourceSplit.TEST or split is Split.TEST else "train"
-    pair = _read_pair(dirs, prefix)
+    fix = (f"get a good copy from {url_hint}, or delete {raw_dir} and call "
+           f"`load_dataset('{name.value}', download=True)` (torchvision {torchvision_cls}, needs "
+           "internet)")
+    pair = _read_pair(dirs, prefix, fix)
     if pair is None:
         expected = [d / f"{prefix}-{kind}-ubyte[.gz]" for d in dirs
                     for kind in ("images-idx3", "labels-idx1")]

@@ -43,6 +43,7 @@ from twophase.data.base import (
     require_files,
     resolve_root,
 )
+from twophase.errors import DataFileError
 
 FOLDER = "SST-2"
 CLASS_NAMES = ("negative", "positive")
@@ -106,43 +107,90 @@ def _quiet_datasets() -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
+def _good_copy(path: Path) -> str:
+    """How to replace a damaged SST-2 file (the end of its error message)."""
+    return (f"get a good copy from GLUE's {URL} (unzipped into the data root), or delete it and "
+            f"call `load_dataset('sst2', download=True)` (Hugging Face Hub {HUB_ID}, needs "
+            "internet)")
+
+
+def _scan_sst2_tsv(path: Path) -> tuple[list[str], list[str]]:
+    """``(names, lowered names)`` of the header of ``path`` after checking every line as the CSV
+    reader will split it (on ``\\n``, ``\\r\\n`` or ``\\r``; blank lines skipped): UTF-8, as many
+    tab-separated fields as the header, a label 0 or 1.
+
+    Raises:
+        DataFileError: the first line that breaks one of these, by its line number, with the file
+            and how to get a good copy.
+    """
+    header: list[str] | None = None
+    lowered: list[str] = []
+    label_at = 0
+    rows = 0
+    for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataFileError(f"{path}: line {number} is not UTF-8 text (byte "
+                                f"0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                                f"{_good_copy(path)}") from None
+        if header is None:
+            if not line:
+                raise DataFileError(f"{path}: empty file; {_good_copy(path)}")
+            header = line.split("\t")
+            lowered = [h.strip().lower() for h in header]
+            if "label" not in lowered:
+                raise DataFileError(f"{path}: header {line!r} has no 'label' column (GLUE's "
+                                    "test.tsv is unlabelled; evaluate on dev.tsv instead)")
+            if not any(h in lowered for h in TEXT_COLUMNS):
+                raise DataFileError(f"{path}: header {line!r} has no text column; expected one "
+                                    f"of {TEXT_COLUMNS}")
+            label_at = lowered.index("label")
+            continue
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataFileError(f"{path}: line {number} has {len(fields)} tab-separated field(s) "
+                                f"but the header has {len(header)}: not a tab-separated SST-2 "
+                                f"file; {_good_copy(path)}")
+        label = fields[label_at].strip()
+        if label not in ("0", "1"):
+            shown = label if len(label) <= 20 else label[:20] + "..."
+            raise DataFileError(f"{path}: line {number}: label {shown!r} is not 0 or 1; "
+                                f"{_good_copy(path)}")
+        rows += 1
+    if header is None:
+        raise DataFileError(f"{path}: empty file; {_good_copy(path)}")
+    if rows == 0:
+        raise DataFileError(f"{path}: a header and no sentences; {_good_copy(path)}")
+    return header, lowered
+
+
 def read_sst2_tsv(path: str | Path) -> tuple[list[str], list[int]]:
     """Read one SST-2 tsv file: ``(sentences, labels)``; columns found by header name.
 
-    The file is read by Hugging Face ``datasets``' CSV builder (tab-separated, no quoting, no
-    missing-value parsing: a sentence "null" stays a sentence) into its cache.
+    Every line is checked first (:func:`_scan_sst2_tsv`); the file is then read by Hugging Face
+    ``datasets``' CSV builder (tab-separated, no quoting, no missing-value parsing: a sentence
+    "null" stays a sentence) into its cache.
 
     Raises:
-        ValueError: no label column (e.g. GLUE's unlabelled test.tsv), no text column, a row with
-            the wrong number of fields, or a label outside {0, 1}.
+        DataFileError: (a ``ValueError``) no label column (e.g. GLUE's unlabelled test.tsv), no
+            text column, no sentences, a line that is not UTF-8 or has the wrong number of
+            fields, or a label other than 0 and 1; the message names the file, the line and how
+            to get a good copy.
     """
     import datasets
 
     path = Path(path)
-    with path.open(encoding="utf-8") as f:
-        first = f.readline().rstrip("\r\n")
-    if not first:
-        raise ValueError(f"{path}: empty file")
-    header = [h.strip().lower() for h in first.split("\t")]
-    if "label" not in header:
-        raise ValueError(f"{path}: header {first!r} has no 'label' column (GLUE's test.tsv is "
-                         "unlabelled; evaluate on dev.tsv instead)")
+    names, header = _scan_sst2_tsv(path)
     text_cols = [h for h in TEXT_COLUMNS if h in header]
-    if not text_cols:
-        raise ValueError(f"{path}: header {first!r} has no text column; expected one of "
-                         f"{TEXT_COLUMNS}")
-    names = first.split("\t")
     features = datasets.Features({n: datasets.Value("int64" if h == "label" else "string")
                                   for n, h in zip(names, header, strict=True)})
-    try:
-        with _quiet_datasets():
-            ds = datasets.load_dataset(
-                "csv", data_files=str(path), split="train", delimiter="\t",
-                quoting=csv.QUOTE_NONE, na_filter=False, features=features)
-    except Exception as exc:  # noqa: BLE001 - pandas/arrow parse errors, wrapped by datasets
-        cause = exc.__cause__ or exc
-        detail = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
-        raise ValueError(f"{path}: not a tab-separated SST-2 file: {detail}") from None
+    with _quiet_datasets():
+        ds = datasets.load_dataset(
+            "csv", data_files=str(path), split="train", delimiter="\t",
+            quoting=csv.QUOTE_NONE, na_filter=False, features=features)
     sentences = ds[names[header.index(text_cols[0])]]
     labels = ds[names[header.index("label")]]
     return _checked(path, sentences, labels)

@@ -10,7 +10,8 @@ Torch only: nothing here trains a model or touches a file.
 - :mod:`~twophase.interactions.exact`: exact, certified splits game by game (simplex, HiGHS);
 - :mod:`~twophase.interactions.pdhg`: the batched first-order method (any n, certified gap);
 - :mod:`~twophase.interactions.decompose`: :func:`decompose_and_or` and :func:`decompose_band`, the
-  public solver, with the shared result (:mod:`~twophase.interactions.result`).
+  public exact solver, :func:`decompose_first_order` for larger games, with the shared result
+  (:mod:`~twophase.interactions.result`).
 """
 
 from twophase.interactions.decompose import (
@@ -20,6 +21,7 @@ from twophase.interactions.decompose import (
     decompose_and_or,
     decompose_and_or_lp,
     decompose_band,
+    decompose_first_order,
 )
 from twophase.interactions.result import AndOrResult, fold_singletons
 from twophase.interactions.subsets import n_players, presence_matrix, subset_orders
@@ -39,6 +41,7 @@ __all__ = [
     "decompose_and_or",
     "decompose_and_or_lp",
     "decompose_band",
+    "decompose_first_order",
     "fold_singletons",
     "n_players",
     "or_interactions",

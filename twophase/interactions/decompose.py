@@ -10,18 +10,19 @@ For one sample with rewards ``v`` (a vector over the ``2**n`` subset masks) find
     I_{and} = \mathrm{Moebius}(v_{and}),\quad I_{or} = \mathrm{OR}(v_{or}),\\
     v_{and} = \tfrac12 (v + q) + \gamma,\qquad v_{or} = \tfrac12 (v + q) - \gamma .
 
-Two methods:
+Two solvers:
 
-* ``method="exact"`` (default): every game is solved to an optimal vertex of the LP and certified
+* :func:`decompose_and_or` (and :func:`decompose_band`): every game is solved to an optimal vertex of the LP and certified
   (:mod:`twophase.interactions.exact`); among the optimal splits the ``tie_break`` picks one
   (:class:`~twophase.interactions.lp.TieBreak`, book/methods/decomposition.md
   (method-decomposition-tiebreak)): ``"low-order"`` (default) the least order-weighted strength
   ``sum_S |S| (|I_and(S)| + |I_or(S)|)``, ``"high-order"`` the most, ``"none"`` a fixed but
   arbitrary one.  :func:`decompose_band` returns both extremes at once (the second costs a few
   pivots).  ``n <= 12``.
-* ``method="pdhg"``: the batched first-order method of :mod:`twophase.interactions.pdhg` (any
-  ``n``, any device, certified gap ``tol``; it reaches *some* near-optimal split, so only
-  ``tie_break="none"`` is offered; ``polish`` finishes unconverged games exactly).
+* :func:`decompose_first_order`: the batched first-order method of
+  :mod:`twophase.interactions.pdhg` for larger games (any ``n``, any device, certified gap
+  ``tol``; it reaches *some* near-optimal split, so no tie-break; ``polish`` finishes unconverged
+  games exactly).
 
 The returned coefficients reconstruct the corrected game exactly (book/methods/decomposition.md
 (method-decomposition-fold)):
@@ -55,12 +56,11 @@ from twophase.interactions.lp import (
     certificate,
     costs,
     phi,
-    relative_gap,
     solve_highs,
     zeta_box,
 )
 from twophase.interactions.pdhg import STATE_VECTORS, pdhg_chunk, scale
-from twophase.interactions.result import AndOrResult, assemble, check_rewards, package
+from twophase.interactions.result import AndOrResult, assemble, check_rewards, package, relative_gap
 from twophase.interactions.transforms import zeta
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "decompose_and_or",
     "decompose_and_or_lp",
     "decompose_band",
+    "decompose_first_order",
 ]
 
 #: Largest n for the exact method (its simplex keeps a dense ``2**n x 2**n`` inverse per worker).
@@ -78,14 +79,15 @@ EXACT_MAX_PLAYERS = 12
 
 
 class Method(str, enum.Enum):
-    """How the LP is solved: ``EXACT`` (certified optimal vertices) or ``PDHG`` (first order)."""
+    """The ``solver: {method: ...}`` of a run: ``EXACT`` (:func:`decompose_band`) or ``PDHG``
+    (:func:`decompose_first_order`)."""
 
     EXACT = "exact"
     PDHG = "pdhg"
 
 
 class Polish(str, enum.Enum):
-    """``method="pdhg"`` only: finish games exactly after the first-order phase.
+    """:func:`decompose_first_order` only: finish games exactly after the first-order phase.
 
     ``NONE``: never; ``UNCONVERGED``: only games whose certified gap is still above ``tol``;
     ``ALL``: every game.
@@ -116,8 +118,8 @@ def _workers(n: int, workers: int | None, memory_budget_bytes: int) -> int:
     if per > memory_budget_bytes:
         raise ValueError(
             f"the exact method needs about {per:,} bytes per worker at n={n}, above "
-            f"memory_budget_bytes={memory_budget_bytes:,}; raise the budget or use method='pdhg'"
-        )
+            f"memory_budget_bytes={memory_budget_bytes:,}; raise the budget or use "
+            "decompose_first_order")
     fit = max(1, memory_budget_bytes // per)
     return int(min(workers, fit)) if workers else int(min(fit, _default_workers()))
 
@@ -161,7 +163,7 @@ def _exact(v, q_bound, tie_breaks, *, tol, workers, work_budget, memory_budget_b
     v, n = check_rewards(v, q_bound)
     if n > EXACT_MAX_PLAYERS:
         raise ValueError(f"the exact method is for n <= {EXACT_MAX_PLAYERS} players; got n={n}. "
-                         "Use method='pdhg' (first order, certified gap) for larger games.")
+                         "Use decompose_first_order (first order, certified gap) for larger games.")
     L = v.shape[-1]  # noqa: N806
     flat = v.detach().reshape(-1, L).to("cpu", torch.float64)
     zetas = zeta_box(flat, float(q_bound))
@@ -183,31 +185,26 @@ def decompose_and_or(
     q_bound: float = 0.02,
     *,
     tie_break: TieBreak | str = TieBreak.LOW_ORDER,
-    method: Method | str = Method.EXACT,
     tol: float = 1e-3,
     workers: int | None = None,
     work_budget: float = DEFAULT_WORK_BUDGET,
-    max_iter: int = 3000,
-    check_every: int = 50,
-    polish: Polish | str = Polish.NONE,
     memory_budget_bytes: int = 2 << 30,
     show_progress: bool = False,
 ) -> AndOrResult:
-    r"""Sparsest AND-OR decomposition of every game in ``v`` (see the module docstring).
+    r"""Sparsest AND-OR decomposition of every game in ``v``: exact, certified, with the
+    ``tie_break``'s canonical split (see the module docstring; ``n <= 12``).
 
     Args:
         v: rewards ``(..., 2**n)``, any leading dims (e.g. ``(checkpoints, samples, 2**n)``), any
-            device and floating dtype (the exact method computes in float64 on the CPU and returns
-            tensors on ``v``'s device and dtype).
+            device and floating dtype (computed in float64 on the CPU; the tensors are returned
+            on ``v``'s device and dtype).
         q_bound: ``q`` box half-width relative to ``|v(N) - v({})|`` (paper 0.02; 0 = no ``q``).
-        tie_break: ``"low-order"`` (default), ``"high-order"`` or ``"none"`` (exact method).
-        method: ``"exact"`` (default) or ``"pdhg"``.
+        tie_break: ``"low-order"`` (default), ``"high-order"`` or ``"none"``.
         tol: a game is ``converged`` when its certified relative gap is at most ``tol``.
-        workers: games solved at a time (exact method; default: the CPUs of this process).
-        work_budget: exact method: pivot work per game before HiGHS takes over
+        workers: games solved at a time (default: the CPUs of this process); the split does not
+            depend on it, nor on the order of the games.
+        work_budget: pivot work per game before HiGHS takes over
             (:mod:`twophase.interactions.exact`).
-        max_iter, check_every, polish: ``method="pdhg"`` only (iterations, convergence checks,
-            exact finish).
         memory_budget_bytes: bound on the solver's working memory; the work is split to fit, and a
             ``ValueError`` says so when not even one game fits.
         show_progress: tqdm bar.
@@ -216,20 +213,50 @@ def decompose_and_or(
         :class:`AndOrResult`: ``I_and, I_or, gamma, q`` ``(..., 2**n)`` (OR folded into AND for
         ``|S| <= 1``), ``objective``, ``lower_bound``, ``converged``, ``engine`` ``(...)``.
     """
-    method = parse_choice(Method, method, "method")
     tie_break = TieBreak.parse(tie_break)
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0; got {tol!r}")
-    if method is Method.EXACT:
-        return _exact(v, q_bound, (tie_break,), tol=tol, workers=workers, work_budget=work_budget,
-                      memory_budget_bytes=memory_budget_bytes, show_progress=show_progress)[0]
-    if tie_break is not TieBreak.NONE:
-        raise ValueError("method='pdhg' reaches some near-optimal split and cannot apply a "
-                         f"tie-break; use tie_break='none' with it (got {tie_break.value!r}) or "
-                         "method='exact'")
+    _check_tol(tol)
+    return _exact(v, q_bound, (tie_break,), tol=tol, workers=workers, work_budget=work_budget,
+                  memory_budget_bytes=memory_budget_bytes, show_progress=show_progress)[0]
+
+
+def decompose_first_order(
+    v: torch.Tensor,
+    q_bound: float = 0.02,
+    *,
+    max_iter: int = 3000,
+    tol: float = 1e-3,
+    check_every: int = 50,
+    polish: Polish | str = Polish.NONE,
+    memory_budget_bytes: int = 2 << 30,
+    show_progress: bool = False,
+) -> AndOrResult:
+    r"""A near-optimal AND-OR split by the batched first-order method, for games too large for
+    :func:`decompose_and_or` (``n > 12``); no profile of the book uses it.
+
+    It reaches *some* split within the certified relative gap ``tol`` (not a canonical one: no
+    tie-break), on any device (:mod:`twophase.interactions.pdhg`).
+
+    Args:
+        v, q_bound: as in :func:`decompose_and_or` (computed in ``v``'s float dtype and device).
+        max_iter: iterations at most; ``check_every``: iterations between convergence checks.
+        tol: a game stops when its certified relative gap is at most ``tol``.
+        polish: finish games exactly with HiGHS afterwards (:class:`Polish`).
+        memory_budget_bytes, show_progress: as in :func:`decompose_and_or`.
+
+    Returns:
+        :class:`AndOrResult` with ``loss_trace``, ``trace_iterations``, ``iterations``,
+        ``iterations_per_sample``, ``polished`` filled and ``engine`` ``-1`` (first order) or ``1``
+        (polished).
+    """
+    _check_tol(tol)
     return _pdhg(v, q_bound, max_iter=max_iter, tol=tol, check_every=check_every,
                  polish=parse_choice(Polish, polish, "polish"),
                  memory_budget_bytes=memory_budget_bytes, show_progress=show_progress)
+
+
+def _check_tol(tol: float) -> None:
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0; got {tol!r}")
 
 
 def decompose_band(

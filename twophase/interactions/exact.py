@@ -50,7 +50,7 @@ __all__ = ["Engine", "GameSolution", "density", "solve_batch"]
 class Engine(enum.IntEnum):
     """How a game was solved (the per-game ``engine`` code stored with every split)."""
 
-    FIRST_ORDER = -1  #: the first-order method (``decompose_and_or(method="pdhg")``)
+    FIRST_ORDER = -1  #: the first-order method (:func:`twophase.interactions.decompose_first_order`)
     SIMPLEX = 0  #: the parametric simplex (:mod:`twophase.interactions.simplex`)
     HIGHS = 1  #: HiGHS, after the simplex handed the game over
     HIGHS_REFERENCE = 2  #: HiGHS alone (:func:`twophase.interactions.decompose_and_or_lp`)

@@ -45,7 +45,6 @@ fallback of :mod:`twophase.interactions.exact`.
 from __future__ import annotations
 
 import enum
-import math
 import os
 import sys
 import threading
@@ -295,9 +294,3 @@ def _basis_from_highs(basis, L: int, keep: np.ndarray) -> dict | None:  # noqa: 
 def zeta_box(v: torch.Tensor, q_bound: float) -> torch.Tensor:
     """``zeta = q_bound * |v(N) - v({})|`` per game, ``(...)`` for ``v`` ``(..., 2**n)``."""
     return q_bound * (v[..., -1] - v[..., 0]).abs()
-
-
-def relative_gap(upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
-    """``(upper - lower) / upper`` (0 where ``upper`` is 0), clipped at 0."""
-    den = upper.abs().clamp_min(math.ulp(1.0))
-    return ((upper - lower) / den).clamp_min(0)

@@ -17,7 +17,8 @@ import torch
 from twophase.interactions.subsets import n_players
 from twophase.interactions.transforms import and_interactions, or_interactions
 
-__all__ = ["AndOrResult", "assemble", "check_rewards", "fold_singletons", "package"]
+__all__ = ["AndOrResult", "assemble", "check_rewards", "fold_singletons", "package",
+           "relative_gap"]
 
 
 @dataclass
@@ -32,13 +33,17 @@ class AndOrResult:
         objective: ``sum_S |I_and(S)| + |I_or(S)|`` per sample, ``(...)``.
         lower_bound: certified lower bound on the optimum per sample ``(...)`` (dual value; equals
             ``objective`` up to LP tolerance for the LP solver and for polished samples).
-        loss_trace: best objective so far per sample at every convergence check,
-            ``(checks, ...)``; row ``k`` was taken at iteration ``trace_iterations[k]``.
-        trace_iterations: iteration number of every row of ``loss_trace``.
-        iterations: largest number of first-order iterations used by any sample.
-        iterations_per_sample: ``(...)`` iterations each sample used.
+        loss_trace: :func:`~twophase.interactions.decompose_first_order` only (empty for the exact method): best objective so far
+            per sample at every convergence check, ``(checks, ...)``; row ``k`` was taken at
+            iteration ``trace_iterations[k]``.
+        trace_iterations: first order only: iteration number of every row of
+            ``loss_trace``.
+        iterations: largest count over the games: simplex pivots (exact method) or first-order
+            iterations (first order).
+        iterations_per_sample: ``(...)`` the same count per game.
         converged: ``(...)`` bool: certified relative gap ``<= tol`` (or solved exactly).
-        polished: ``(...)`` bool: the sample was finished by the exact LP.
+        polished: ``(...)`` bool: the game was finished by HiGHS (exact method: the simplex
+            handed it over; first order: the exact finish of ``polish``).
         engine: ``(...)`` int8: how each game was solved (:class:`twophase.interactions.exact.Engine`:
             0 parametric simplex, 1 HiGHS after the simplex, 2 HiGHS alone, -1 first order).
         tie_break: the tie-break of the split (``"low-order"``, ``"high-order"`` or ``"none"``).
@@ -62,9 +67,16 @@ class AndOrResult:
     @property
     def relative_gap(self) -> torch.Tensor:
         """``(objective - lower_bound) / objective`` per sample ``(...)`` (0 where objective is 0)."""
-        den = self.objective.abs().clamp_min(torch.finfo(self.objective.dtype).tiny)
-        return ((self.objective - self.lower_bound) / den).clamp_min(0)
+        return relative_gap(self.objective, self.lower_bound)
 
+
+
+def relative_gap(upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+    """The certified relative gap ``(upper - lower) / upper`` per game, clipped at 0 (``upper``
+    below one ulp of 1 counts as one ulp, so a zero game has gap 0). The one definition every
+    ``converged`` flag and every book table uses."""
+    den = upper.abs().clamp_min(math.ulp(1.0))
+    return ((upper - lower) / den).clamp_min(0)
 
 
 def check_rewards(v: torch.Tensor, q_bound: float) -> tuple[torch.Tensor, int]:

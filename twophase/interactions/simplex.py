@@ -160,37 +160,38 @@ def _bound_ratio(value, bound, d, tol):
 
 
 @njit(cache=True, nogil=True)
+def _residual(P, B, k, X, g, rhs, out):
+    """``out = rhs - Phi x`` where ``x`` holds ``g`` on the basic columns ``B.J`` (else 0)."""
+    for i in range(2 * P.size):
+        X.xf[i] = 0.0
+    for p in range(k):
+        X.xf[B.J[p]] = g[p]
+    phi_apply(X.xf, out, X.tmp, P.n)
+    for i in range(P.size):
+        out[i] = rhs[i] - out[i]
+
+
+@njit(cache=True, nogil=True)
+def _reduced(P, B, k, X, h, out):
+    """``out = Phi^T z`` where ``z`` holds ``h`` on the basic rows ``B.A`` (else 0)."""
+    for i in range(P.size):
+        X.zf[i] = 0.0
+    for q in range(k):
+        X.zf[B.A[q]] = h[q]
+    phi_t_apply(X.zf, out, X.tmp, P.n)
+
+
+@njit(cache=True, nogil=True)
 def _price(P, B, k, X, has_dv, has_dc, y_valid):
     """Residuals ``r0, r1`` of all rows and (unless ``y_valid``) reduced costs ``y0, y1`` of all
     columns at the current basis, by the butterflies."""
-    size = P.size
-    for i in range(2 * size):
-        X.xf[i] = 0.0
-    for p in range(k):
-        X.xf[B.J[p]] = B.g0[p]
-    phi_apply(X.xf, X.r0, X.tmp, P.n)
-    for i in range(size):
-        X.r0[i] = P.v[i] - X.r0[i]
+    _residual(P, B, k, X, B.g0, P.v, X.r0)
     if has_dv:
-        for i in range(2 * size):
-            X.xf[i] = 0.0
-        for p in range(k):
-            X.xf[B.J[p]] = B.g1[p]
-        phi_apply(X.xf, X.r1, X.tmp, P.n)
-        for i in range(size):
-            X.r1[i] = P.dv[i] - X.r1[i]
+        _residual(P, B, k, X, B.g1, P.dv, X.r1)
     if not y_valid:
-        for i in range(size):
-            X.zf[i] = 0.0
-        for q in range(k):
-            X.zf[B.A[q]] = B.h0[q]
-        phi_t_apply(X.zf, X.y0, X.tmp, P.n)
+        _reduced(P, B, k, X, B.h0, X.y0)
     if has_dc:
-        for i in range(size):
-            X.zf[i] = 0.0
-        for q in range(k):
-            X.zf[B.A[q]] = B.h1[q]
-        phi_t_apply(X.zf, X.y1, X.tmp, P.n)
+        _reduced(P, B, k, X, B.h1, X.y1)
 
 
 @njit(cache=True, nogil=True)

@@ -32,6 +32,7 @@ from twophase import paths
 from twophase.errors import RunFileError, TwophaseError
 from twophase.game.players import players_from_dict
 from twophase.interactions.exact import Engine
+from twophase.interactions.result import relative_gap
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 from twophase.models.bow import BowReference, reference_from_dict
 from twophase.pipeline import stages, storage, verify
@@ -89,8 +90,7 @@ class InteractionRecord:
     def relative_gap(self) -> torch.Tensor:
         """``(objective - lower_bound) / objective`` per game ``(C, S)`` (0 where objective is 0)."""
         lower = self.objective if self.lower_bound is None else self.lower_bound
-        den = self.objective.abs().clamp_min(torch.finfo(self.objective.dtype).tiny)
-        return ((self.objective - lower) / den).clamp_min(0)
+        return relative_gap(self.objective, lower)
 
     def solver_status(self, tol: float = 1e-3) -> dict[str, Any]:
         """How the splits were obtained: share of games certified within ``tol``, median and max

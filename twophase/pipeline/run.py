@@ -71,7 +71,7 @@ from twophase.data import Modality, RelabeledDataset
 from twophase.errors import RunFileError, TwophaseError
 from twophase.game.masking import masked_rewards
 from twophase.game.players import BoundPlayers, players_for, players_from_dict
-from twophase.interactions.decompose import Method, decompose_and_or, decompose_band
+from twophase.interactions.decompose import Method, decompose_band, decompose_first_order
 from twophase.models import MODEL_INFO, parse_model_name
 from twophase.models.bow import dataset_reference
 from twophase.pipeline import lock, stages, storage, verify
@@ -194,8 +194,8 @@ def decompose_rewards(v: torch.Tensor, ia: InteractionConfig, *, show_progress: 
         band = decompose_band(v, q_bound=ia.q_bound, show_progress=show_progress, **options)
         low, high = band.low, band.high
     else:
-        low = decompose_and_or(v, q_bound=ia.q_bound, method=method, tie_break="none",
-                               show_progress=show_progress, **options)
+        low = decompose_first_order(v, q_bound=ia.q_bound, show_progress=show_progress,
+                                    **options)
         high = None
     payload = {
         "I_and": low.I_and.detach().cpu(), "I_or": low.I_or.detach().cpu(),

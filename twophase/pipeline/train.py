@@ -34,9 +34,11 @@ scratch when there is none, so a deleted checkpoint is recomputed, never left mi
 and the table cannot leave it short).
 
 **Determinism.** ``runtime`` records the intra-op thread count (``torch.get_num_threads()``),
-the device type and the torch version the run was computed with. A resume with another thread
-count, device type or torch version is refused (:class:`~twophase.errors.DeterminismError`,
-naming the ``OMP_NUM_THREADS``, ``--device`` or torch version to use): the thread count changes the last bits of the reductions, so the weights from
+the device type, the torch version and the CPU dispatch level (:mod:`twophase.cpu_dispatch`) the
+run was computed with. A resume with another thread count, device type, torch version or dispatch
+is refused (:class:`~twophase.errors.DeterminismError`, naming the ``OMP_NUM_THREADS``,
+``--device``, torch version or dispatch variables to use): each changes the last bits of the
+reductions, so the weights from
 the first resumed epoch on. The count is not switched inside the process because
 ``torch.set_num_threads`` with two or more threads corrupts batched LAPACK calls
 (``torch.linalg.solve``) in the torch 2.14 CUDA build this project pins. Under these conditions
@@ -71,6 +73,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from twophase import cpu_dispatch
 from twophase.errors import ConfigError, DeterminismError, RunFileError, TrainingDivergedError
 from twophase.pipeline import storage
 from twophase.pipeline.config import TrainConfig
@@ -360,10 +363,10 @@ def load_checkpoint(path: str | Path, hint: str = "") -> dict:
 
 
 def runtime_record(device: torch.device) -> dict:
-    """What a bit-identical continuation needs to match: intra-op threads and device type
-    (and, for the record, the torch version)."""
+    """What a bit-identical continuation needs to match: intra-op threads, device type, torch
+    version and the CPU dispatch level (:func:`twophase.cpu_dispatch.record`)."""
     return {"threads": torch.get_num_threads(), "device": device.type,
-            "torch": torch.__version__}
+            "torch": torch.__version__, "cpu_dispatch": cpu_dispatch.record()}
 
 
 def _state_cpu(model: nn.Module) -> dict:
@@ -491,6 +494,15 @@ def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) 
             f"{path} was computed with {threads} intra-op thread(s) and this process has "
             f"{torch.get_num_threads()}; a resume with another count is not bit-identical: run "
             f"with OMP_NUM_THREADS={threads} (or delete {out} to retrain)")
+    dispatch, now = recorded.get("cpu_dispatch"), cpu_dispatch.record()
+    if isinstance(dispatch, dict) and dispatch != now:
+        changed = ", ".join(f"{k}={dispatch.get(k)!r} (now {now.get(k)!r})"
+                            for k in sorted(set(dispatch) | set(now))
+                            if dispatch.get(k) != now.get(k))
+        raise DeterminismError(
+            f"{path} was computed under another CPU dispatch ({changed[:300]}); a resume would "
+            f"not be bit-identical: set the same {cpu_dispatch.MODE_VARIABLE} and variables "
+            f"(or delete {out} to retrain)")
     version = recorded.get("torch", torch.__version__)
     if version != torch.__version__:
         raise DeterminismError(

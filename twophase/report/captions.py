@@ -113,6 +113,13 @@ FIGURES: dict[str, FigureText] = {
         "salient interactions per order k at {count} checkpoints of run `{run}`{band}.",
         "Bar charts of positive and negative salient interaction strength per order at epochs "
         "{epochs} of run {run}"),
+    "explanation_orders": FigureText(
+        "P1 Fig. 2 (per-order distribution of the salient interactions), for one model",
+        "Positive (blue, above 0) and negative (orange, below 0) strength of the salient AND and "
+        "OR interactions per order k, one panel per test sample of the model trained on this "
+        "page ({n} players, salient: |I| ≥ 0.03 |v(x_N) − v(x_∅)|).",
+        "Bar charts of positive and negative salient interaction strength per order for "
+        "{count} samples"),
     "order_epoch_heatmap": FigureText(
         "P2 Fig. 2 (the distribution over training)",
         "P2's normalised strength I^(k) (mean over k equals 1) of every order (rows) at every "
@@ -219,7 +226,7 @@ def figure(key: str, finding: str = "", **fields: Any) -> dict[str, str]:
 
 
 def recovery(rec: Any, tau: float, noise_std: float, harsanyi_salient: int,
-             objective: float, optimum: float, iterations: int, converged: bool) -> str:
+             objective: float, optimum: float, pivots: int, converged: bool) -> str:
     """What the AND-OR split finds in one planted game (a :class:`twophase.report.primer.Recovery`),
     against the AND-only transform and the exact LP optimum."""
     extra = f" ({', '.join(rec.extra)})" if rec.extra else ""
@@ -230,8 +237,8 @@ def recovery(rec: Any, tau: float, noise_std: float, harsanyi_salient: int,
         f"not planted{extra}. The largest error on a planted coefficient is {rec.max_error:.3g} "
         f"(noise σ = {noise_std:g}). The AND-only Harsanyi transform of the same game has "
         f"{harsanyi_salient} salient coefficients instead of {rec.salient}. The L1 objective of "
-        f"the split is {objective:.4f} after {iterations} iterations (converged: "
-        f"{'yes' if converged else 'no'}), {gap:.2%} above the exact LP optimum {optimum:.4f}."
+        f"the split is {objective:.4f} after {pivots} simplex pivots (certified optimal: "
+        f"{'yes' if converged else 'no'}), {gap:.2%} above HiGHS's optimum {optimum:.4f}."
     )
 
 

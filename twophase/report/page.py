@@ -7,9 +7,13 @@ A notebook makes one :class:`Page` and shows everything through it::
     page.table(frame, "checks", "Checks of this run.")
     page.downloads()
 
-Each call writes a file into the page's folder (``book/_generated/<profile>/files/<notebook>/
-<run>/``: PNG figures, CSV tables, copies of the run's files, and a zip of them all) and returns an
-object that displays twice over:
+Each call writes a file into the page's folder (PNG figures, CSV tables, copies of the run's
+files, and a zip of them all) and returns an object that displays twice over. Where that folder
+is (:func:`page_folder`): under the book runner (:mod:`twophase.book.execute`, which names the
+book's files folder ``book/_generated/<profile>/files`` in ``$TWOPHASE_BOOK_FILES`` for its
+kernels) ``<that folder>/<notebook>/<run>/``; in any other run (JupyterLab, raw papermill, a
+downloaded notebook) ``<notebook>_files/<run>/`` in the kernel's working directory, the folder of
+the executed notebook, so that an interactive run never overwrites the book build's files:
 
 - in the book, as MyST Markdown (the book's ``_config.yml`` renders ``text/markdown`` outputs as
   MyST and prefers them to HTML): a ``{figure}`` or ``{table}`` directive with a label unique in
@@ -30,6 +34,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 import re
 import shutil
 import zipfile
@@ -40,9 +45,13 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["Downloads", "FigureBlock", "Links", "Page", "TableBlock", "book_path", "files_dir",
-           "intro_results_path", "label", "readable"]
+__all__ = ["BOOK_FILES_ENV", "Downloads", "FigureBlock", "Links", "Page", "TableBlock", "book_path",
+           "files_dir", "intro_results_path", "label", "page_folder", "readable"]
 
+#: The environment variable the book runner sets for its kernels, to the book's files folder of
+#: the profile it executes (``book/_generated/<profile>/files``); unset in JupyterLab, raw
+#: papermill or a plain kernel.
+BOOK_FILES_ENV = "TWOPHASE_BOOK_FILES"
 #: Resolution of the saved PNG figures (shown at 96 px per inch, so about 1.5x for sharp text).
 SAVE_DPI = 150
 _CSS_DPI = 96
@@ -54,6 +63,16 @@ def files_dir(profile: str, notebook: str, run: str | None = None) -> Path:
 
     folder = generated_dir(profile) / "files" / notebook
     return folder / run if run else folder
+
+
+def page_folder(notebook: str, run: str | None = None) -> tuple[Path, bool]:
+    """Where a page's files go and whether it is the book's (module docstring):
+    ``($TWOPHASE_BOOK_FILES/<notebook>[/<run>], True)`` under the book runner, else
+    ``(<cwd>/<notebook>_files[/<run>], False)``."""
+    book = os.environ.get(BOOK_FILES_ENV)
+    if book:
+        return Path(book) / notebook / (run or ""), True
+    return Path.cwd() / f"{notebook}_files" / (run or ""), False
 
 
 def intro_results_path(profile: str) -> Path:
@@ -252,23 +271,24 @@ class Page:
         notebook: the notebook's stem (e.g. ``"02_two_phase"``): part of every label and of the
             folder.
         run: the run of a per-run page (``None`` for a page of the whole profile).
-        folder: where the files go; default :func:`files_dir`, emptied first so that a page holds
-            only the files of its latest execution. When the package is installed without its
-            checkout (a downloaded notebook run against ``pip install twophase``), there is no
-            book to publish into: the files go next to the executed notebook, into
-            ``<notebook>_files[/<run>]`` of the kernel's working directory (nbconvert's
-            convention), and nothing is left in a temporary folder.
+        folder: where the files go; default :func:`page_folder`: under the book runner the
+            book's folder of the page (:func:`files_dir`), emptied first so that a page holds
+            only the files of its latest execution; otherwise (JupyterLab, raw papermill, a
+            downloaded notebook run against ``pip install twophase``) next to the executed
+            notebook, into ``<notebook>_files[/<run>]`` of the kernel's working directory
+            (nbconvert's convention): never over the book build's files, never in a temporary
+            folder.
     """
 
     def __init__(self, profile: str, notebook: str, run: str | None = None, *,
                  folder: str | Path | None = None):
         self.profile, self.notebook, self.run = profile, notebook, run
+        #: whether this page publishes into the book (the book runner's kernel)
+        self.in_book = False
         if folder is None:
-            try:
-                folder = files_dir(profile, notebook, run)
+            folder, self.in_book = page_folder(notebook, run)
+            if self.in_book:
                 shutil.rmtree(folder, ignore_errors=True)
-            except FileNotFoundError:  # no checkout: nothing to publish into
-                folder = Path.cwd() / f"{notebook}_files" / (run or "")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._files: list[tuple[Path, str]] = []
@@ -354,12 +374,13 @@ class Page:
 
     def publish_intro(self, block: TableBlock) -> Path | None:
         """Write ``block`` as the results table that opens the book's intro (the intro's
-        ``{twophase-results}`` directive reads it) under a label of its own; ``None`` (nothing
-        written) when the package is installed without its checkout, which has no book."""
-        try:
-            path = intro_results_path(self.profile)
-        except FileNotFoundError:
+        ``{twophase-results}`` directive reads it, :func:`intro_results_path`) under a label of
+        its own; ``None`` (nothing written) outside the book runner (JupyterLab, raw papermill, a
+        downloaded notebook): only the book's build publishes into the book."""
+        book = os.environ.get(BOOK_FILES_ENV)
+        if not book:
             return None
+        path = Path(book) / "intro-results.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         intro = TableBlock(block.frame, label("tbl", "intro", "results"), block.caption,
                            block.links)
