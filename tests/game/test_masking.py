@@ -182,7 +182,7 @@ def test_cluster_players_end_to_end_additive_model():
     interactions = and_interactions(v)
     orders = torch.tensor([bin(m).count("1") for m in range(8)])
     assert interactions[:, orders >= 2].abs().max() < 1e-9
-    assert interactions[:, orders == 1].abs().min() > 1e-3
+    assert interactions[:, orders == 1].abs().min() > 1e-6  # every cluster moves the output
 
 
 def test_errors_are_clear():
