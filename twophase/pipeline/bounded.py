@@ -76,6 +76,21 @@ def check_regular(path: str | os.PathLike) -> None:
         raise _not_regular(path, mode)
 
 
+def _open_regular(path: str | os.PathLike) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of ``path`` opened without blocking (a FIFO cannot hang it) and its
+    ``fstat``; closed again and refused with ``UnsafePathError`` unless it is a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(path, st.st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
 def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes:
     """The bytes of the regular file ``path``, opened without blocking.
 
@@ -83,12 +98,8 @@ def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes:
     is not a regular file (nothing is read), :class:`BoundError` when it has more than ``limit``
     bytes, ``OSError`` for other failures.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
+    fd, st = _open_regular(path)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _not_regular(path, st.st_mode)
         if limit is not None and st.st_size > limit:
             raise BoundError(f"{path} has {st.st_size} bytes, more than the {limit} allowed")
         chunks, size = [], 0
@@ -108,12 +119,8 @@ def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes:
 def read_head(path: str | os.PathLike, length: int) -> tuple[bytes, int]:
     """The first ``length`` bytes (fewer when the file is shorter) of the regular file ``path``
     and its size; opened without blocking, errors as in :func:`read_regular`."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
+    fd, st = _open_regular(path)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _not_regular(path, st.st_mode)
         chunks, size = [], 0
         while size < length:
             chunk = os.read(fd, min(length - size, 1 << 20))
