@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from tests.helpers.fake_text import SENTENCES, tokenize
+from tests.helpers.oracles import masked_copies_where
 from twophase.game.players import (
     Baseline,
     BoundPlayers,
@@ -242,7 +243,7 @@ def test_masked_copies_any_sample_order_matches_where_reference():
         sample_index = torch.tensor([2, 0, 2, 1, 0, 1, 2])
         present = torch.rand(7, 4, generator=gen) > 0.5
         got = bound.masked_copies(x, sample_index, present)
-        assert torch.equal(got, bound._masked_copies_where(x, sample_index, present))
+        assert torch.equal(got, masked_copies_where(bound, x, sample_index, present))
         for k, b in enumerate(sample_index.tolist()):
             single = bound.mask(x, present[k : k + 1])[b, 0]
             assert torch.equal(got[k], single)
@@ -251,17 +252,16 @@ def test_masked_copies_any_sample_order_matches_where_reference():
 def test_players_for_each_kind():
     from twophase.choices import ChoiceError
     from twophase.game.players import Baseline, PlayerKind, players_for
-    from twophase.pipeline.config import InteractionConfig
 
-    cfg = InteractionConfig(n=5, grid=6, border=1, clusters=12, baseline="mean", seed=3)
-    patches = players_for(PlayerKind.PATCH, cfg)
+    cfg = dict(n=5, grid=6, border=1, clusters=12, baseline="mean", seed=3)
+    patches = players_for(PlayerKind.PATCH, **cfg)
     assert isinstance(patches, PatchPlayers) and patches.baseline is Baseline.MEAN
     assert (patches.n, patches.grid, patches.border, patches.seed) == (5, 6, 1, 3)
-    words = players_for("word", cfg, mask_token_id=4)
+    words = players_for("word", **cfg, mask_token_id=4)
     assert isinstance(words, WordPlayers) and words.mask_token_id == 4 and words.n == 5
-    clusters = players_for("cluster", cfg)
+    clusters = players_for("cluster", **cfg)
     assert isinstance(clusters, ClusterPlayers) and clusters.n_clusters == 12
     with pytest.raises(ValueError, match="mask_token_id"):
-        players_for("word", cfg)
+        players_for("word", **cfg)
     with pytest.raises(ChoiceError, match="unknown player kind 'pixel'"):
-        players_for("pixel", cfg)
+        players_for("pixel", **cfg)

@@ -8,8 +8,10 @@ import dataclasses
 import pytest
 import torch
 
+from tests.helpers.oracles import checkpoint_model
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 from twophase.pipeline import run as run_module
+from twophase.pipeline import solve
 from twophase.pipeline.config import CheckpointSchedule, InteractionConfig, get_run
 from twophase.pipeline.results import InteractionRecord, RunResults
 from twophase.pipeline.run import Run, StageError
@@ -66,7 +68,7 @@ def test_end_to_end_shapes_and_universal_matching(lenet_run):
     orders = torch.tensor([bin(i).count("1") for i in range(m)])
     assert bool((rec.I_or[..., orders <= 1] == 0).all())
     # the rewards are the log-odds of the label at the final checkpoint (full sample, mask N)
-    model = run.load_model(epochs[-1])
+    model = checkpoint_model(run, epochs[-1])
     ev = results.eval()
     with torch.no_grad():
         logits = model(ev["inputs"]).double()
@@ -157,7 +159,7 @@ def test_killed_interactions_stage_keeps_finished_checkpoints(tmp_path, monkeypa
     run = Run(_tiny_lenet(), tmp_path, show_progress=False)
     run.execute(until="rewards")
     calls = []
-    original = run_module.decompose_rewards
+    original = solve.decompose_rewards
 
     def dying(*args, **kwargs):
         calls.append(1)
@@ -165,17 +167,19 @@ def test_killed_interactions_stage_keeps_finished_checkpoints(tmp_path, monkeypa
             raise KeyboardInterrupt("killed")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(run_module, "decompose_rewards", dying)
+    monkeypatch.setattr(solve, "decompose_rewards", dying)
     with pytest.raises(KeyboardInterrupt):
         run.interactions()
     assert len(list((run.dir / "interactions_parts").glob("*.safetensors"))) == 1
     assert not run.is_current("interactions")
     calls.clear()
-    monkeypatch.setattr(run_module, "decompose_rewards",
+    monkeypatch.setattr(solve, "decompose_rewards",
                         lambda *a, **k: (calls.append(1), original(*a, **k))[1])
     result = Run(run.config, tmp_path, show_progress=False).interactions()
     assert result.status == "computed" and len(calls) == 2  # the first checkpoint from the cache
-    whole = original(load_payload(run.dir / "rewards.safetensors")["v"], run.config.interactions)
+    ia = run.config.interactions
+    whole = original(load_payload(run.dir / "rewards.safetensors")["v"], q_bound=ia.q_bound,
+                     solver=ia.solver)
     for key in ("I_and", "I_or", "I_and_high", "objective", "lower_bound"):
         assert torch.equal(result.value[key], whole[key]), key
     assert not (run.dir / "interactions_parts").exists()  # scratch removed once saved

@@ -105,9 +105,10 @@ def test_fit_writes_metrics_checkpoints_and_learns(tmp_path):
     # evaluate() recomputes the logged final test loss exactly
     model = _model()
     model.load_state_dict(ck["model"])
-    loss, acc = evaluate(model, test, InputAdapter(), torch.device("cpu"))
+    loss, acc = evaluate(model, test, adapter=InputAdapter(), device=torch.device("cpu"))
     assert loss == pytest.approx(m.test_loss.iloc[-1], rel=1e-6)
-    p = predict_proba(model, test, InputAdapter(), torch.device("cpu"), batch_size=50)
+    p = predict_proba(model, test, adapter=InputAdapter(), device=torch.device("cpu"),
+                      batch_size=50)
     assert p.shape == (120, 3) and torch.allclose(p.sum(1), torch.ones(120))
 
 

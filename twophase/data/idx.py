@@ -32,6 +32,7 @@ from __future__ import annotations
 import gzip
 import math
 import zlib
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
@@ -164,16 +165,33 @@ def _read_pair(dirs: list[Path], prefix: str,
     return images, labels, img.parent
 
 
+@dataclass(frozen=True)
+class _IdxSource:
+    """What tells one IDX dataset from the other: where its files are, how to get them, its
+    classes and its normalisation."""
+
+    name: DatasetName
+    folder: str  # <root>/<folder>/raw holds the files
+    torchvision_cls: str  # the torchvision class that downloads them
+    url_hint: str  # where a good copy is, for error messages
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    extra_dirs: tuple[Path, ...] = ()  # looked in after <root>/<folder>/raw
+
+
+_MNIST = _IdxSource(DatasetName.MNIST, "MNIST", "MNIST",
+                    "http://yann.lecun.com/exdb/mnist/ (or a mirror)", MNIST_CLASSES, MNIST_MEAN,
+                    MNIST_STD)
+_FASHION = _IdxSource(DatasetName.FASHION_MNIST, "FashionMNIST", "FashionMNIST",
+                      "https://github.com/zalandoresearch/fashion-mnist (or `apt-get install "
+                      "dataset-fashion-mnist`)", FASHION_CLASSES, FASHION_MEAN, FASHION_STD)
+
+
 def _load_idx_dataset(
-    name: DatasetName,
-    folder: str,
-    extra_dirs: list[Path],
-    torchvision_cls: str,
-    url_hint: str,
-    class_names: tuple[str, ...],
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
+    source: _IdxSource,
     root,
+    *,
     split: Split | str,
     download: bool,
     size: int | None,
@@ -183,32 +201,34 @@ def _load_idx_dataset(
     normalize: bool,
     channels: int | None,
 ) -> InMemoryImageDataset:
+    """The ``split`` of the IDX dataset ``source`` (options of :func:`load_mnist`)."""
     split = Split.parse(split)
     dr = resolve_root(root)
-    raw_dir = dr.path / folder / "raw"
-    dirs = [raw_dir, *extra_dirs]
+    raw_dir = dr.path / source.folder / "raw"
+    dirs = [raw_dir, *source.extra_dirs]
     mode = parse_choice(SourceSplit, source_split, "source_split")
     have_train = _find(dirs, "train-images-idx3-ubyte") and _find(dirs, "train-labels-idx1-ubyte")
     if download and not have_train and mode is not SourceSplit.TEST:
         import torchvision.datasets as tvd
 
         for train in (True, False):
-            getattr(tvd, torchvision_cls)(str(dr.path), train=train, download=True)
+            getattr(tvd, source.torchvision_cls)(str(dr.path), train=train, download=True)
     if mode is SourceSplit.AUTO:
         have_train = _find(dirs, "train-images-idx3-ubyte") and _find(dirs, "train-labels-idx1-ubyte")
         mode = SourceSplit.OFFICIAL if have_train else SourceSplit.TEST
     prefix = "t10k" if mode is SourceSplit.TEST or split is Split.TEST else "train"
-    fix = (f"get a good copy from {url_hint}, or delete {raw_dir} and call "
-           f"`load_dataset('{name.value}', download=True)` (torchvision {torchvision_cls}, needs "
-           "internet)")
+    fix = (f"get a good copy from {source.url_hint}, or delete {raw_dir} and call "
+           f"`load_dataset('{source.name.value}', download=True)` (torchvision "
+           f"{source.torchvision_cls}, needs internet)")
     pair = _read_pair(dirs, prefix, fix)
     if pair is None:
         expected = [d / f"{prefix}-{kind}-ubyte[.gz]" for d in dirs
                     for kind in ("images-idx3", "labels-idx1")]
         raise DatasetNotFoundError(
-            name.value, dr.path, dr.origin, expected,
-            f"`load_dataset('{name.value}', download=True)` (torchvision {torchvision_cls}, needs "
-            f"internet) or copy the IDX files from {url_hint} into {raw_dir}",
+            source.name.value, dr.path, dr.origin, expected,
+            f"`load_dataset('{source.name.value}', download=True)` (torchvision "
+            f"{source.torchvision_cls}, needs internet) or copy the IDX files from "
+            f"{source.url_hint} into {raw_dir}",
             detail=f"the {prefix} IDX files are missing (source_split={mode.value!r})",
         )
     images, labels, where = pair
@@ -218,12 +238,13 @@ def _load_idx_dataset(
         train_idx, test_idx = stratified_split(targets, test_fraction, seed)
         idx = train_idx if split is Split.TRAIN else test_idx
         imgs, targets = imgs[idx], targets[idx]
-        source = (f"{where}/t10k-* (official test split) divided into train/test: "
+        origin = (f"{where}/t10k-* (official test split) divided into train/test: "
                   f"test_fraction={test_fraction:.4g}, seed={seed}")
     else:
-        source = f"{where}/{prefix}-* (official {split.value} split)"
-    meta = DatasetInfo(name, Modality.IMAGE, 10, class_names, mean=mean, std=std, split=split,
-                       source=source, extra={"source_split": mode.value})
+        origin = f"{where}/{prefix}-* (official {split.value} split)"
+    meta = DatasetInfo(source.name, Modality.IMAGE, 10, source.class_names, mean=source.mean,
+                       std=source.std, split=split, source=origin,
+                       extra={"source_split": mode.value})
     return InMemoryImageDataset(imgs, targets, meta, size=size, normalize=normalize,
                                 channels=channels)
 
@@ -265,9 +286,8 @@ def load_mnist(
         channels: repeat the grey channel (e.g. 3).
     """
     return _load_idx_dataset(
-        DatasetName.MNIST, "MNIST", [], "MNIST", "http://yann.lecun.com/exdb/mnist/ (or a mirror)",
-        MNIST_CLASSES, MNIST_MEAN, MNIST_STD, root, split, download, size, source_split,
-        test_fraction, seed, normalize, channels)
+        _MNIST, root, split=split, download=download, size=size, source_split=source_split,
+        test_fraction=test_fraction, seed=seed, normalize=normalize, channels=channels)
 
 
 def load_fashion_mnist(
@@ -290,9 +310,8 @@ def load_fashion_mnist(
     ``.gz`` and gunzipped files both work. Options as in :func:`load_mnist`; normalisation
     ``(x - 0.2860) / 0.3530``.
     """
-    extra = [Path(system_dir)] if system_dir is not None else []
+    extra = (Path(system_dir),) if system_dir is not None else ()
     return _load_idx_dataset(
-        DatasetName.FASHION_MNIST, "FashionMNIST", extra, "FashionMNIST",
-        "https://github.com/zalandoresearch/fashion-mnist (or `apt-get install dataset-fashion-mnist`)",
-        FASHION_CLASSES, FASHION_MEAN, FASHION_STD, root, split, download, size, source_split,
-        test_fraction, seed, normalize, channels)
+        replace(_FASHION, extra_dirs=extra), root, split=split, download=download, size=size,
+        source_split=source_split, test_fraction=test_fraction, seed=seed, normalize=normalize,
+        channels=channels)

@@ -41,16 +41,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from twophase.choices import parse_choice
-
-if TYPE_CHECKING:
-    from twophase.pipeline.config import InteractionConfig
 
 __all__ = [
     "Baseline",
@@ -260,20 +256,6 @@ class BoundPlayers:
                     out[r.unsqueeze(1), elems.unsqueeze(0)] = base[b, elems]
         return out.reshape(k, *self.element_shape)
 
-    def _masked_copies_where(
-        self, features: Tensor, sample_index: Tensor, present: Tensor
-    ) -> Tensor:
-        """Reference implementation of :meth:`masked_copies` with one ``where`` over all elements."""
-        k = present.shape[0]
-        keep_table = torch.cat(
-            [present, torch.ones(k, 1, dtype=torch.bool, device=present.device)], dim=1
-        )  # column n: "no player" -> always kept
-        owner = self.owner.reshape(self.owner.shape[0], -1)[sample_index]
-        keep = keep_table.gather(1, torch.where(owner < 0, self.n, owner))  # (K, Ef)
-        x = features.reshape(features.shape[0], -1)[sample_index]
-        b = self.baseline.reshape(self.baseline.shape[0], -1)[sample_index]
-        return torch.where(keep, x, b).reshape(k, *self.element_shape)
-
     def mask(self, features: Tensor, present: Tensor | Sequence[int]) -> Tensor:
         """All masked copies of every sample: ``(B, *E)``, ``(M, n)`` -> ``(B, M, *E)``.
 
@@ -322,14 +304,6 @@ class Players(ABC):
     def to_dict(self) -> dict:
         """The settings as plain data (numbers, strings, lists, tensors) with a ``kind`` key;
         :func:`players_from_dict` rebuilds an equal object (how a run folder stores players)."""
-
-    def membership(self, features: Tensor, **context) -> Tensor:
-        """``(B, n, *E)`` bool, see :attr:`BoundPlayers.membership`."""
-        return self.bind(features, **context).membership
-
-    def baseline_values(self, features: Tensor, **context) -> Tensor:
-        """``(B, *E)`` baseline values, see :attr:`BoundPlayers.baseline`."""
-        return self.bind(features, **context).baseline
 
     def mask(self, features: Tensor, present: Tensor | Sequence[int], **context) -> Tensor:
         """``(B, M, *E)`` masked copies, see :meth:`BoundPlayers.mask`."""
@@ -739,17 +713,26 @@ def players_from_dict(d: dict) -> Players:
 
 
 def players_for(
-    kind: PlayerKind | str, cfg: InteractionConfig, *, mask_token_id: int | None = None
+    kind: PlayerKind | str,
+    *,
+    n: int,
+    seed: int = 0,
+    grid: int = 8,
+    border: int = 1,
+    baseline: Baseline | str = Baseline.ZERO,
+    clusters: int = 30,
+    mask_token_id: int | None = None,
 ) -> Players:
-    """The players of a run: ``kind`` (the model's :class:`PlayerKind`) with the settings of its
-    interaction configuration (``n``, ``seed``; ``grid``, ``border``, ``baseline`` for patches;
-    ``clusters`` for point clouds).  Word players need the tokenizer's ``mask_token_id``."""
+    """The players of a run: ``kind`` (the model's :class:`PlayerKind`) with ``n`` players drawn
+    with ``seed``; ``grid``, ``border`` and ``baseline`` apply to patches, ``clusters`` to point
+    clouds, and word players need the tokenizer's ``mask_token_id``.  The defaults are those of
+    the papers (:class:`PatchPlayers`, :class:`ClusterPlayers`)."""
     kind = parse_choice(PlayerKind, kind, "player kind")
     if kind is PlayerKind.PATCH:
-        return PatchPlayers(grid=cfg.grid, n=cfg.n, seed=cfg.seed, border=cfg.border,
-                            baseline=parse_choice(Baseline, cfg.baseline, "baseline"))
+        return PatchPlayers(grid=grid, n=n, seed=seed, border=border,
+                            baseline=parse_choice(Baseline, baseline, "baseline"))
     if kind is PlayerKind.WORD:
         if mask_token_id is None:
             raise ValueError("word players need the tokenizer's mask_token_id")
-        return WordPlayers(n=cfg.n, seed=cfg.seed, mask_token_id=mask_token_id)
-    return ClusterPlayers(n_clusters=cfg.clusters, n=cfg.n, seed=cfg.seed)
+        return WordPlayers(n=n, seed=seed, mask_token_id=mask_token_id)
+    return ClusterPlayers(n_clusters=clusters, n=n, seed=seed)

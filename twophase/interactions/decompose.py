@@ -50,7 +50,12 @@ import torch
 from tqdm.auto import tqdm
 
 from twophase.choices import parse_choice
-from twophase.interactions.exact import DEFAULT_WORK_BUDGET, GameSolution, solve_batch
+from twophase.interactions.exact import (
+    DEFAULT_WORK_BUDGET,
+    GameSolution,
+    default_workers,
+    solve_batch,
+)
 from twophase.interactions.lp import (
     TieBreak,
     certificate,
@@ -121,13 +126,7 @@ def _workers(n: int, workers: int | None, memory_budget_bytes: int) -> int:
             f"memory_budget_bytes={memory_budget_bytes:,}; raise the budget or use "
             "decompose_first_order")
     fit = max(1, memory_budget_bytes // per)
-    return int(min(workers, fit)) if workers else int(min(fit, _default_workers()))
-
-
-def _default_workers() -> int:
-    import os
-
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return int(min(workers, fit)) if workers else int(min(fit, default_workers()))
 
 
 def _pack(v: torch.Tensor, flat: torch.Tensor, zetas: torch.Tensor, sols: list[GameSolution],
@@ -201,8 +200,10 @@ def decompose_and_or(
         q_bound: ``q`` box half-width relative to ``|v(N) - v({})|`` (paper 0.02; 0 = no ``q``).
         tie_break: ``"low-order"`` (default), ``"high-order"`` or ``"none"``.
         tol: a game is ``converged`` when its certified relative gap is at most ``tol``.
-        workers: games solved at a time (default: the CPUs of this process); the split does not
-            depend on it, nor on the order of the games.
+        workers: games solved at a time (default:
+            :func:`~twophase.interactions.exact.default_workers`, the CPUs of this process; both
+            bounded by ``memory_budget_bytes``); the split does not depend on it, nor on the
+            order of the games.
         work_budget: pivot work per game before HiGHS takes over
             (:mod:`twophase.interactions.exact`).
         memory_budget_bytes: bound on the solver's working memory; the work is split to fit, and a

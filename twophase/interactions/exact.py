@@ -44,7 +44,7 @@ from twophase.interactions import simplex
 from twophase.interactions.butterfly import phi_apply, phi_t_apply
 from twophase.interactions.lp import allowed_columns, solve_highs
 
-__all__ = ["Engine", "GameSolution", "density", "solve_batch"]
+__all__ = ["Engine", "GameSolution", "default_workers", "density", "solve_batch"]
 
 
 class Engine(enum.IntEnum):
@@ -210,6 +210,15 @@ def _unscaled(sol: GameSolution, s: float) -> GameSolution:
     return GameSolution(sol.x * s, sol.z, sol.engine, sol.pivots, sol.basis)
 
 
+def default_workers() -> int:
+    """Games solved at a time when no ``workers`` is given: the CPUs this process may run on
+    (its affinity set where the system has one, else ``os.cpu_count()``). The splits do not
+    depend on it (module docstring)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def solve_batch(
     v: np.ndarray,
     zeta: np.ndarray,
@@ -224,12 +233,12 @@ def solve_batch(
     """Exact splits of the games ``v`` ``(B, 2**n)`` with boxes ``zeta`` ``(B,)`` for costs ``c``
     and, when ``c_band`` is given, also for costs ``c_band`` (repriced from the first split).
 
-    ``workers``: games solved at a time (default: ``os.cpu_count()``).
+    ``workers``: games solved at a time (default: :func:`default_workers`).
     """
     B, L = v.shape  # noqa: N806
     n = L.bit_length() - 1
     allowed = allowed_columns(n)
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = max(1, workers or default_workers())
 
     def one(b: int) -> tuple[GameSolution, GameSolution | None]:
         vs, zs, s = _scaled(np.ascontiguousarray(v[b], dtype=np.float64), float(zeta[b]))

@@ -173,6 +173,7 @@ def parse_model_name(name: ModelName | str) -> ModelName:
 def _builder_for(name: ModelName) -> tuple[Callable[..., SplitModel], bool]:
     """(builder, takes image geometry) for ``name``. Only the needed family module is imported,
     so building an image model never imports transformers."""
+    # lazy imports below: only the family asked for is loaded (bert pulls in transformers)
     if name is ModelName.LENET:
         from twophase.models.lenet import build_lenet
 

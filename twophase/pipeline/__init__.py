@@ -8,6 +8,7 @@
 - :mod:`~twophase.pipeline.stages`: the one cached, atomic stage runner;
 - :mod:`~twophase.pipeline.verify`: what a finished stage's files must hold before they are trusted;
 - :mod:`~twophase.pipeline.lock`: one process at a time per run folder and per executed notebook;
+- :mod:`~twophase.pipeline.solve`: the one solver call of the interactions stage;
 - :mod:`~twophase.pipeline.run`: the four stages of a run (:class:`Run`);
 - :mod:`~twophase.pipeline.results`: the read-only reader of a run's folder;
 - :mod:`~twophase.pipeline.storage`: every file read and write of a run folder (tensors and plain

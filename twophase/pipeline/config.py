@@ -62,17 +62,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from twophase.choices import ChoiceError, parse_choice
-from twophase.data.base import DatasetName
-from twophase.data.registry import get_spec
+from twophase.data.base import DatasetName, Modality
+from twophase.data.registry import dataset_info, get_spec
 from twophase.errors import ConfigError
-from twophase.game.players import Baseline
+from twophase.game.players import Baseline, PlayerKind
 from twophase.game.rewards import Reward
-from twophase.models.registry import ModelName, model_options
+from twophase.interactions.decompose import decompose_and_or
+from twophase.models.registry import (
+    MODEL_INFO,
+    ModelName,
+    build_model,
+    model_options,
+    parse_model_name,
+)
 from twophase.pipeline.bounded import BoundError, load_yaml, short
 from twophase.pipeline.optim import LRSchedule, Optimizer
+from twophase.pipeline.solve import decompose_rewards
 from twophase.pipeline.storage import to_jsonable
 
 __all__ = [
@@ -590,13 +599,8 @@ def _check_dataset_values(cfg: RunConfig, where: str) -> None:
 def _check_solver(cfg: RunConfig, where: str) -> None:
     """The solver options: names against the signature of ``decompose_and_or``, then values by
     the call the ``interactions`` stage makes
-    (:func:`twophase.pipeline.run.decompose_rewards`), on one tiny game (n = 2), so a wrong option
+    (:func:`twophase.pipeline.solve.decompose_rewards`), on one tiny game (n = 2), so a wrong option
     fails before training, not after it."""
-    import torch
-
-    from twophase.interactions.decompose import decompose_and_or
-    from twophase.pipeline.run import decompose_rewards  # run imports this module
-
     params = inspect.signature(decompose_and_or).parameters
     valid = [k for k, p in params.items()
              if p.kind is inspect.Parameter.KEYWORD_ONLY and k != "show_progress"]
@@ -604,7 +608,7 @@ def _check_solver(cfg: RunConfig, where: str) -> None:
         _check_key(key, valid, where)
     game = torch.tensor([[0.0, 0.5, -0.25, 1.0]], dtype=torch.float64)
     try:
-        decompose_rewards(game, cfg.interactions)
+        decompose_rewards(game, q_bound=cfg.interactions.q_bound, solver=cfg.interactions.solver)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
@@ -614,12 +618,6 @@ def _check_model(cfg: RunConfig, where: str) -> None:
     on a batch of the dataset's input shape: wrong model options or an input size the network
     or the players cannot take fail here. Text models need the run's tokenizer and are only
     checked by their option names; a model that cannot run on ``meta`` is skipped."""
-    import torch
-
-    from twophase.data.base import Modality
-    from twophase.data.registry import dataset_info
-    from twophase.models import MODEL_INFO, build_model, parse_model_name
-
     loader_options = {k: v for k, v in cfg.dataset_options.items()
                       if k not in ("max_samples", "per_class", "subset_seed")}
     try:
@@ -644,7 +642,7 @@ def _check_model(cfg: RunConfig, where: str) -> None:
                           f"{str(exc).strip().splitlines()[0]}") from None
     ia = cfg.interactions
     kind = MODEL_INFO[parse_model_name(cfg.model)].player_kind
-    if kind.value == "patch":
+    if kind is PlayerKind.PATCH:
         if features.dim() != 4 or min(features.shape[-2:]) < ia.grid:
             raise ConfigError(
                 f"{where}: the player layer of {cfg.model} is {tuple(features.shape[1:])} for "

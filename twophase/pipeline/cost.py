@@ -33,9 +33,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-from twophase.data.base import DatasetName, resolve_root
-from twophase.data.registry import get_spec
+from twophase.data.base import DatasetName, Modality, resolve_root
+from twophase.data.registry import dataset_info, get_spec, load_dataset
+from twophase.models.registry import build_model
 from twophase.pipeline.config import NoiseKind, RunConfig
 
 __all__ = ["SOLVER_SECONDS", "SPLIT_SIZES", "RunCost", "estimate", "estimate_table",
@@ -72,8 +75,6 @@ def solver_seconds(n: int) -> float:
 
 def _counted(config: RunConfig, data_root: str | Path | None) -> tuple[int, int] | None:
     """Exact split sizes by reading the dataset, when its files are present (else ``None``)."""
-    from twophase.data import load_dataset
-
     spec = get_spec(config.dataset)
     if not spec.present(resolve_root(data_root).path):
         return None
@@ -119,12 +120,6 @@ def split_sizes(config: RunConfig, data_root: str | Path | None = None,
 @functools.lru_cache(maxsize=64)
 def _forward_flops(model: str, options: str, dataset: str, dataset_options: str,
                    max_length: int, vocab_size: int) -> float | None:
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from twophase.data import Modality, dataset_info
-    from twophase.models import build_model
-
     info = dataset_info(dataset, **json.loads(dataset_options))
     kw = json.loads(options)
     if info.modality is Modality.TEXT:

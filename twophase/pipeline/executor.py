@@ -93,6 +93,7 @@ class JobFailedError(TwophaseError):
 
 def run_job(job: RunJob) -> RunOutcome:
     """Compute one run in this process (the function each job executes)."""
+    # lazy: the CLI imports this module at start (EXECUTORS), which must not load torch
     from twophase.pipeline.config import check_run, get_run
     from twophase.pipeline.run import Run
 

@@ -83,7 +83,7 @@ def load_inputs(config: RunConfig, folder: Path, data_root: str | Path | None = 
 
 
 def _tokenizer(config: RunConfig, folder: Path, train_clean: Any) -> Any:
-    from twophase.data.tokenizer import train_wordpiece_tokenizer
+    from twophase.data.tokenizer import train_wordpiece_tokenizer  # lazy: loads transformers
 
     c = config
     stamp = storage.fingerprint("tokenizer", c.dataset, c.dataset_options, c.train.train_subset,

@@ -12,8 +12,12 @@ Two protocols (see :class:`twophase.pipeline.config.NoiseKind`):
   this is the second-best class whenever the model ranks the label first, and it always changes
   the label). The network is then retrained from scratch on the noisy labels.
 
-Both return a :class:`NoiseResult` with the new targets and a boolean ``flipped`` mask; the run
-records it as ``noise.pt`` in its folder.
+Both return a :class:`NoiseResult` with the new targets and a boolean ``flipped`` mask. The
+``train`` stage stores it in the run folder as ``noise.safetensors``
+(:data:`twophase.pipeline.verify.NOISE`): :meth:`NoiseResult.to_dict` (``targets``,
+``original_targets``, ``flipped``, ``kind``, ``scores``) and the train stage's ``fingerprint``,
+written by :func:`twophase.pipeline.storage.save_payload` (tensors and plain data only) and read
+back with :meth:`NoiseResult.from_dict`.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class NoiseResult:
         return int(self.flipped.sum())
 
     def to_dict(self) -> dict:
+        """The fields as tensors and plain data (``kind`` by its value; ``scores`` may be
+        ``None``): what ``noise.safetensors`` holds, with the fingerprint."""
         return {
             "targets": self.targets,
             "original_targets": self.original_targets,
@@ -61,6 +67,8 @@ class NoiseResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> NoiseResult:
+        """Inverse of :meth:`to_dict` (extra keys, such as the stored ``fingerprint``, are
+        ignored)."""
         return cls(d["targets"], d["original_targets"], d["flipped"], NoiseKind(d["kind"]),
                    d.get("scores"))
 

@@ -43,9 +43,10 @@ Rewards (book/methods/interactions.md (method-players), (method-reward)): for ev
 the weights are loaded, ``front`` runs once per evaluated sample and
 :func:`twophase.game.masking.masked_rewards` evaluates ``tail`` on all :math:`2^n` masked copies,
 :math:`v(x_S)` = log-odds of the sample's (possibly noisy) label. Interactions:
-:func:`twophase.interactions.decompose.decompose_band` on the whole ``(C, S, 2^n)`` tensor at once:
-exact, certified optimal splits, the canonical low-order one and the high-order one of the
-tie-break band (book/methods/decomposition.md (method-decomposition-lp),
+:func:`twophase.pipeline.solve.decompose_rewards`
+(:func:`twophase.interactions.decompose.decompose_band`) on the ``(S, 2^n)`` games of each
+checkpoint: exact, certified optimal splits, the canonical low-order one and the high-order one of
+the tie-break band (book/methods/decomposition.md (method-decomposition-lp),
 (method-decomposition-tiebreak)); the rewards reach it in memory when they were computed in the
 same :meth:`Run.execute`, and are stored once, in ``rewards.safetensors``. Rewards and
 interactions record the thread count and device they ran with (``runtime``).
@@ -71,10 +72,9 @@ from twophase.data import Modality, RelabeledDataset
 from twophase.errors import RunFileError, TwophaseError
 from twophase.game.masking import masked_rewards
 from twophase.game.players import BoundPlayers, players_for, players_from_dict
-from twophase.interactions.decompose import Method, decompose_band, decompose_first_order
 from twophase.models import MODEL_INFO, parse_model_name
 from twophase.models.bow import dataset_reference
-from twophase.pipeline import lock, stages, storage, verify
+from twophase.pipeline import lock, solve, stages, storage, verify
 from twophase.pipeline.config import (
     CheckpointSchedule,
     InteractionConfig,
@@ -91,15 +91,14 @@ from twophase.pipeline.train import (
     checkpoint_path,
     fit,
     last_path,
-    list_checkpoints,
     load_checkpoint,
     predict_proba,
     resolve_device,
     runtime_record,
 )
 
-__all__ = ["STAGES", "VARYING_FILES", "Run", "StageName", "StageError", "decompose_rewards",
-           "fingerprints", "run_folder"]
+__all__ = ["STAGES", "VARYING_FILES", "Run", "StageName", "StageError", "fingerprints",
+           "run_folder"]
 
 #: the files of a run folder that may differ between two identical runs (module docstring)
 VARYING_FILES = ("timing.csv", ".lock.json")
@@ -176,48 +175,6 @@ def _checkpoint_rewards(model: nn.Module, ev: dict, ia: InteractionConfig, eval_
     return masked_rewards(model.tail, feats, ev["players"], labels, **kw).cpu()
 
 
-def decompose_rewards(v: torch.Tensor, ia: InteractionConfig, *, show_progress: bool = False
-                      ) -> dict[str, Any]:
-    """The interactions payload of the rewards ``v`` ``(..., 2^n)`` with the settings ``ia``: the
-    one call the ``interactions`` stage makes, which
-    :func:`twophase.pipeline.config.check_run` also makes on one tiny game to check the solver
-    options before any work.
-
-    Both extreme optimal splits of every game (book/methods/decomposition.md
-    (method-decomposition-tiebreak)): the canonical low-order one (``I_and``, ``I_or``, ``q``,
-    ``gamma``) and the high-order one (``I_and_high``, ``I_or_high``), each with its certificate
-    (``objective`` = upper bound, ``lower_bound``) and engine per game.  With
-    ``solver: {method: pdhg}`` only one first-order split is stored."""
-    options = dict(ia.solver)
-    method = parse_choice(Method, options.pop("method", Method.EXACT), "solver method")
-    if method is Method.EXACT:
-        band = decompose_band(v, q_bound=ia.q_bound, show_progress=show_progress, **options)
-        low, high = band.low, band.high
-    else:
-        low = decompose_first_order(v, q_bound=ia.q_bound, show_progress=show_progress,
-                                    **options)
-        high = None
-    payload = {
-        "I_and": low.I_and.detach().cpu(), "I_or": low.I_or.detach().cpu(),
-        "q": low.q.detach().cpu(), "gamma": low.gamma.detach().cpu(),
-        "objective": low.objective.detach().cpu(),
-        "lower_bound": low.lower_bound.detach().cpu(),
-        "converged": low.converged.detach().cpu(),
-        "engine": low.engine.detach().cpu(),
-        "iterations": int(low.iterations),
-        "tie_break": low.tie_break,
-        "method": method.value,
-    }
-    if high is not None:
-        payload.update({
-            "I_and_high": high.I_and.detach().cpu(), "I_or_high": high.I_or.detach().cpu(),
-            "objective_high": high.objective.detach().cpu(),
-            "lower_bound_high": high.lower_bound.detach().cpu(),
-            "engine_high": high.engine.detach().cpu(),
-        })
-    return payload
-
-
 def _checkpoint_part(folder: Path, kind: str, fingerprint: str, epoch: int,
                      fits: Callable[[Any], bool], compute: Callable[[], Any]) -> Any:
     """The result of one checkpoint of a stage, kept in ``folder/epoch_XXXX.safetensors`` so that
@@ -245,8 +202,9 @@ def _finite_floats(*tensors: Any) -> bool:
 
 
 def _stack_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The per-checkpoint payloads of :func:`decompose_rewards` joined along a new first axis
-    (checkpoints); plain values are equal across parts, except ``iterations`` (summed)."""
+    """The per-checkpoint payloads of :func:`~twophase.pipeline.solve.decompose_rewards` joined
+    along a new first axis (checkpoints); plain values are equal across parts, except
+    ``iterations`` (summed)."""
     out: dict[str, Any] = {}
     for key, first in parts[0].items():
         if isinstance(first, torch.Tensor):
@@ -330,18 +288,6 @@ class Run:
         """Epochs of the kept checkpoints of this run's schedule."""
         return list(self.config.train.checkpoint_epochs())
 
-    def load_model(self, epoch: int | None = None) -> nn.Module:
-        """The model with the weights of checkpoint ``epoch`` (default: the last), in eval mode."""
-        have = list_checkpoints(self.dir)
-        if not have:
-            raise FileNotFoundError(f"no checkpoints in {self.dir}/checkpoints: train first")
-        epoch = max(have) if epoch is None else epoch
-        if epoch not in have:
-            raise KeyError(f"no checkpoint for epoch {epoch}; available: {sorted(have)}")
-        model = self.build_model()
-        model.load_state_dict(self._checkpoint(epoch, heal=False)["model"])
-        return model.to(self.device).eval()
-
     @contextlib.contextmanager
     def _working(self) -> Iterator[None]:
         """The run folder's lock, with every write of the block confined to the runs root
@@ -353,15 +299,13 @@ class Run:
     def _hint(self, stage: str) -> str:
         return f"recompute it with {self.command(stage)}"
 
-    def _checkpoint(self, epoch: int, heal: bool = True) -> dict:
-        """The verified checkpoint of ``epoch``. With ``heal`` a damaged one is deleted (so that
-        the ``train`` stage recomputes it from the checkpoint before it) and reported."""
+    def _checkpoint(self, epoch: int) -> dict:
+        """The verified checkpoint of ``epoch``. A damaged one is deleted (so that the ``train``
+        stage recomputes it from the checkpoint before it) and reported."""
         path = checkpoint_path(self.dir, epoch)
         try:
             ckpt = load_checkpoint(path, self._hint("train"))
         except (RunFileError, FileNotFoundError) as exc:
-            if not heal:
-                raise
             with self._working():
                 storage.remove(path, within=self.dir)
                 stages.unmark(self.dir, *STAGES)
@@ -511,8 +455,8 @@ class Run:
             model = self.build_model()
             fit(model, clean, inputs.test, pre_cfg, pre_dir, adapter=inputs.adapter,
                 device=self.device, fingerprint=pre_fp, show_progress=self.show_progress)
-            probs = predict_proba(model, clean, inputs.adapter, self.device,
-                                  c.train.eval_batch_size)
+            probs = predict_proba(model, clean, adapter=inputs.adapter, device=self.device,
+                                  batch_size=c.train.eval_batch_size)
         result = apply_noise(c.noise, targets(clean), inputs.info.num_classes, probs)
         storage.save_payload(path, {**result.to_dict(), "fingerprint": fp}, "noise")
         return result
@@ -521,7 +465,9 @@ class Run:
         inputs = self.inputs()
         kind = MODEL_INFO[parse_model_name(self.config.model)].player_kind
         mask_id = inputs.tokenizer.mask_token_id if inputs.tokenizer is not None else None
-        players = players_for(kind, self.config.interactions, mask_token_id=mask_id)
+        ia = self.config.interactions
+        players = players_for(kind, n=ia.n, seed=ia.seed, grid=ia.grid, border=ia.border,
+                              baseline=ia.baseline, clusters=ia.clusters, mask_token_id=mask_id)
         payload = choose_samples(self.config, inputs, self.train_set(), self.noise(), players)
         payload["players"] = players.to_dict()
         if inputs.modality is Modality.TEXT:  # the bag-of-words reference a text model must reach
@@ -562,11 +508,13 @@ class Run:
                 "players": ev["players_description"], "runtime": runtime_record(self.device)}
 
     def _interactions(self, v: torch.Tensor | None) -> dict[str, Any]:
-        """:func:`decompose_rewards` of ``v`` (default: the stored rewards), with the runtime."""
+        """:func:`~twophase.pipeline.solve.decompose_rewards` of ``v`` (default: the stored
+        rewards) with the run's ``q_bound`` and solver options, and the runtime."""
         if v is None:
             v = storage.load_payload(self.dir / _OUTPUTS["rewards"], "rewards",
                                      self._hint("rewards"))["v"]
         fp = self.fingerprints["interactions"]
+        ia = self.config.interactions
         parts_dir = self.dir / "interactions_parts"
         epochs = self.checkpoint_epochs()
         if len(epochs) != v.shape[0]:
@@ -576,8 +524,9 @@ class Run:
         parts = [_checkpoint_part(parts_dir, "interactions-part", fp, e,
                                   lambda p: _finite_floats(p["I_and"], p["I_or"], p["q"]) and
                                   tuple(p["I_and"].shape) == tuple(v.shape[1:]),
-                                  lambda c=c: decompose_rewards(v[c], self.config.interactions,
-                                                                show_progress=self.show_progress))
+                                  lambda c=c: solve.decompose_rewards(
+                                      v[c], q_bound=ia.q_bound, solver=ia.solver,
+                                      show_progress=self.show_progress))
                  for c, e in enumerate(tqdm(epochs, desc=f"interactions {self.config.name}",
                                             disable=not self.show_progress))]
         return {**_stack_parts(parts), "runtime": runtime_record(self.device)}

@@ -29,7 +29,7 @@ SAMPLE_COLUMNS = ("index", "split", "label", "true_label", "class", "flipped")
 
 
 def _encode(inputs: RunInputs, config: RunConfig, texts: list[str]):
-    from twophase.data.tokenizer import encode_batch
+    from twophase.data.tokenizer import encode_batch  # lazy: loads transformers
 
     return encode_batch(inputs.tokenizer, texts, config.text.max_length)
 

@@ -650,7 +650,7 @@ def remove_stray_temps(folder: str | os.PathLike) -> list[Path]:
 def save_tokenizer(tokenizer: Any, folder: str | os.PathLike, stamp: str) -> Path:
     """Replace ``folder`` by the tokenizer's files plus ``fingerprint.txt`` holding ``stamp``
     (written last, so a folder without it is incomplete)."""
-    from twophase.data.tokenizer import save_tokenizer as save_pretrained  # transformers: lazy
+    from twophase.data.tokenizer import save_tokenizer as save_pretrained  # lazy: transformers
 
     folder = Path(folder)
     remove(folder, within=folder.parent)
@@ -671,7 +671,7 @@ def load_tokenizer(folder: str | os.PathLike, stamp: str) -> Any | None:
         return None
     for p in folder.iterdir():  # the library opens its files itself: none may block it
         bounded.check_regular(p)
-    from twophase.data.tokenizer import load_tokenizer as load_pretrained  # transformers: lazy
+    from twophase.data.tokenizer import load_tokenizer as load_pretrained  # lazy: transformers
 
     try:
         return load_pretrained(folder)

@@ -62,6 +62,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,7 @@ __all__ = [
     "iterate_batches",
     "evaluate",
     "predict_proba",
+    "train_one_epoch",
     "fit",
     "CHECKPOINT_KIND",
     "checkpoint_path",
@@ -194,7 +196,10 @@ def iterate_batches(
 
 
 @torch.no_grad()
-def _forward_all(model, dataset, adapter, device, batch_size, show_progress=False, desc="eval"):
+def _forward_all(model: nn.Module, dataset: Dataset, *, adapter: InputAdapter,
+                 device: torch.device, batch_size: int, show_progress: bool = False,
+                 desc: str = "eval") -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(logits, targets)`` of every batch of ``dataset`` in order (eval mode, no grad)."""
     model.eval()
     order = torch.arange(len(dataset))
     for xb, yb in tqdm(iterate_batches(dataset, order, batch_size), desc=desc, leave=False,
@@ -207,6 +212,7 @@ def _forward_all(model, dataset, adapter, device, batch_size, show_progress=Fals
 def evaluate(
     model: nn.Module,
     dataset: Dataset,
+    *,
     adapter: InputAdapter,
     device: torch.device,
     batch_size: int = 512,
@@ -214,7 +220,8 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``dataset`` (eval mode, no grad)."""
     total, loss_sum, correct = 0, 0.0, 0
-    for logits, y in _forward_all(model, dataset, adapter, device, batch_size, show_progress):
+    for logits, y in _forward_all(model, dataset, adapter=adapter, device=device,
+                                  batch_size=batch_size, show_progress=show_progress):
         loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(1) == y).sum())
         total += len(y)
@@ -223,11 +230,14 @@ def evaluate(
     return loss_sum / total, correct / total
 
 
-def _train_metrics(model, dataset, adapter, device, batch_size, clean: torch.Tensor):
-    """Mean cross-entropy and accuracy on ``dataset`` and the accuracy on the samples where the
-    boolean ``clean`` is true (NaN when there are none)."""
+def _evaluate_train(model: nn.Module, dataset: Dataset, *, adapter: InputAdapter,
+                    device: torch.device, batch_size: int,
+                    clean: torch.Tensor) -> tuple[float, float, float]:
+    """:func:`evaluate` on the training set, plus the accuracy on the samples where the boolean
+    ``clean`` is true (NaN when there are none)."""
     total, loss_sum, hits = 0, 0.0, []
-    for logits, y in _forward_all(model, dataset, adapter, device, batch_size):
+    for logits, y in _forward_all(model, dataset, adapter=adapter, device=device,
+                                  batch_size=batch_size):
         loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
         hits.append((logits.argmax(1) == y).cpu())
         total += len(y)
@@ -241,6 +251,7 @@ def _train_metrics(model, dataset, adapter, device, batch_size, clean: torch.Ten
 def predict_proba(
     model: nn.Module,
     dataset: Dataset,
+    *,
     adapter: InputAdapter,
     device: torch.device,
     batch_size: int = 512,
@@ -248,7 +259,8 @@ def predict_proba(
 ) -> torch.Tensor:
     """Softmax outputs ``(N, K)`` (CPU, float32) of ``model`` on every sample of ``dataset``."""
     parts = [logits.softmax(1).cpu() for logits, _ in
-             _forward_all(model, dataset, adapter, device, batch_size, show_progress, "predict")]
+             _forward_all(model, dataset, adapter=adapter, device=device, batch_size=batch_size,
+                          show_progress=show_progress, desc="predict")]
     return torch.cat(parts) if parts else torch.empty(0)
 
 
@@ -417,6 +429,113 @@ def _check_finite(model: nn.Module, row: dict, epoch: int, config: TrainConfig, 
         "was saved: lower train.lr in experiments.yaml and run again")
 
 
+def train_one_epoch(
+    model: nn.Module,
+    dataset: Dataset,
+    *,
+    optimizer: torch.optim.Optimizer,
+    rates: StepSchedule,
+    generator: torch.Generator,
+    adapter: InputAdapter,
+    device: torch.device,
+    epoch: int,
+    batch_size: int,
+    num_workers: int = 0,
+) -> None:
+    """One epoch of SGD on ``dataset``: one permutation drawn from ``generator``, cut into
+    ``batch_size`` batches, the rate of each step set by ``rates`` before it."""
+    model.train()
+    order = torch.randperm(len(dataset), generator=generator)
+    batches = iterate_batches(dataset, order, batch_size, num_workers=num_workers)
+    for b, (xb, yb) in enumerate(batches):
+        rates.apply(optimizer, rates.step_index(epoch, b))
+        inputs, aux = adapter(xb)
+        aux = {k: v.to(device) for k, v in aux.items()}
+        logits = model(inputs.to(device), **aux)
+        loss = F.cross_entropy(logits, yb.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+@dataclass(frozen=True)
+class _FitContext:
+    """The fixed context of one :func:`fit`: what every epoch reads and none changes."""
+
+    model: nn.Module
+    train_set: Dataset
+    test_set: Dataset | None
+    config: TrainConfig
+    out: Path
+    adapter: InputAdapter
+    device: torch.device
+    clean_mask: torch.Tensor
+    schedule: set[int]
+    #: ``runtime``, ``config`` and ``fingerprint``, the same in every checkpoint
+    record: dict
+
+
+@dataclass
+class _Progress:
+    """What one :func:`fit` has measured so far: a metrics row and a timing row per epoch."""
+
+    rows: list[dict] = field(default_factory=list)
+    timing: list[dict] = field(default_factory=list)
+
+
+def _clean_mask(train_set: Dataset, clean_mask: torch.Tensor | None) -> torch.Tensor:
+    """The boolean ``(N,)`` of the training samples with a clean label (:func:`fit`)."""
+    n = len(train_set)
+    if clean_mask is None:
+        flipped = getattr(train_set, "flipped", None)
+        clean_mask = ~flipped if flipped is not None else torch.ones(n, dtype=torch.bool)
+    clean_mask = torch.as_tensor(clean_mask, dtype=torch.bool).cpu()
+    if clean_mask.shape != (n,):
+        raise ValueError(f"clean_mask must have one entry per training sample ({n}); got shape "
+                         f"{tuple(clean_mask.shape)}")
+    return clean_mask
+
+
+def _metrics_row(ctx: _FitContext, epoch: int) -> dict:
+    """The row of ``metrics.csv`` for ``epoch``: the whole training set and the test set."""
+    batch_size = ctx.config.eval_batch_size
+    train_loss, train_acc, train_acc_clean = _evaluate_train(
+        ctx.model, ctx.train_set, adapter=ctx.adapter, device=ctx.device, batch_size=batch_size,
+        clean=ctx.clean_mask)
+    test_loss, test_acc = (float("nan"), float("nan"))
+    if ctx.test_set is not None:
+        test_loss, test_acc = evaluate(ctx.model, ctx.test_set, adapter=ctx.adapter,
+                                       device=ctx.device, batch_size=batch_size)
+    return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+            "test_loss": test_loss, "test_acc": test_acc, "train_acc_clean": train_acc_clean}
+
+
+def _write_tables(ctx: _FitContext, progress: _Progress) -> None:
+    storage.atomic_save_csv(ctx.out / "metrics.csv",
+                            pd.DataFrame(progress.rows, columns=METRIC_COLUMNS))
+    storage.atomic_save_csv(ctx.out / TIMING_FILE,
+                            pd.DataFrame(progress.timing, columns=["epoch", "seconds"]))
+
+
+def _save(ctx: _FitContext, progress: _Progress, epoch: int, optimizer: torch.optim.Optimizer,
+          generator: torch.Generator) -> None:
+    """The checkpoint of ``epoch`` (when scheduled), ``last.safetensors``, then the tables."""
+    ckpt = {
+        "model": _state_cpu(ctx.model),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "rng_state": capture_rng(generator),
+        "runtime": ctx.record["runtime"],
+        "config": ctx.record["config"],
+        "fingerprint": ctx.record["fingerprint"],
+        "metrics": list(progress.rows),
+    }
+    if epoch in ctx.schedule:
+        storage.save_payload(checkpoint_path(ctx.out, epoch), ckpt, CHECKPOINT_KIND)
+    storage.save_payload(last_path(ctx.out), ckpt, CHECKPOINT_KIND)
+    _write_tables(ctx, progress)
+
+
 def fit(
     model: nn.Module,
     train_set: Dataset,
@@ -452,6 +571,7 @@ def fit(
         device: ``None``/``"auto"`` picks CUDA when available.
         fingerprint: identifies the settings; stored in every checkpoint.
         extra_config: stored as ``config`` in every checkpoint (e.g. the whole run config).
+        num_workers: ``DataLoader`` processes for datasets without ``gather_inputs``.
         stop_after: stop after this epoch (for tests).
         on_epoch: callback with the metrics row after each epoch.
         clean_mask: ``BoolTensor (N,)``, the training samples whose label is clean (for
@@ -469,16 +589,67 @@ def fit(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
-    adapter = adapter or InputAdapter()
     schedule = set(config.checkpoint_epochs())
     start_file, _ = _resume_point(out, fingerprint, schedule)
     ckpt = None
     if start_file is not None:
         ckpt = load_checkpoint(start_file, "delete it to retrain from the checkpoint before it")
         _check_runtime(ckpt.get("runtime") or {}, device, start_file, out)
-    return _fit(model, train_set, test_set, config, out, adapter, device, fingerprint,
-                extra_config, num_workers, show_progress, stop_after, on_epoch, ckpt,
-                start_file == last_path(out), schedule, clean_mask)
+
+    model.to(device)
+    optimizer = make_optimizer(model.parameters(), config.optimizer, lr=config.lr,
+                               momentum=config.momentum, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, -(-len(train_set) // config.batch_size))
+    rates = StepSchedule(config.lr, config.schedule, config.warmup_epochs, config.epochs,
+                         steps_per_epoch)
+    ctx = _FitContext(
+        model=model, train_set=train_set, test_set=test_set, config=config, out=out,
+        adapter=adapter or InputAdapter(), device=device,
+        clean_mask=_clean_mask(train_set, clean_mask), schedule=schedule,
+        record={"runtime": runtime_record(device),
+                "config": storage.to_jsonable(extra_config if extra_config is not None
+                                              else config),
+                "fingerprint": fingerprint})
+    generator = torch.Generator()
+    progress = _Progress()
+
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        restore_rng(ckpt["rng_state"], generator)
+        progress.rows = list(ckpt["metrics"])
+        start = int(ckpt["epoch"])
+        progress.timing = _read_timing(out, start)
+        _write_tables(ctx, progress)  # a kill after last.safetensors left metrics.csv short
+        if start_file != last_path(out):  # last.safetensors is damaged or ahead of a missing one
+            storage.save_payload(last_path(out), ckpt, CHECKPOINT_KIND)
+    else:
+        seed_everything(config.seed)
+        generator.manual_seed(config.seed)
+        progress.rows.append(_metrics_row(ctx, 0))
+        progress.timing.append({"epoch": 0, "seconds": 0.0})
+        _check_finite(model, progress.rows[-1], 0, config, out)
+        _save(ctx, progress, 0, optimizer, generator)
+        start = 0
+
+    end = config.epochs if stop_after is None else min(config.epochs, stop_after)
+    bar = tqdm(range(start + 1, end + 1), desc=f"train {out.name}", disable=not show_progress,
+               initial=start, total=end)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        train_one_epoch(model, train_set, optimizer=optimizer, rates=rates, generator=generator,
+                        adapter=ctx.adapter, device=device, epoch=epoch,
+                        batch_size=config.batch_size, num_workers=num_workers)
+        seconds = time.perf_counter() - t0
+        row = _metrics_row(ctx, epoch)
+        _check_finite(model, row, epoch, config, out)
+        progress.rows.append(row)
+        progress.timing.append({"epoch": epoch, "seconds": seconds})
+        _save(ctx, progress, epoch, optimizer, generator)
+        bar.set_postfix(train=f"{row['train_loss']:.3f}", test=f"{row['test_loss']:.3f}")
+        if on_epoch is not None:
+            on_epoch(row)
+    return pd.DataFrame(progress.rows, columns=METRIC_COLUMNS)
 
 
 def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) -> None:
@@ -520,101 +691,3 @@ def _read_timing(out: Path, start: int) -> list[dict]:
                 for r in table.to_dict(orient="records") if int(r["epoch"]) <= start]
     except (FileNotFoundError, RunFileError, KeyError, TypeError, ValueError):
         return []
-
-
-def _fit(model, train_set, test_set, config, out, adapter, device, fingerprint, extra_config,
-         num_workers, show_progress, stop_after, on_epoch, ckpt, from_last, schedule,
-         clean_mask=None) -> pd.DataFrame:
-    model.to(device)
-    optimizer = make_optimizer(model.parameters(), config.optimizer, lr=config.lr,
-                               momentum=config.momentum, weight_decay=config.weight_decay)
-    n = len(train_set)
-    rates = StepSchedule(config.lr, config.schedule, config.warmup_epochs, config.epochs,
-                         max(1, -(-n // config.batch_size)))
-    if clean_mask is None:
-        flipped = getattr(train_set, "flipped", None)
-        clean_mask = ~flipped if flipped is not None else torch.ones(n, dtype=torch.bool)
-    clean_mask = torch.as_tensor(clean_mask, dtype=torch.bool).cpu()
-    if clean_mask.shape != (n,):
-        raise ValueError(f"clean_mask must have one entry per training sample ({n}); got shape "
-                         f"{tuple(clean_mask.shape)}")
-    generator = torch.Generator()
-    runtime = runtime_record(device)
-    rows: list[dict] = []
-
-    timing: list[dict] = []
-
-    def metrics_row(epoch: int) -> dict:
-        tr = _train_metrics(model, train_set, adapter, device, config.eval_batch_size, clean_mask)
-        te = (evaluate(model, test_set, adapter, device, config.eval_batch_size)
-              if test_set is not None else (float("nan"), float("nan")))
-        return {"epoch": epoch, "train_loss": tr[0], "train_acc": tr[1], "test_loss": te[0],
-                "test_acc": te[1], "train_acc_clean": tr[2]}
-
-    def write_metrics() -> None:
-        storage.atomic_save_csv(out / "metrics.csv", pd.DataFrame(rows, columns=METRIC_COLUMNS))
-        storage.atomic_save_csv(out / TIMING_FILE, pd.DataFrame(timing, columns=["epoch",
-                                                                                "seconds"]))
-
-    def save(epoch: int) -> None:
-        ckpt = {
-            "model": _state_cpu(model),
-            "optimizer": optimizer.state_dict(),
-            "epoch": epoch,
-            "rng_state": capture_rng(generator),
-            "runtime": runtime,
-            "config": storage.to_jsonable(extra_config if extra_config is not None else config),
-            "fingerprint": fingerprint,
-            "metrics": list(rows),
-        }
-        if epoch in schedule:
-            storage.save_payload(checkpoint_path(out, epoch), ckpt, CHECKPOINT_KIND)
-        storage.save_payload(last_path(out), ckpt, CHECKPOINT_KIND)
-        write_metrics()
-
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        restore_rng(ckpt["rng_state"], generator)
-        rows = list(ckpt["metrics"])
-        start = int(ckpt["epoch"])
-        timing = _read_timing(out, start)
-        write_metrics()  # a kill between last.safetensors and metrics.csv left it short
-        if not from_last:  # last.safetensors is damaged or ahead of a missing checkpoint
-            storage.save_payload(last_path(out), ckpt, CHECKPOINT_KIND)
-    else:
-        seed_everything(config.seed)
-        generator.manual_seed(config.seed)
-        rows.append(metrics_row(0))
-        timing.append({"epoch": 0, "seconds": 0.0})
-        _check_finite(model, rows[-1], 0, config, out)
-        save(0)
-        start = 0
-
-    end = config.epochs if stop_after is None else min(config.epochs, stop_after)
-    bar = tqdm(range(start + 1, end + 1), desc=f"train {out.name}", disable=not show_progress,
-               initial=start, total=end)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        batches = iterate_batches(train_set, order, config.batch_size, num_workers=num_workers)
-        for b, (xb, yb) in enumerate(batches):
-            rates.apply(optimizer, rates.step_index(epoch, b))
-            inputs, aux = adapter(xb)
-            aux = {k: v.to(device) for k, v in aux.items()}
-            logits = model(inputs.to(device), **aux)
-            loss = F.cross_entropy(logits, yb.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        seconds = time.perf_counter() - t0
-        row = metrics_row(epoch)
-        _check_finite(model, row, epoch, config, out)
-        rows.append(row)
-        timing.append({"epoch": epoch, "seconds": seconds})
-        save(epoch)
-        bar.set_postfix(train=f"{row['train_loss']:.3f}", test=f"{row['test_loss']:.3f}")
-        if on_epoch is not None:
-            on_epoch(row)
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS)

@@ -37,7 +37,9 @@ from typing import Any
 
 import torch
 
+from twophase.data.registry import dataset_info
 from twophase.errors import RunFileError
+from twophase.game.players import players_from_dict
 from twophase.pipeline import storage
 from twophase.pipeline.config import RunConfig
 from twophase.pipeline.train import checkpoint_path, checkpoint_problem, last_path
@@ -89,8 +91,6 @@ def _finite_problem(path: Path, payload: dict, keys: tuple[str, ...]) -> str | N
 
 def _num_classes(config: RunConfig) -> int | None:
     """The number of classes of the run's dataset (``None`` when it cannot be told)."""
-    from twophase.data.registry import dataset_info
-
     options = {k: v for k, v in config.dataset_options.items()
                if k not in ("max_samples", "per_class", "subset_seed")}
     try:
@@ -256,8 +256,6 @@ def eval_problem(folder: Path, config: RunConfig, fingerprint: str, full: bool =
 def _players_problem(path: Path, players: Any, config: RunConfig) -> str | None:
     """The recorded players against the settings: they rebuild, with the configured ``n`` (and
     grid, border, seed, clusters where the kind has them)."""
-    from twophase.game.players import players_from_dict
-
     ia = config.interactions
     if not isinstance(players, dict):
         return f"{path}: the players are missing"
