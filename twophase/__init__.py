@@ -8,8 +8,8 @@ The flow, one folder per stage::
 
     pipeline (config -> train -> eval -> rewards -> interactions, cached)
         game (players, masking, rewards)  ->  interactions (transforms, AND-OR solver)
-    stats (salience, phases, generalization) -> theory (fusiform, response, fit, simulate)
-        -> report (plots, captions, tables) -> book (notebooks, execute, build)
+    stats (salience, phases, generalization, guard) -> theory (fusiform, response, sigma_fit,
+        simulate) -> report (plots, captions, tables) -> book (notebooks, page, execute, build)
 
 Subsets of the ``n`` players are bitmasks (bit ``i`` = player ``i`` present); tensors over subsets
 have shape ``(..., 2**n)``.  This module is the public map: the names below are imported on first

@@ -9,8 +9,7 @@ that says what was wrong and what to do, so the command lines print it as
 Classes defined next to the code that raises them derive from it too:
 :class:`twophase.choices.ChoiceError` (also ``ValueError``),
 :class:`twophase.pipeline.results.MissingResultsError` (also ``FileNotFoundError``),
-:class:`twophase.pipeline.run.StageError`, and the book's ``NotebookExecutionError`` and
-``BookBuildError``.
+:class:`twophase.pipeline.run.StageError`, and the book's ``NotebookExecutionError``.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = [
+    "BookBuildError",
     "ConfigError",
     "DataFileError",
     "DeterminismError",
@@ -81,6 +81,11 @@ class TrainingDivergedError(TwophaseError):
 
 class DeterminismError(TwophaseError):
     """A run cannot be resumed bit-identically here (e.g. it was started on another device)."""
+
+
+class BookBuildError(TwophaseError, RuntimeError):
+    """The book cannot be built (missing executed notebooks, failures, a Sphinx error, or pages
+    that show stderr, errors or the build machine's paths)."""
 
 
 def _one_line(exc: BaseException) -> str:

@@ -129,10 +129,10 @@ class Explanation:
     def figure(self, title: str = "", ratio: float = 0.03) -> Figure:
         """P1 Fig. 2's panels for these samples: salient positive and negative strength by
         order, one panel per sample."""
-        from twophase.report.plots import signed_order_bars
+        from twophase.report.plots import signed_order_bars_plot
 
         pos, neg = self.order_strength(ratio)
-        fig = signed_order_bars(pos, neg, list(range(len(pos))), title=title)
+        fig = signed_order_bars_plot(list(range(len(pos))), pos, neg, title=title)
         for b, ax in zip(range(len(pos)), fig.axes, strict=False):
             ax.set_title(f"sample {b} (target {int(self.target[b])})")
         return fig

@@ -19,6 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from twophase import book
 from twophase.book import checks
 from twophase.book.execute import _execute_job, _stored_fingerprint
+from twophase.errors import BookBuildError
 from twophase.pipeline.config import load_matrix
 
 pytestmark = pytest.mark.book
@@ -134,7 +135,7 @@ def test_book_reads_like_a_paper(smoke_book):
         assert f'href="https://arxiv.org/abs/{arxiv}"' in refs
     api = (html / "api.html").read_text(encoding="utf-8")
     assert 'id="twophase.stats.salience.mean_order"' in api
-    assert 'id="twophase.report.page.Page"' in api
+    assert 'id="twophase.book.page.Page"' in api
     salience = (html / "methods" / "salience.html").read_text(encoding="utf-8")
     assert 'href="../api.html#twophase.stats.salience.mean_order"' in salience
     assert checks.html_problems(html) == []
@@ -194,9 +195,9 @@ def test_build_refuses_failed_manifest():
             {"docname": "_generated/test-manifest/01_primer", "notebook": "01_primer",
              "title": "Primer", "scope": "profile", "run": None, "status": "failed",
              "failure": "notebook 01_primer.ipynb, cell 4: ValueError: boom"}]}))
-        with pytest.raises(book.BookBuildError, match="cell 4: ValueError: boom"):
+        with pytest.raises(BookBuildError, match="cell 4: ValueError: boom"):
             book.build_book("test-manifest")
-        with pytest.raises(book.BookBuildError, match="run `python -m twophase.book run"):
+        with pytest.raises(BookBuildError, match="run `python -m twophase.book run"):
             book.build_book("no-such-profile")
     finally:
         import shutil

@@ -9,9 +9,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from twophase import book
 from twophase.book import checks
 from twophase.book.notebooks import generated_dir, project_root
+from twophase.errors import BookBuildError
 
 
 def _notebook(*outputs, runs_root: str = "runs") -> dict:
@@ -68,7 +68,7 @@ def test_check_executed_names_notebook_and_run():
              "run": "r"},
         ]
         (folder / "manifest.json").write_text(json.dumps({"notebooks": entries}))
-        with pytest.raises(book.BookBuildError,
+        with pytest.raises(BookBuildError,
                            match=r"02_two_phase \[r\], cell 1: stderr output: warning: x"):
             checks.check_executed(profile)
         bad.unlink()
@@ -86,7 +86,7 @@ def test_html_problems(tmp_path):
         f"<p>{project_root()}/runs</p>")
     assert checks.html_problems(tmp_path) == [
         "bad.html: stderr output", f"bad.html: shows the build machine's path {project_root()}"]
-    with pytest.raises(book.BookBuildError, match="bad.html: stderr output"):
+    with pytest.raises(BookBuildError, match="bad.html: stderr output"):
         checks.check_html(tmp_path)
     (tmp_path / "bad.html").unlink()
     checks.check_html(tmp_path)

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from twophase import book
+from twophase.book import execute
 from twophase.book.execute import _execute_job
+from twophase.book.notebooks import project_root
 from twophase.errors import ConfigError
+from twophase.pipeline.config import notebook_parameters, profiles
 
 
 def test_a_notebook_executed_elsewhere_is_a_failure_naming_the_process(tmp_path):
@@ -46,6 +49,57 @@ def test_a_notebook_executed_elsewhere_is_a_failure_naming_the_process(tmp_path)
 def test_bad_arguments_fail_before_any_work(tmp_path, kwargs, expected):
     with pytest.raises(ConfigError, match=expected):
         book.run_notebooks(runs_root=tmp_path, show_progress=False, **kwargs)
+    assert not any(tmp_path.iterdir())
+
+
+#: What the notebooks computed under each profile when they still read the profile's name
+#: (``if profile == "smoke": ...``): the profile's ``notebooks`` section keeps these numbers.
+KNOBS = {
+    "smoke": {"01_primer": {"batch": 8}, "07_p2_theory": {"grid_points": 40, "steps": 300}},
+    "quick": {"01_primer": {"batch": 32}, "07_p2_theory": {"grid_points": 60, "steps": 300}},
+    "cpu": {"01_primer": {"batch": 32}, "07_p2_theory": {"grid_points": 100, "steps": 1000}},
+    "paper": {"01_primer": {"batch": 32}, "07_p2_theory": {"grid_points": 100, "steps": 1000}},
+}
+
+
+@pytest.mark.parametrize("profile", sorted(KNOBS))
+def test_the_runner_gives_each_notebook_its_profiles_settings(tmp_path, profile):
+    """Settings that differ by profile are parameters of the notebook, set per profile in
+    ``experiments.yaml`` and injected by the runner (a notebook never tests the profile's name)."""
+    assert notebook_parameters(profile) == KNOBS[profile]
+    jobs = book.plan_jobs(profile, tmp_path, only=["01", "07"])
+    assert [j.spec.stem for j in jobs] == ["01_primer", "07_p2_theory"]
+    for job in jobs:
+        assert job.parameters == {**KNOBS[profile][job.spec.stem], "profile": profile,
+                                  "runs_root": str(tmp_path)}
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_notebooks_defaults_are_the_default_profiles():
+    """A reader who opens a notebook sees the settings of its default profile (``quick``)."""
+    import papermill
+
+    assert set(KNOBS) <= set(profiles())
+    for stem, values in notebook_parameters("quick").items():
+        params = papermill.inspect_notebook(str(project_root() / "notebooks" / f"{stem}.ipynb"))
+        assert params["profile"]["default"] == '"quick"'
+        for name, value in values.items():
+            assert params[name]["default"] == repr(value), (stem, name)
+        source = (project_root() / "notebooks" / f"{stem}.ipynb").read_text(encoding="utf-8")
+        assert "profile ==" not in source and "profile in" not in source
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"99_nope": {"x": 1}}, "unknown notebook.*99_nope"),
+    ({"01_primer": {"profile": "quick"}}, "01_primer: profile is set by the book runner"),
+    ({"01_primer": {"batchh": 8}}, "unknown parameter.*batchh"),
+    ({"01_primer": {"batch": "many"}}, "parameter 'batch' must be an int"),
+])
+def test_a_profiles_bad_notebook_settings_fail_before_any_work(tmp_path, monkeypatch, settings,
+                                                               expected):
+    monkeypatch.setattr(execute, "notebook_parameters", lambda profile: settings)
+    with pytest.raises(ConfigError, match=expected):
+        book.plan_jobs("smoke", tmp_path, only=["01"])
     assert not any(tmp_path.iterdir())
 
 
@@ -150,7 +204,7 @@ def _tree(folder: Path) -> list[tuple[str, int]]:
 
 def test_the_book_runner_alone_tells_the_kernels_to_publish_into_the_book(monkeypatch):
     from twophase.book.execute import _kernel_environment
-    from twophase.report.page import BOOK_FILES_ENV, files_dir, intro_results_path, page_folder
+    from twophase.book.page import BOOK_FILES_ENV, files_dir, intro_results_path, page_folder
 
     monkeypatch.delenv(BOOK_FILES_ENV, raising=False)
     assert page_folder("02_two_phase", "r") == (Path.cwd() / "02_two_phase_files" / "r", False)

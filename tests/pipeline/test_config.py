@@ -15,6 +15,7 @@ from twophase.pipeline.config import (
     check_run,
     get_run,
     load_matrix,
+    notebook_parameters,
     profiles,
     run_names,
 )
@@ -285,3 +286,25 @@ def test_every_packaged_run_has_a_fit_threshold():
         for cfg in load_matrix(prof):
             assert cfg.guard.min_train_acc is not None, (prof, cfg.name)
             assert 0.5 <= cfg.guard.min_train_acc <= 1
+
+
+def test_a_profile_gives_its_notebooks_their_parameters(tmp_path):
+    p = _write(tmp_path, """
+    profiles:
+      a:
+        notebooks:
+          01_primer: {batch: 8}
+          07_p2_theory: {grid_points: 40, steps: 300}
+        runs: {}
+      b:
+        runs: {}
+    """)
+    assert notebook_parameters("a", p) == {"01_primer": {"batch": 8},
+                                           "07_p2_theory": {"grid_points": 40, "steps": 300}}
+    assert notebook_parameters("b", p) == {}  # every notebook keeps its defaults
+    nested = _write(tmp_path, "profiles:\n  a:\n    notebooks:\n      01_primer: {batch: [8]}\n")
+    with pytest.raises(ConfigError, match="notebooks: 01_primer: parameter 'batch'"):
+        profiles(nested)
+    flat = _write(tmp_path, "profiles:\n  a:\n    notebooks: {01_primer: 8}\n")
+    with pytest.raises(ConfigError, match="notebooks: 01_primer must be a mapping"):
+        profiles(flat)

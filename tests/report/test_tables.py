@@ -36,7 +36,7 @@ def test_pick_checkpoints():
 def test_run_tables():
     record, epochs, tau, orders, bounds = _run()
     groups = {"all": np.ones(len(record.samples), dtype=bool)}
-    frame = tables.signed_by_group(record, groups, 1, tau)
+    frame = tables.signed_by_group_table(record, groups, 1, tau)
     pos, neg = stats.signed_order_curve(record.I_and[1], record.I_or[1], tau[1], normalize=True)
     assert frame["pos"].tolist() == pos.tolist() and frame["neg"].tolist() == neg.tolist()
     row = tables.boundary_row(get_run("smoke", "lenet-digits"), record.metrics, epochs, bounds,
@@ -78,8 +78,8 @@ def test_jaccard_tables_do_not_warn():
     train, test = record.split("train"), record.split("test")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. torch's warning on read-only NumPy label arrays
-        final = tables.jaccard_at(train, test, 0)
-        frame = tables.jaccard_over_training(train, test, [0, 2])
+        final = tables.jaccard_at_table(train, test, 0)
+        frame = tables.jaccard_over_training_table(train, test, [0, 2])
     assert set(final.columns) >= {"order", "class", "similarity"}
     assert sorted(frame["epoch"].unique()) == [0.0, 2.0] and "category" not in frame
 
@@ -115,7 +115,7 @@ def test_checks():
 
 
 def _fit(fits=True):
-    from twophase.stats.fit import FitVerdict
+    from twophase.stats.guard import FitVerdict
 
     return FitVerdict(fits, "fits" if fits else "does not fit: x", 0.95 if fits else 0.4, 0.9,
                       False, 60)
@@ -173,7 +173,7 @@ def test_text_reference_check():
 
 
 def test_theory_tables():
-    checks = tables.theorem_checks(ns=(3, 4))
+    checks = tables.theorem_table(ns=(3, 4))
     assert list(checks["n"]) == [3, 4] and (checks.iloc[:, 1:] < 1e-8).all().all()
     ratios = tables.norm_ratio_table(th.default_sigma2_grid(4), (3, 5))
     assert len(ratios) == 4 * (2 + 4) and (ratios["ratio"] > 1).all()

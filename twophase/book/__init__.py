@@ -1,6 +1,7 @@
 """The paper book: notebooks executed with papermill for the runs of a profile, then jupyter-book.
 
 - :mod:`~twophase.book.notebooks`: the notebook registry (which notebook, how often, for which runs);
+- :mod:`~twophase.book.page`: numbered figures and tables and the downloads of one book page;
 - :mod:`~twophase.book.execute`: batch execution with papermill (runs first, then notebooks);
 - :mod:`~twophase.book.build`: the table of contents, offline MathJax and the jupyter-book build;
 - :mod:`~twophase.book.screenshot`: PNG screenshots of built pages;
@@ -13,7 +14,6 @@ import importlib
 #: ``twophase.book.cli`` (the ``twophase book`` parser) loads without the book stack (papermill,
 #: jupyter_client, zmq, jupyter-book: the ``book`` extra).
 _EXPORTS = {
-    "BookBuildError": "build",
     "build_book": "build",
     "ensure_mathjax": "build",
     "html_dir": "build",
@@ -32,6 +32,7 @@ _EXPORTS = {
     "generated_dir": "notebooks",
     "notebook_specs": "notebooks",
     "project_root": "notebooks",
+    "Page": "page",
     "find_chromium": "screenshot",
     "screenshot": "screenshot",
 }

@@ -33,18 +33,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from twophase.book.checks import check_executed, check_html
 from twophase.book.notebooks import Scope, generated_dir, project_root
-from twophase.errors import TwophaseError
+from twophase.errors import BookBuildError
 from twophase.pipeline.config import check_name
 from twophase.pipeline.storage import atomic_write_text, inside
 
-__all__ = ["BookBuildError", "build_book", "ensure_mathjax", "html_dir", "run_child", "write_toc"]
+__all__ = ["build_book", "ensure_mathjax", "html_dir", "run_child", "write_toc"]
 
 _MATHJAX_PACKAGE = "mathjax@3.2.2"  # pinned: the build is reproducible offline
-
-
-class BookBuildError(TwophaseError, RuntimeError):
-    """The book cannot be built (missing executed notebooks, failures, or a Sphinx error)."""
 
 
 _METHOD_PAGES = (
@@ -210,13 +207,11 @@ def build_book(profile: str, strict: bool = True, *, install_mathjax: bool = Tru
     Writes the toc (:func:`write_toc`), makes MathJax available (:func:`ensure_mathjax`) and runs
     ``jupyter-book build book --toc ... --path-output book/_build/<profile>``; with ``strict`` adds
     ``-W -n --keep-going`` (every Sphinx warning, including unresolved references, fails the
-    build, and all of them are reported). Raises :class:`BookBuildError` with the build log's
-    tail when jupyter-book fails.
+    build, and all of them are reported). Raises :class:`~twophase.errors.BookBuildError` with
+    the build log's tail when jupyter-book fails.
     """
     toc = write_toc(profile)
     if strict:  # no page may show stderr, an error or this machine's paths (twophase.book.checks)
-        from twophase.book.checks import check_executed
-
         check_executed(profile)
     ensure_mathjax(install=install_mathjax)
     book = project_root() / "book"
@@ -232,8 +227,6 @@ def build_book(profile: str, strict: bool = True, *, install_mathjax: bool = Tru
         log = (proc.stdout + proc.stderr)[-6000:]
         raise BookBuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{log}")
     if strict:
-        from twophase.book.checks import check_html
-
         check_html(index.parent)
     print(f"book for profile {profile!r}: {index}")
     return index

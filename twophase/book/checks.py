@@ -18,8 +18,8 @@ import json
 import re
 from pathlib import Path
 
-from twophase.book.build import BookBuildError
 from twophase.book.notebooks import generated_dir, project_root
+from twophase.errors import BookBuildError
 
 __all__ = ["check_executed", "check_html", "html_problems", "notebook_problems"]
 
@@ -70,7 +70,7 @@ def notebook_problems(path: str | Path) -> list[str]:
 
 
 def check_executed(profile: str) -> None:
-    """Raise :class:`~twophase.book.build.BookBuildError` listing every problem of the executed
+    """Raise :class:`~twophase.errors.BookBuildError` listing every problem of the executed
     notebooks of ``profile`` (:func:`notebook_problems`)."""
     folder = generated_dir(profile)
     manifest = folder / "manifest.json"
@@ -114,7 +114,7 @@ def html_problems(html_dir: str | Path) -> list[str]:
 
 
 def check_html(html_dir: str | Path) -> None:
-    """Raise :class:`~twophase.book.build.BookBuildError` when :func:`html_problems` finds any."""
+    """Raise :class:`~twophase.errors.BookBuildError` when :func:`html_problems` finds any."""
     problems = html_problems(html_dir)
     if problems:
         raise BookBuildError("built pages show stderr, tracebacks or this machine's paths:\n  "

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 
 from twophase import paths
-from twophase.errors import run_cli
+from twophase.errors import BookBuildError, run_cli
 from twophase.extras import require
 
 __all__ = ["DESCRIPTION", "configure", "main", "run"]
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     """
     if args.book_command != "mathjax":
         require("book", f"twophase book {args.book_command}")
-    from twophase.book.build import BookBuildError, build_book, ensure_mathjax
+    # here, not at the top: `twophase -h` and `twophase book -h` stay light (docstring above)
+    from twophase.book.build import build_book, ensure_mathjax
     from twophase.book.execute import run_notebooks
     from twophase.book.notebooks import generated_dir
     from twophase.book.screenshot import screenshot

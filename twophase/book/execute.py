@@ -20,9 +20,12 @@ A failing notebook is reported with its notebook, run and cell (``NotebookFailur
 notebooks still run, then :func:`run_notebooks` raises :class:`NotebookExecutionError` and the CLI
 exits non-zero.
 
-Every parameter injected is one the notebook declares, with a value of its declared type
-(:func:`twophase.book.parameters.check_known`; an unknown one or a wrong type is a
-:class:`~twophase.errors.ConfigError` listing the valid ones or naming the expected type).
+The parameters injected are ``profile``, ``runs_root`` and (per-run notebooks) ``run``, and the
+profile's settings of the notebook (``profiles.<profile>.notebooks.<stem>`` of
+``experiments.yaml``, :func:`twophase.pipeline.config.notebook_parameters`: e.g. fewer random
+games on the smoke profile). Every parameter injected is one the notebook declares, with a value
+of its declared type (:func:`twophase.book.parameters.check_known`; an unknown one or a wrong type
+is a :class:`~twophase.errors.ConfigError` listing the valid ones or naming the expected type).
 
 Safety: the profile and run names are simple names and every output path is checked to lie
 inside ``book/`` (:func:`twophase.pipeline.storage.inside`); the whole configuration of the runs
@@ -43,7 +46,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -51,10 +54,17 @@ from typing import Any
 from twophase import paths
 from twophase.book.kernel import KERNEL_MANAGER
 from twophase.book.notebooks import NotebookSpec, Scope, generated_dir, notebook_specs, project_root
+from twophase.book.page import BOOK_FILES_ENV
 from twophase.book.parameters import check_known
 from twophase.errors import ConfigError, RunLockedError, TwophaseError
 from twophase.pipeline import lock
-from twophase.pipeline.config import check_name, check_run, get_run, load_matrix
+from twophase.pipeline.config import (
+    check_name,
+    check_run,
+    get_run,
+    load_matrix,
+    notebook_parameters,
+)
 from twophase.pipeline.run import Run, run_folder
 from twophase.pipeline.storage import atomic_save_json, inside
 
@@ -68,6 +78,8 @@ __all__ = [
     "run_notebooks",
 ]
 
+#: Parameters the runner itself injects; a profile's ``notebooks`` section may not set them.
+RUNNER_PARAMETERS = ("profile", "runs_root", "run")
 #: Kernel used by papermill; jupyter_client replaces a kernelspec argv of ``python`` by
 #: ``sys.executable``, so this is the interpreter that runs the book (the venv's python).
 KERNEL_NAME = "python3"
@@ -76,7 +88,8 @@ _FINGERPRINT_KEY = "twophase"
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One notebook execution: ``spec`` for ``run`` (``None`` for PROFILE notebooks)."""
+    """One notebook execution: ``spec`` for ``run`` (``None`` for PROFILE notebooks), with the
+    profile's ``settings`` of the notebook (parameter name -> value, see the module docstring)."""
 
     spec: NotebookSpec
     profile: str
@@ -84,10 +97,14 @@ class Job:
     run: str | None
     output: Path
     run_dirs: tuple[Path, ...]
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def parameters(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"profile": self.profile, "runs_root": self.runs_root}
+        """The parameters papermill injects (the profile's settings of the notebook, then
+        ``profile``, ``runs_root`` and, for per-run notebooks, ``run``)."""
+        params: dict[str, Any] = {**self.settings, "profile": self.profile,
+                                  "runs_root": self.runs_root}
         if self.run is not None:
             params["run"] = self.run
         return params
@@ -198,23 +215,43 @@ def plan_jobs(
     root = paths.runs_root(runs_root)
     flag = None if runs_root is None else str(runs_root)
     configs = load_matrix(profile) if any(s.needs_runs for s in specs) else None
+    settings = _profile_settings(profile)
     jobs: list[Job] = []
     for spec in specs:
+        given = settings.get(spec.stem, {})
         if spec.scope is Scope.PROFILE:
             dirs = tuple(run_folder(root, profile, c.name) for c in configs) \
                 if spec.needs_runs else ()
             jobs.append(Job(spec, profile, flag, None, out_dir / f"{spec.stem}.ipynb",
-                            dirs))
+                            dirs, given))
         else:
             assert configs is not None
             for cfg in configs:
                 if spec.applies(cfg):
                     jobs.append(Job(spec, profile, flag, cfg.name,
                                     out_dir / spec.stem / f"{cfg.name}.ipynb",
-                                    (run_folder(root, profile, cfg.name),)))
+                                    (run_folder(root, profile, cfg.name),), given))
     for job in jobs:  # every parameter the runner injects is declared, with a value of its type
         check_known(job.spec.path, job.parameters)
     return jobs
+
+
+def _profile_settings(profile: str) -> dict[str, dict[str, Any]]:
+    """The profile's ``notebooks`` section (:func:`twophase.pipeline.config.notebook_parameters`),
+    refused when it names a notebook that does not exist or sets a parameter the runner injects
+    itself."""
+    settings = notebook_parameters(profile)
+    stems = {path.stem for path in (project_root() / "notebooks").glob("*.ipynb")}
+    unknown = sorted(set(settings) - stems)
+    if unknown:
+        raise ConfigError(f"profile {profile!r} sets parameters of unknown notebook(s) "
+                          f"{', '.join(unknown)}; notebooks: {', '.join(sorted(stems))}")
+    for stem, values in settings.items():
+        reserved = [name for name in values if name in RUNNER_PARAMETERS]
+        if reserved:
+            raise ConfigError(f"profile {profile!r}: notebooks: {stem}: {', '.join(reserved)} "
+                              "is set by the book runner, not by the profile")
+    return settings
 
 
 def _execute_runs(
@@ -289,13 +326,11 @@ def _execute_locked(job: Job, fingerprint: str, cwd: Path) -> NotebookFailure | 
 def _kernel_environment(profile: str, jobs: int = 1) -> Iterator[None]:
     """Environment inherited by the kernels: the pages publish their files into the book
     (``$TWOPHASE_BOOK_FILES`` = ``book/_generated/<profile>/files``, which only this runner sets:
-    :func:`twophase.report.page.page_folder`); figures render inline (the Jupyter default) even
+    :func:`twophase.book.page.page_folder`); figures render inline (the Jupyter default) even
     when the caller sets ``MPLBACKEND`` to a non-interactive backend (e.g. ``Agg`` in tests), and
     with ``jobs`` kernels at once each gets ``cores // jobs`` intra-op threads (unless the caller
     set ``OMP_NUM_THREADS``): oversubscribed torch threads on a small machine are many times slower
     than one thread each."""
-    from twophase.report.page import BOOK_FILES_ENV
-
     changes = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
                BOOK_FILES_ENV: str(generated_dir(profile) / "files")}
     if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:

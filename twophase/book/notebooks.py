@@ -40,6 +40,10 @@ class Scope(str, enum.Enum):
     - ``PROFILE``: once per profile (cross-run notebooks, and profile-independent ones such as the
       primer); parameters ``profile``, ``runs_root``.
     - ``RUN``: once per applicable run; parameters ``profile``, ``runs_root``, ``run``.
+
+    Either also gets the profile's settings of the notebook, if any
+    (``profiles.<profile>.notebooks`` of ``experiments.yaml``,
+    :func:`twophase.pipeline.config.notebook_parameters`).
     """
 
     PROFILE = "profile"

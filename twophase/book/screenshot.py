@@ -14,8 +14,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from twophase.book.build import BookBuildError, html_dir
+from twophase.book.build import html_dir
 from twophase.book.notebooks import project_root
+from twophase.errors import BookBuildError
 
 __all__ = ["DEFAULT_PAGES", "default_pages", "find_chromium", "screenshot"]
 

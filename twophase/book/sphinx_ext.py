@@ -2,7 +2,7 @@
 
 - ``{twophase-results}``: the results table that opens the intro, one row per run of the profile
   being built, as the summary notebook published it
-  (:meth:`twophase.report.page.Page.publish_intro`); a note when the book is built without
+  (:meth:`twophase.book.page.Page.publish_intro`); a note when the book is built without
   experiments (the static table of contents) or before the summary notebook ran;
 - ``{twophase-figures}``: which page reproduces which figure of P1 and P2 (links to the pages
   of the profile being built);
@@ -42,6 +42,9 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_refnode
 
 from twophase import cpu_dispatch
+from twophase.book.launch import configure_theme, launch_group
+from twophase.book.notebooks import NOTEBOOKS, generated_dir, project_root
+from twophase.book.page import intro_results_path
 
 __all__ = ["FIGURE_INDEX", "book_profile", "canonical_name", "figure_index",
            "hide_injected_parameters", "provenance_lines", "setup"]
@@ -74,8 +77,6 @@ def _git(root: Path, *args: str) -> str | None:
 
 def _executed_dates(profile: str) -> tuple[str, str] | None:
     """First and last end time of the profile's executed notebooks (papermill metadata)."""
-    from twophase.book.notebooks import generated_dir
-
     ends = []
     for nb in generated_dir(profile).rglob("*.ipynb"):
         try:
@@ -90,8 +91,6 @@ def _executed_dates(profile: str) -> tuple[str, str] | None:
 
 def provenance_lines(profile: str | None, now: datetime | None = None) -> list[str]:
     """The provenance of a build as Markdown list items (see the module docstring)."""
-    from twophase.book.notebooks import project_root
-
     root = project_root()
     commit = _git(root, "rev-parse", "--short=12", "HEAD")
     if commit is None:
@@ -129,8 +128,6 @@ class ResultsDirective(SphinxDirective):
     has_content = False
 
     def run(self) -> list[Any]:
-        from twophase.report.page import intro_results_path
-
         profile = book_profile(self.env.app)
         if profile is None:
             text = ("```{note}\nThis build holds the method pages only. The results table of "
@@ -168,8 +165,6 @@ FIGURE_INDEX: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 def _notebook_pages(profile: str) -> dict[str, tuple[str, str]]:
     """Notebook stem -> (title, docname of its page or chapter) in the profile's manifest."""
-    from twophase.book.notebooks import generated_dir, project_root
-
     manifest = generated_dir(profile) / "manifest.json"
     if not manifest.is_file():
         return {}
@@ -185,8 +180,6 @@ def _notebook_pages(profile: str) -> dict[str, tuple[str, str]]:
 
 def figure_index(profile: str | None) -> str:
     """The Markdown table of :data:`FIGURE_INDEX`, linking the pages of ``profile``."""
-    from twophase.book.notebooks import NOTEBOOKS
-
     titles = {s.stem: s.title for s in NOTEBOOKS}
     pages = _notebook_pages(profile) if profile else {}
     rows = ["| paper figure | what it shows | reproduced on |", "|:---|:---|:---|"]
@@ -210,8 +203,6 @@ class FiguresDirective(SphinxDirective):
     def run(self) -> list[Any]:
         profile = book_profile(self.env.app)
         if profile:
-            from twophase.book.notebooks import generated_dir
-
             self.env.note_dependency(str(generated_dir(profile) / "manifest.json"))
         return self.parse_text_to_nodes(figure_index(profile))
 
@@ -320,8 +311,6 @@ def _resolve_package_reference(app: Sphinx, env: Any, node: Any, contnode: Any) 
 
 def _configure_buttons(app: Sphinx, config: Any) -> None:
     """``config-inited``: the download and repository buttons (:mod:`twophase.book.launch`)."""
-    from twophase.book.launch import configure_theme
-
     configure_theme(config.html_theme_options)
 
 
@@ -329,8 +318,6 @@ def _add_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: 
                         doctree: Any) -> None:
     """``html-page-context`` (after the theme's header buttons): the launch buttons of a
     notebook page, for its source notebook in the repository (:mod:`twophase.book.launch`)."""
-    from twophase.book.launch import launch_group
-
     group = launch_group(app.config.html_theme_options, pagename)
     if group is not None and isinstance(context.get("header_buttons"), list):
         context["header_buttons"].append(group)

@@ -13,6 +13,8 @@ in one YAML file shipped with the package::
       quick:
         description: ...
         defaults: {...}             # applied to every run of this profile
+        notebooks:                  # parameters the book gives the notebooks of this profile
+          07_p2_theory: {grid_points: 60, steps: 300}
         runs:
           lenet-digits:
             model: lenet
@@ -103,6 +105,7 @@ __all__ = [
     "matrix_path",
     "parse_run",
     "run_names",
+    "notebook_parameters",
 ]
 
 
@@ -248,7 +251,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class GuardConfig:
-    """When a trained model counts as fitting its data (:func:`twophase.stats.fit.fit_guard`).
+    """When a trained model counts as fitting its data (:func:`twophase.stats.guard.fit_guard`).
 
     No phase verdict is drawn from a run whose model does not fit. The thresholds are data: the
     ``datasets`` section of ``experiments.yaml`` sets them per dataset (a run may override them
@@ -689,7 +692,9 @@ _MATRIX_KEYS = ("defaults", "datasets", "profiles")
 _DATASET_KEYS = ("guard",)
 #: the entry of the ``datasets`` section that applies to every dataset
 _ANY_DATASET = "*"
-_PROFILE_KEYS = ("description", "defaults", "runs")
+_PROFILE_KEYS = ("description", "defaults", "notebooks", "runs")
+#: values a profile may give a notebook parameter (``profiles.<profile>.notebooks``)
+_PARAMETER_TYPES = (bool, int, float, str, type(None))
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -744,6 +749,13 @@ def _load_yaml(path: str | Path | None) -> dict[str, Any]:
                 f"{p}: profile {name!r}: unknown key(s) {bad}; valid: {', '.join(_PROFILE_KEYS)}"
             )
         _mapping(prof.get("defaults"), f"{p}: profile {name!r}: defaults")
+        for stem, values in _mapping(prof.get("notebooks"),
+                                     f"{p}: profile {name!r}: notebooks").items():
+            where = f"{p}: profile {name!r}: notebooks: {stem}"
+            for key, value in _mapping(values, where).items():
+                if not isinstance(key, str) or not isinstance(value, _PARAMETER_TYPES):
+                    raise ConfigError(f"{where}: parameter {key!r} must be a name with a bool, "
+                                      f"number, string or null value; got {value!r}")
         for run, entry in _mapping(prof.get("runs"), f"{p}: profile {name!r}: runs").items():
             check_name(run, "run")
             _mapping(entry, f"{p}: run {name}/{run}")
@@ -818,6 +830,16 @@ def get_run(profile: str, name: str, path: str | Path | None = None) -> RunConfi
 def run_names(profile: str, path: str | Path | None = None) -> list[str]:
     """Names of the runs of ``profile``, in file order."""
     return list((_profile(_load_yaml(path), profile).get("runs") or {}).keys())
+
+
+def notebook_parameters(profile: str, path: str | Path | None = None
+                        ) -> dict[str, dict[str, Any]]:
+    """The parameters the book gives the notebooks of ``profile`` (its ``notebooks`` section):
+    notebook stem -> parameter name -> value; a notebook the section does not name keeps the
+    defaults of its ``parameters`` cell. The book runner checks every name and value against the
+    notebook's declared parameters (:func:`twophase.book.parameters.check_known`)."""
+    notebooks = _profile(_load_yaml(path), profile).get("notebooks") or {}
+    return {str(stem): dict(values or {}) for stem, values in notebooks.items()}
 
 
 def load_matrix(profile: str, path: str | Path | None = None) -> list[RunConfig]:

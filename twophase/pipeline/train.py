@@ -18,7 +18,7 @@ the labels it is trained on, i.e. the noisy ones under label noise) and on the t
 ``timing.csv`` (``epoch, seconds``) only, never into a checkpoint or ``metrics.csv``: two
 identical runs give byte-identical results, and only their timing differs. ``train_acc_clean`` is the accuracy on the
 training samples whose label the noise protocol left clean (the fit guard's measure,
-:func:`twophase.stats.fit.fit_guard`); without label noise it equals ``train_acc``.
+:func:`twophase.stats.guard.fit_guard`); without label noise it equals ``train_acc``.
 
 Checkpoints (``{model, optimizer, epoch, rng_state, runtime, config, fingerprint, metrics}``,
 tensors and plain data only: :func:`twophase.pipeline.storage.save_payload`) are written

@@ -5,6 +5,5 @@
   the "Checks" of a page (:class:`~twophase.report.tables.Check`);
 - :mod:`~twophase.report.captions`: sentences generated from the numbers, and the caption of
   every figure naming the paper figure it reproduces;
-- :mod:`~twophase.report.page`: numbered figures and tables and the downloads of one book page;
 - :mod:`~twophase.report.primer`: the planted games of the primer and how well they are recovered.
 """

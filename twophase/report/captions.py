@@ -4,7 +4,7 @@ Every function takes computed statistics and returns Markdown; nothing here comp
 interaction statistic or reads a file. A notebook shows one with
 ``display(Markdown(captions.boundary_comparison(...)))``; figure captions come from
 :func:`figure` (the paper figure each book figure reproduces, what it shows and what it finds)
-and are numbered by :meth:`twophase.report.page.Page.figure`.
+and are numbered by :meth:`twophase.book.page.Page.figure`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from twophase.pipeline.config import RunConfig
 from twophase.pipeline.results import InteractionRecord
 from twophase.report.tables import checks_table
 from twophase.stats.checks import ALPHA
-from twophase.stats.fit import FitVerdict
+from twophase.stats.guard import FitVerdict
 from twophase.stats.phases import Boundaries
 
 __all__ = [
@@ -212,7 +212,7 @@ def figure(key: str, finding: str = "", **fields: Any) -> dict[str, str]:
     The caption opens with the paper figure it reproduces in bold ("Beyond the papers" when it
     has none), says what the figure shows (``fields`` fill the template) and ends with
     ``finding``, a sentence computed from the numbers. Returns ``{"caption": ..., "alt": ...}``,
-    the keyword arguments of :meth:`twophase.report.page.Page.figure`.
+    the keyword arguments of :meth:`twophase.book.page.Page.figure`.
     """
     text = FIGURES[key]
     head = (f"**Reproduces {text.source}.**" if text.source else
@@ -367,7 +367,7 @@ def run_verdict(row: Mapping[str, Any]) -> str:
 
 def fit(verdict: FitVerdict) -> str:
     """The fit guard's sentence at the top of a run's page: the model fits its data, or a warning
-    that no verdict is drawn from it (:func:`twophase.stats.fit.fit_guard`)."""
+    that no verdict is drawn from it (:func:`twophase.stats.guard.fit_guard`)."""
     if verdict.fits:
         return f"**Fit guard:** the model {verdict.reason}."
     return (f"**Fit guard: the model {verdict.reason}.** The numbers below are shown, but no "

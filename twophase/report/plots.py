@@ -1,12 +1,16 @@
 """Seaborn figures shared by the notebooks: one function per figure, each returns the Figure.
 
+Every figure function is named ``<what it shows>_plot`` (the statistic it draws keeps the bare
+name in :mod:`twophase.stats` or :mod:`twophase.theory`); a figure over training takes the
+checkpoint epochs first, then the data, and the phase boundaries as the keyword ``boundaries``.
+
 Every function only draws: it takes already computed statistics (NumPy arrays, tensors or pandas
 frames from :mod:`twophase.stats`, :mod:`twophase.theory` and :mod:`twophase.report.tables`)
 and never computes an interaction statistic itself.  Figures are created with
 :class:`matplotlib.figure.Figure` (not through ``pyplot``), so they are not kept alive by pyplot's
 figure registry and do not appear twice in a notebook: end a cell with the figure (or call
 ``display(fig)``) to show it, ``fig.savefig(...)`` to save it; the book shows them through
-:meth:`twophase.report.page.Page.figure` (numbered, with a caption).
+:meth:`twophase.book.page.Page.figure` (numbered, with a caption).
 
 Readability rules of the book, applied by every function:
 
@@ -33,24 +37,24 @@ from matplotlib.lines import Line2D
 __all__ = [
     "PAGE_WIDTH",
     "set_theme",
-    "planted_vs_recovered",
-    "sparsity_curves",
-    "universal_matching",
-    "signed_order_bars",
-    "order_epoch_heatmap",
-    "tie_break_band",
-    "phase_boundaries",
-    "fusiform",
-    "jaccard_by_order",
-    "order_distribution_groups",
-    "mean_order_groups",
-    "per_sample_onsets",
-    "summary_grid",
-    "norm_ratios",
-    "fusiform_models",
-    "phase_simulation",
-    "theory_comparison",
-    "fitted_noise",
+    "planted_vs_recovered_plot",
+    "sparsity_curves_plot",
+    "universal_matching_plot",
+    "signed_order_bars_plot",
+    "order_epoch_heatmap_plot",
+    "tie_break_band_plot",
+    "phase_boundaries_plot",
+    "fusiform_plot",
+    "jaccard_by_order_plot",
+    "order_distribution_groups_plot",
+    "mean_order_groups_plot",
+    "per_sample_onsets_plot",
+    "summary_grid_plot",
+    "norm_ratios_plot",
+    "fusiform_models_plot",
+    "phase_simulation_plot",
+    "theory_comparison_plot",
+    "fitted_noise_plot",
 ]
 
 #: The width in inches of the book's text column. No figure is wider, so none is shrunk on the page.
@@ -158,7 +162,7 @@ def _order_ticks(ax: Any, n: int, offset: int = 0) -> None:
 # The primer (book/methods/interactions.md, book/methods/decomposition.md)
 
 
-def planted_vs_recovered(table: pd.DataFrame, title: str = "") -> Figure:
+def planted_vs_recovered_plot(table: pd.DataFrame, title: str = "") -> Figure:
     """Grouped bars of planted and recovered coefficients of the listed patterns.
 
     Args:
@@ -179,7 +183,7 @@ def planted_vs_recovered(table: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
-def sparsity_curves(curves: Mapping[str, Any], floor: float = 1e-6,
+def sparsity_curves_plot(curves: Mapping[str, Any], floor: float = 1e-6,
                     salient: float = 0.05) -> Figure:
     """Sorted normalised strengths ``|I| / max|I|`` (descending) on a log scale (P2 Fig. 1,
     book/methods/salience.md).
@@ -208,7 +212,7 @@ def sparsity_curves(curves: Mapping[str, Any], floor: float = 1e-6,
     return fig
 
 
-def universal_matching(target: Any, reconstruction: Any, orders: Any) -> Figure:
+def universal_matching_plot(target: Any, reconstruction: Any, orders: Any) -> Figure:
     """Reconstruction of the game from its interactions against the game itself.
 
     Left: ``reconstruction(S)`` against ``target(S)`` for every mask S, coloured by the order
@@ -245,18 +249,19 @@ def universal_matching(target: Any, reconstruction: Any, orders: Any) -> Figure:
 # Two-phase dynamics of one run (P1 Fig. 2, P2 Fig. 2; book/methods/salience.md)
 
 
-def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = "",
-                      ylabel: str = "salient strength",
-                      band: tuple[Any, Any] | None = None, band_orders: int = 2,
-                      boundaries: Mapping[str, float | None] | None = None) -> Figure:
+def signed_order_bars_plot(checkpoint_epochs: Sequence[float], pos: Any, neg: Any,
+                           title: str = "", ylabel: str = "salient strength",
+                           band: tuple[Any, Any] | None = None, band_orders: int = 2, *,
+                           boundaries: Mapping[str, float | None] | None = None) -> Figure:
     """P1 Fig. 2 panels: per-order positive strength above 0 and negative strength below 0.
 
     One panel per epoch, wrapped into rows of at most :data:`MAX_COLUMNS` panels.
 
     Args:
+        checkpoint_epochs: the E epochs of the selected checkpoints (panel titles).
         pos, neg: ``(E, n)`` from :func:`twophase.stats.signed_order_curve` for the E selected
-            epochs (entry ``k-1`` = order k; ``neg <= 0``), of the canonical (low-order) split.
-        epochs: the E epochs (panel titles).
+            checkpoints (entry ``k-1`` = order k; ``neg <= 0``), of the canonical (low-order)
+            split.
         band: ``(pos_high, neg_high)`` of the high-order split: for orders ``1..band_orders``
             the range between the two tie-breaks is drawn as a black interval on each bar
             (book/methods/decomposition.md (method-decomposition-tiebreak)).
@@ -268,7 +273,7 @@ def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = 
     ph = qh = None
     if band is not None:
         ph, qh = _np(band[0]).reshape(p.shape), _np(band[1]).reshape(q.shape)
-    e = len(epochs)
+    e = len(checkpoint_epochs)
     n = p.shape[-1]
     nrows, ncols = _grid(e)
     fig, axes = _figure(nrows, ncols, width=PAGE_WIDTH, height=2.3 * nrows + 0.7,
@@ -290,8 +295,8 @@ def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = 
                 ax.vlines(k[:m], np.minimum(lo, hi), np.maximum(lo, hi), color="black", lw=2.2,
                           label="tie-break band (orders 1-2)")
         ax.axhline(0, color="0.2", lw=0.8)
-        note = marks.get(float(epochs[j]))
-        ax.set_title(f"epoch {epochs[j]:g}" + (
+        note = marks.get(float(checkpoint_epochs[j]))
+        ax.set_title(f"epoch {checkpoint_epochs[j]:g}" + (
             f"\n({' & '.join(_boundary(x) for x in note)})" if note else ""))
         _order_ticks(ax, n)
         if j // ncols == nrows - 1 or j + ncols >= e:
@@ -304,18 +309,18 @@ def signed_order_bars(pos: Any, neg: Any, epochs: Sequence[float], title: str = 
     return fig
 
 
-def order_epoch_heatmap(curves: Any, epochs: Sequence[float],
-                        boundaries: Mapping[str, float | None] | None = None,
-                        title: str = "normalised strength I^(k)") -> Figure:
+def order_epoch_heatmap_plot(checkpoint_epochs: Sequence[float], curves: Any,
+                             title: str = "normalised strength I^(k)", *,
+                             boundaries: Mapping[str, float | None] | None = None) -> Figure:
     """Order x epoch heatmap of a per-order curve (e.g. P2's normalised ``I^(k)``, P2 Fig. 2).
 
     Args:
+        checkpoint_epochs: the E checkpoint epochs (columns).
         curves: ``(E, n)`` (entry ``[e, k-1]`` = order k at epoch e).
-        epochs: the E checkpoint epochs (columns).
         boundaries: name -> epoch; drawn as vertical lines at the nearest checkpoint column.
     """
     c = _np(curves)
-    e = np.asarray(epochs, dtype=float)
+    e = np.asarray(checkpoint_epochs, dtype=float)
     frame = pd.DataFrame(c.T[::-1], index=np.arange(c.shape[1], 0, -1),
                          columns=[f"{x:g}" for x in e])
     fig, axes = _figure(width=PAGE_WIDTH if len(e) > 8 else 6.4, height=4.0)
@@ -335,20 +340,21 @@ def order_epoch_heatmap(curves: Any, epochs: Sequence[float],
     return fig
 
 
-def tie_break_band(curve_low: Any, curve_high: Any, epochs: Sequence[float],
-                   boundaries: Mapping[str, float | None] | None = None, orders: int = 2,
-                   ylabel: str = "normalised strength I^(k)") -> Figure:
+def tie_break_band_plot(checkpoint_epochs: Sequence[float], curve_low: Any, curve_high: Any,
+                        orders: int = 2, ylabel: str = "normalised strength I^(k)", *,
+                        boundaries: Mapping[str, float | None] | None = None) -> Figure:
     """The low orders over training under both tie-breaks: for ``k = 1..orders`` the canonical
     (low-order) curve as a line and the range to the high-order split shaded
     (book/methods/decomposition.md (method-decomposition-tiebreak)).
 
     Args:
+        checkpoint_epochs: ``(E,)``.
         curve_low, curve_high: ``(E, n)`` per-order curves of the two splits (entry ``k-1`` =
-            order k) at the checkpoint ``epochs``.
+            order k) at the checkpoints.
         boundaries: name -> epoch, drawn as vertical lines.
     """
     lo, hi = _np(curve_low), _np(curve_high)
-    e = np.asarray(epochs, dtype=float)
+    e = np.asarray(checkpoint_epochs, dtype=float)
     fig, axes = _figure(width=6.4, height=3.6)
     ax = axes[0, 0]
     palette = sns.color_palette("colorblind", orders)
@@ -365,17 +371,18 @@ def tie_break_band(curve_low: Any, curve_high: Any, epochs: Sequence[float],
     return fig
 
 
-def phase_boundaries(metrics: pd.DataFrame, gap_smoothed: Any | None, checkpoint_epochs: Any,
-                     mean_orders: Any, mean_order_smoothed: Any | None,
-                     boundaries: Mapping[str, float | None]) -> Figure:
+def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
+                          gap_smoothed: Any | None, mean_orders: Any,
+                          mean_order_smoothed: Any | None, *,
+                          boundaries: Mapping[str, float | None]) -> Figure:
     """Losses, loss gap and mean interaction order on one epoch axis, with both boundaries (the
     loss panel of P1 Fig. 2; book/methods/salience.md (method-phase-boundary)).
 
     Args:
+        checkpoint_epochs: ``(E,)`` epochs of the interaction checkpoints.
         metrics: frame with columns ``epoch``, ``train_loss``, ``test_loss``.
         gap_smoothed: ``(len(metrics),)`` smoothed gap on the sorted metric epochs (the
             ``smoothed`` field of :func:`twophase.stats.loss_gap_boundary`), or ``None``.
-        checkpoint_epochs: ``(E,)`` epochs of the interaction checkpoints.
         mean_orders: ``(E, samples)`` or ``(E,)`` from :func:`twophase.stats.mean_order`.
         mean_order_smoothed: ``(E,)`` smoothed mean order (``interaction_boundary(...).smoothed``).
         boundaries: ``{"loss gap": epoch or None, "interactions": epoch or None}``.
@@ -413,7 +420,7 @@ def phase_boundaries(metrics: pd.DataFrame, gap_smoothed: Any | None, checkpoint
     return fig
 
 
-def fusiform(observed: Any, theory: Mapping[str, Any], title: str = "") -> Figure:
+def fusiform_plot(observed: Any, theory: Mapping[str, Any], title: str = "") -> Figure:
     """Order distribution at initialisation (bars) against theoretical curves (lines): the
     spindle of P1 Fig. 1 and Theorem 3 (book/methods/theory.md).
 
@@ -444,14 +451,14 @@ def fusiform(observed: Any, theory: Mapping[str, Any], title: str = "") -> Figur
 # Generalisation and sample groups (P1 Fig. 3 and Fig. 4; book/methods/generalization.md)
 
 
-def jaccard_by_order(frame: pd.DataFrame, title: str = "") -> Figure:
+def jaccard_by_order_plot(frame: pd.DataFrame, title: str = "") -> Figure:
     """P1 Fig. 3: train/test Jaccard similarity against order (per class thin, mean bold).
 
     Args:
         frame: output of :func:`twophase.stats.generalization.jaccard_by_order` (columns ``order``,
             ``class``, ``similarity``); an optional ``epoch`` column (several checkpoints,
-            :func:`twophase.report.tables.jaccard_over_training`) draws one mean curve per epoch
-            with a 95% interval over classes.
+            :func:`twophase.report.tables.jaccard_over_training_table`) draws one mean curve per
+            epoch with a 95% interval over classes.
     """
     fig, axes = _figure(width=6.4, height=3.8)
     ax = axes[0, 0]
@@ -477,7 +484,7 @@ def jaccard_by_order(frame: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
-def order_distribution_groups(frame: pd.DataFrame, title: str = "") -> Figure:
+def order_distribution_groups_plot(frame: pd.DataFrame, title: str = "") -> Figure:
     """P1 Fig. 4: per-order signed strength of sample groups (e.g. clean vs flipped labels).
 
     Positive strength is drawn above 0 (solid), negative below 0 (lighter), side by side per
@@ -502,8 +509,8 @@ def order_distribution_groups(frame: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
-def mean_order_groups(checkpoint_epochs: Any, groups: Mapping[str, Any],
-                      boundaries: Mapping[str, float | None] | None = None) -> Figure:
+def mean_order_groups_plot(checkpoint_epochs: Any, groups: Mapping[str, Any], *,
+                           boundaries: Mapping[str, float | None] | None = None) -> Figure:
     """Mean interaction order of sample groups over training (median line, IQR band).
 
     Args:
@@ -530,18 +537,19 @@ def mean_order_groups(checkpoint_epochs: Any, groups: Mapping[str, Any],
     return fig
 
 
-def per_sample_onsets(onsets: Any, metrics: pd.DataFrame, gap_smoothed: Any | None,
-                      boundaries: Mapping[str, float | None], checkpoint_epochs: Any) -> Figure:
+def per_sample_onsets_plot(checkpoint_epochs: Any, onsets: Any, metrics: pd.DataFrame,
+                           gap_smoothed: Any | None, *,
+                           boundaries: Mapping[str, float | None]) -> Figure:
     """Histogram of per-sample rise epochs of interaction complexity over the loss gap.
 
     Args:
+        checkpoint_epochs: the checkpoint epochs (the only values an onset can take; used as
+            histogram bins).
         onsets: ``(samples,)`` epoch at which each sample's mean order starts rising (NaN for
             samples without a persistent rise; they are counted in the title, not drawn).
         metrics: frame with ``epoch``, ``train_loss``, ``test_loss``.
         gap_smoothed: smoothed loss gap on the sorted metric epochs, or ``None``.
         boundaries: boundary epochs to mark.
-        checkpoint_epochs: the checkpoint epochs (the only values an onset can take; used as
-            histogram bins).
     """
     o = _np(onsets)
     found = o[np.isfinite(o)]
@@ -573,7 +581,7 @@ def per_sample_onsets(onsets: Any, metrics: pd.DataFrame, gap_smoothed: Any | No
 # All runs of a profile
 
 
-def summary_grid(panels: Sequence[Mapping[str, Any]], ncols: int = 2) -> Figure:
+def summary_grid_plot(panels: Sequence[Mapping[str, Any]], ncols: int = 2) -> Figure:
     """Small multiples, one panel per run: loss gap (left axis), mean order (right axis).
 
     Args:
@@ -613,7 +621,7 @@ def summary_grid(panels: Sequence[Mapping[str, Any]], ncols: int = 2) -> Figure:
 # P2's theory (book/methods/theory.md)
 
 
-def norm_ratios(ratios: pd.DataFrame, ncols: int = 3) -> Figure:
+def norm_ratios_plot(ratios: pd.DataFrame, ncols: int = 3) -> Figure:
     """P2 Fig. 3: row-norm ratios ``r^(k)`` of ``M(sigma^2)`` against ``sigma^2``, one panel per
     ``n``, one line per ``k`` coloured by ``k`` (colour bar below the panels).
 
@@ -644,7 +652,7 @@ def norm_ratios(ratios: pd.DataFrame, ncols: int = 3) -> Figure:
     return fig
 
 
-def fusiform_models(curves: pd.DataFrame, n: int) -> Figure:
+def fusiform_models_plot(curves: pd.DataFrame, n: int) -> Figure:
     """P1 Theorem 3: expected normalised strength at initialisation for each noise model and
     threshold.
 
@@ -663,7 +671,7 @@ def fusiform_models(curves: pd.DataFrame, n: int) -> Figure:
     return fig
 
 
-def phase_simulation(steps: Any, curves: Any, mean_orders: Any, sigma2: Any,
+def phase_simulation_plot(steps: Any, curves: Any, mean_orders: Any, sigma2: Any,
                      stage_end_steps: Any, optima_mean_orders: Any) -> Figure:
     """A simulated phase 1 and phase 2: order x step heatmap (top), and the mean order with each
     stage's optimum and the ``sigma^2`` schedule (bottom).
@@ -706,7 +714,7 @@ def _variants(comparisons: Any) -> dict[str, Any]:
     return {"AND only" if comparisons.and_only else "AND + OR": comparisons}
 
 
-def theory_comparison(comparisons: Any, checkpoint_epochs: Any, title: str = "") -> Figure:
+def theory_comparison_plot(checkpoint_epochs: Any, comparisons: Any, title: str = "") -> Figure:
     """P2 Fig. 4 (AND + OR) and Fig. 9 (AND only): measured against predicted per-order curves at
     the first, middle and last phase-2 checkpoint (non-increasing ``sigma^2`` fit,
     book/methods/theory.md (method-theory-fit)).
@@ -715,9 +723,9 @@ def theory_comparison(comparisons: Any, checkpoint_epochs: Any, title: str = "")
     prediction an orange line.
 
     Args:
-        comparisons: a :class:`twophase.theory.fit.RunComparison`, or variant label ->
-            comparison (e.g. ``{"AND + OR": ..., "AND only": ...}``), all of one run.
         checkpoint_epochs: ``(C,)`` epochs of the run's checkpoints.
+        comparisons: a :class:`twophase.theory.sigma_fit.RunComparison`, or variant label ->
+            comparison (e.g. ``{"AND + OR": ..., "AND only": ...}``), all of one run.
         title: figure title.
     """
     variants = _variants(comparisons)
@@ -750,7 +758,7 @@ def theory_comparison(comparisons: Any, checkpoint_epochs: Any, title: str = "")
     return fig
 
 
-def fitted_noise(frame: pd.DataFrame) -> Figure:
+def fitted_noise_plot(frame: pd.DataFrame) -> Figure:
     """The ``sigma^2`` fitted to every phase-2 checkpoint over epochs (book/methods/theory.md
     (method-theory-fit)): one panel per variant, one line per run, free fits dashed and
     non-increasing fits solid.

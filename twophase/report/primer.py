@@ -85,7 +85,7 @@ def recovery_table(planted: Mapping[Pattern, float], result: Any, tau: float,
                    n: int) -> pd.DataFrame:
     """Planted and recovered coefficient of every planted or salient pattern (columns
     ``pattern``, ``source``, ``value``; the input of
-    :func:`twophase.report.plots.planted_vs_recovered`)."""
+    :func:`twophase.report.plots.planted_vs_recovered_plot`)."""
     truth = {(k, bitmask(p)): c for (k, p), c in planted.items()}
     keys = sorted(set(truth) | _salient(result, tau),
                   key=lambda km: (km[0], bin(km[1]).count("1"), km[1]))

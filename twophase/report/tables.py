@@ -2,7 +2,7 @@
 
 Each function gathers statistics from :mod:`twophase.stats` and :mod:`twophase.theory` into the
 frame a notebook shows, hands to a figure of :mod:`twophase.report.plots` or offers as a download
-(:meth:`twophase.report.page.Page.data`).  :class:`Check` and :func:`checks_table` are the
+(:meth:`twophase.book.page.Page.data`).  :class:`Check` and :func:`checks_table` are the
 "Checks" section of a page: named numbers, each held to a rule.
 """
 
@@ -21,13 +21,13 @@ import torch
 
 from twophase.pipeline.config import NoiseKind, RunConfig
 from twophase.pipeline.results import InteractionRecord
-from twophase.stats.fit import FitVerdict
 from twophase.stats.generalization import jaccard_by_order
+from twophase.stats.guard import FitVerdict
 from twophase.stats.phases import Boundaries
 from twophase.stats.salience import signed_order_curve
-from twophase.theory.fit import RunComparison
 from twophase.theory.fusiform import NoiseModel, fusiform_curve
 from twophase.theory.response import norm_ratios, theorem4_spread, theorem5_check
+from twophase.theory.sigma_fit import RunComparison
 
 __all__ = [
     "Check",
@@ -38,8 +38,8 @@ __all__ = [
     "flipped_checks",
     "fusiform_table",
     "generalization_checks",
-    "jaccard_at",
-    "jaccard_over_training",
+    "jaccard_at_table",
+    "jaccard_over_training_table",
     "norm_ratio_table",
     "onset_checks",
     "order_table",
@@ -47,9 +47,9 @@ __all__ = [
     "results_frame",
     "sigma2_table",
     "text_reference_check",
-    "signed_by_group",
+    "signed_by_group_table",
     "summary_panel",
-    "theorem_checks",
+    "theorem_table",
     "theory_row",
     "two_phase_checks",
 ]
@@ -64,8 +64,8 @@ def pick_checkpoints(epochs: Any, count: int = 5, include: Iterable[float | None
     return sorted(picked)
 
 
-def signed_by_group(record: InteractionRecord, groups: Mapping[str, Any], checkpoint: int,
-                    tau: torch.Tensor) -> pd.DataFrame:
+def signed_by_group_table(record: InteractionRecord, groups: Mapping[str, Any],
+                          checkpoint: int, tau: torch.Tensor) -> pd.DataFrame:
     """Normalised signed strength per order of sample groups at one checkpoint.
 
     Args:
@@ -73,7 +73,7 @@ def signed_by_group(record: InteractionRecord, groups: Mapping[str, Any], checkp
         tau: the per-checkpoint thresholds ``(C,)`` (over all samples).
     Returns:
         columns ``order``, ``group``, ``pos``, ``neg`` (the input of
-        :func:`twophase.report.plots.order_distribution_groups`).
+        :func:`twophase.report.plots.order_distribution_groups_plot`).
     """
     rows = []
     for name, mask in groups.items():
@@ -90,18 +90,20 @@ def _labels(record: InteractionRecord) -> np.ndarray:
     return record.samples["label"].to_numpy(dtype=np.int64, copy=True)
 
 
-def jaccard_at(train: InteractionRecord, test: InteractionRecord, checkpoint: int) -> pd.DataFrame:
+def jaccard_at_table(train: InteractionRecord, test: InteractionRecord,
+                     checkpoint: int) -> pd.DataFrame:
     """:func:`~twophase.stats.generalization.jaccard_by_order` of two records at one checkpoint
     (P1 Fig. 3; book/methods/generalization.md)."""
     return jaccard_by_order(train.I_and[checkpoint], train.I_or[checkpoint], _labels(train),
                             test.I_and[checkpoint], test.I_or[checkpoint], _labels(test))
 
 
-def jaccard_over_training(train: InteractionRecord, test: InteractionRecord,
-                          checkpoints: Sequence[int]) -> pd.DataFrame:
-    """:func:`jaccard_at` at several checkpoints, with the checkpoint's ``epoch`` as a column."""
+def jaccard_over_training_table(train: InteractionRecord, test: InteractionRecord,
+                                checkpoints: Sequence[int]) -> pd.DataFrame:
+    """:func:`jaccard_at_table` at several checkpoints, with the checkpoint's ``epoch`` as a
+    column."""
     epochs = train.epochs.numpy().astype(float)
-    frames = [jaccard_at(train, test, c).assign(epoch=epochs[c]) for c in checkpoints]
+    frames = [jaccard_at_table(train, test, c).assign(epoch=epochs[c]) for c in checkpoints]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -186,7 +188,7 @@ def results_frame(rows: Sequence[Mapping[str, Any]], verdicts: Sequence[str]) ->
 
 def summary_panel(name: str, metrics: pd.DataFrame, checkpoint_epochs: Any, mean_orders: Any,
                   bounds: Boundaries) -> dict[str, Any]:
-    """One panel of :func:`twophase.report.plots.summary_grid` (mean order averaged over
+    """One panel of :func:`twophase.report.plots.summary_grid_plot` (mean order averaged over
     samples, ignoring NaN)."""
     mo = mean_orders.detach().cpu().numpy() if hasattr(mean_orders, "detach") else mean_orders
     return {"name": name, "metrics": metrics, "checkpoint_epochs": checkpoint_epochs,
@@ -321,7 +323,7 @@ def checks_table(checks: Mapping[str, Any], fits: bool = True) -> pd.DataFrame:
 
 
 def fit_check(fit: FitVerdict) -> Check:
-    """The fit guard's row (:func:`twophase.stats.fit.fit_guard`): the accuracy on the
+    """The fit guard's row (:func:`twophase.stats.guard.fit_guard`): the accuracy on the
     clean-labelled training samples against the dataset's threshold, and no divergence."""
     note = "the loss diverged" if fit.diverged else f"epoch {fit.epoch}, {fit.measure}"
     return Check(fit.fits, "yes", f"{fit.train_acc_clean:.3f} vs threshold {fit.threshold:g}; "
@@ -428,8 +430,8 @@ def onset_checks(numbers: Mapping[str, Any], fit: FitVerdict | None = None) -> d
     }
 
 
-def theorem_checks(ns: Sequence[int] = (4, 6, 8, 10),
-                   sigma2: Sequence[float] = (1e-4, 1e-2, 1.0)) -> pd.DataFrame:
+def theorem_table(ns: Sequence[int] = (4, 6, 8, 10),
+                  sigma2: Sequence[float] = (1e-4, 1e-2, 1.0)) -> pd.DataFrame:
     """Numerical checks of P2 Theorems 4 and 5 with the dense ``M`` for small ``n``."""
     rows = []
     for n in ns:
@@ -492,7 +494,7 @@ def theory_row(name: str, comparison: RunComparison, record: InteractionRecord,
 def sigma2_table(name: str, comparison: RunComparison, record: InteractionRecord) -> pd.DataFrame:
     """The fitted ``sigma^2`` of every phase-2 checkpoint of a run and variant, free and
     non-increasing (columns ``run``, ``variant``, ``epoch``, ``fit``, ``sigma2``, ``L1``; the
-    input of :func:`twophase.report.plots.fitted_noise`)."""
+    input of :func:`twophase.report.plots.fitted_noise_plot`)."""
     c = comparison
     epochs = record.epochs[c.indices].numpy().astype(float)
     variant = "AND only" if c.and_only else "AND + OR"

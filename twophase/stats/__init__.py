@@ -4,7 +4,7 @@
   mean order, sparsity (book/methods/salience.md);
 - :mod:`~twophase.stats.phases`: the automatic phase boundary on the loss gap or the mean order;
 - :mod:`~twophase.stats.generalization`: train/test Jaccard similarity per order (P1 Fig. 3);
-- :mod:`~twophase.stats.fit`: the fit guard (does the model fit its data? no verdict otherwise);
+- :mod:`~twophase.stats.guard`: the fit guard (does the model fit its data? no verdict otherwise);
 - :mod:`~twophase.stats.checks`: the science checks, one number per claim of the papers.
 """
 
@@ -17,8 +17,8 @@ from twophase.stats.checks import (
     theory_checks,
     two_phase_checks,
 )
-from twophase.stats.fit import FitVerdict, fit_guard
 from twophase.stats.generalization import class_means, jaccard_by_order, weighted_jaccard
+from twophase.stats.guard import FitVerdict, fit_guard
 from twophase.stats.phases import (
     Boundaries,
     PhaseBoundary,

@@ -34,8 +34,8 @@ import pandas as pd
 import torch
 from scipy.stats import mannwhitneyu, spearmanr
 
-from twophase.stats.fit import FitVerdict, fit_guard
 from twophase.stats.generalization import jaccard_by_order
+from twophase.stats.guard import FitVerdict, fit_guard
 from twophase.stats.phases import find_boundaries, per_sample_onsets
 from twophase.stats.salience import mean_order, normalized_order_curve
 
@@ -277,7 +277,7 @@ def theory_checks(record: InteractionRecord, sigma2_grid: torch.Tensor | None = 
     errors; ``mean_l1_per_order`` is the mean monotone error divided by n, and ``agrees`` = it is
     below :data:`THEORY_L1_PER_ORDER`.
     """
-    from twophase.theory.fit import compare_with_run, default_sigma2_grid
+    from twophase.theory.sigma_fit import compare_with_run, default_sigma2_grid
 
     grid = default_sigma2_grid(60) if sigma2_grid is None else sigma2_grid
     cmp = compare_with_run(record, grid, and_only=and_only)

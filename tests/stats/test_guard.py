@@ -1,4 +1,4 @@
-"""Tests of twophase.stats.fit: the fit guard before any phase verdict."""
+"""Tests of twophase.stats.guard: the fit guard before any phase verdict."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.records import guarded_config
 from twophase.pipeline.config import GuardConfig
-from twophase.stats.fit import fit_guard
+from twophase.stats.guard import fit_guard
 
 CONFIG = guarded_config()
 

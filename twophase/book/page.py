@@ -45,6 +45,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from twophase.book.notebooks import generated_dir, page_docname, project_root
+
 __all__ = ["BOOK_FILES_ENV", "Downloads", "FigureBlock", "Links", "Page", "TableBlock", "book_path",
            "files_dir", "intro_results_path", "label", "page_folder", "readable"]
 
@@ -59,8 +61,6 @@ _CSS_DPI = 96
 
 def files_dir(profile: str, notebook: str, run: str | None = None) -> Path:
     """``book/_generated/<profile>/files/<notebook>[/<run>]``: the files of one page."""
-    from twophase.book.notebooks import generated_dir
-
     folder = generated_dir(profile) / "files" / notebook
     return folder / run if run else folder
 
@@ -77,15 +77,11 @@ def page_folder(notebook: str, run: str | None = None) -> tuple[Path, bool]:
 
 def intro_results_path(profile: str) -> Path:
     """Where the summary notebook publishes the results table that opens the book's intro."""
-    from twophase.book.notebooks import generated_dir
-
     return generated_dir(profile) / "files" / "intro-results.md"
 
 
 def _book_root() -> Path | None:
     try:
-        from twophase.book.notebooks import project_root
-
         return project_root() / "book"
     except FileNotFoundError:
         return None
@@ -354,8 +350,6 @@ class Page:
               ) -> Links:
         """Links to the pages ``(title, docname)`` (e.g. :func:`twophase.book.notebooks.run_pages`),
         the current page left out."""
-        from twophase.book.notebooks import page_docname
-
         here = page_docname(self.profile, self.notebook, self.run)
         return Links([(t, d) for t, d in pages if d != here], heading)
 

@@ -1,4 +1,4 @@
-"""Tests for twophase.theory.fit: predicted per-order curves and the fit of sigma^2."""
+"""Tests for twophase.theory.sigma_fit: predicted per-order curves and the fit of sigma^2."""
 
 from __future__ import annotations
 

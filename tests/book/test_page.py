@@ -1,4 +1,4 @@
-"""Numbered figures, tables and downloads of a book page (twophase.report.page)."""
+"""Numbered figures, tables and downloads of a book page (twophase.book.page)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from twophase.book import page as pg
 from twophase.book.notebooks import generated_dir, project_root
-from twophase.report import page as pg
 
 
 def _figure(width: float = 6.0) -> Figure:
