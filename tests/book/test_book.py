@@ -124,8 +124,12 @@ def test_book_reads_like_a_paper(smoke_book):
         assert re.search(rf'href="[./]*_downloads/[0-9a-f]+/{re.escape(name)}"', page), name
     theory = (html / f"_generated/{PROFILE}/07_p2_theory.html").read_text(encoding="utf-8")
     assert "Reproduces P2 Fig. 3" in theory and "Reproduces P2 Fig. 4" in theory
-    summary = (html / f"_generated/{PROFILE}/06_summary.html").read_text(encoding="utf-8")
+    summary = (html / f"_generated/{PROFILE}/00_claims.html").read_text(encoding="utf-8")
     assert '<span class="caption-number">Table' in summary
+    # the claims page: every claim with a verdict, its number and interval, linked to its page
+    assert "inconclusive: " in summary and "mislabelled samples use higher orders" in summary
+    assert re.search(r"(reproduced|contradicted|inconclusive): [-0-9.n/a]+ \[", summary)
+    assert 'href="02_two_phase/lenet-digits.html' in summary
     flips = (html / f"_generated/{PROFILE}/04_mislabeled/lenet-digits-flip.html").read_text(
         encoding="utf-8")
     assert "Reproduces P1 Fig. 4" in flips and "Mann-Whitney" in flips
@@ -148,8 +152,8 @@ def test_screenshots_of_the_book_at_a_glance(smoke_book, tmp_path):
         pytest.skip("no Chromium on this machine")
     shots = book.screenshot(PROFILE, tmp_path, height=1200)
     assert [p.name for p in shots] == [
-        f"{PROFILE}-intro.png", f"{PROFILE}-_generated-{PROFILE}-02_two_phase-lenet-digits.png",
-        f"{PROFILE}-_generated-{PROFILE}-06_summary.png",
+        f"{PROFILE}-intro.png", f"{PROFILE}-_generated-{PROFILE}-00_claims.png",
+        f"{PROFILE}-_generated-{PROFILE}-02_two_phase-lenet-digits.png",
         f"{PROFILE}-_generated-{PROFILE}-07_p2_theory.png"]
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 20_000 for p in shots)
 

@@ -65,7 +65,7 @@ def test_the_url_set_in_config_yml_gives_the_repository_link_and_launch_buttons(
 
 
 @pytest.mark.parametrize("docname, notebook", [
-    ("_generated/quick/06_summary", "notebooks/06_summary.ipynb"),
+    ("_generated/quick/00_claims", "notebooks/00_claims.ipynb"),
     ("/_generated/smoke/02_two_phase/mlp-digits", "notebooks/02_two_phase.ipynb"),
     ("_generated/quick/files/x", None), ("methods/theory", None), ("api", None)])
 def test_source_notebook(docname, notebook):

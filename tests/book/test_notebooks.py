@@ -174,7 +174,7 @@ def test_page_docnames_and_run_pages():
     assert doc == "/_generated/quick/02_two_phase/lenet-digits"
     book = project_root() / "book"
     assert (book / doc.lstrip("/")).parent == generated_dir("quick") / "02_two_phase"
-    assert page_docname("quick", "06_summary") == "/_generated/quick/06_summary"
+    assert page_docname("quick", "00_claims") == "/_generated/quick/00_claims"
     flip = dict(run_pages(get_run("quick", "lenet-digits-flip")))
     assert flip["Mislabelled samples"] == "/_generated/quick/04_mislabeled/lenet-digits-flip"
     assert "Mislabelled samples" not in dict(run_pages(get_run("quick", "lenet-digits")))

@@ -65,13 +65,13 @@ def test_figure_path_inside_the_book_is_relative_to_the_book(tmp_path, monkeypat
 
 
 def test_table_formats_and_links(tmp_path):
-    page = pg.Page("smoke", "06_summary", folder=tmp_path)
+    page = pg.Page("smoke", "00_claims", folder=tmp_path)
     frame = pd.DataFrame({"run": ["a", "b|c"], "epoch": [16.0, float("nan")],
                           "gap": [1.23456e-5, 0.5], "n": [3, 4]})
     block = page.table(frame, "results", "Results of\nthe runs.", formats={"gap": "{:.1e}"},
                        links={"run": {"a": "/_generated/smoke/02_two_phase/a"}})
     md = block.markdown()
-    assert md.startswith("```{table} Results of the runs.\n:name: tbl-06-summary-results\n")
+    assert md.startswith("```{table} Results of the runs.\n:name: tbl-00-claims-results\n")
     assert "| {doc}`a </_generated/smoke/02_two_phase/a>` | 16 | 1.2e-05 | 3 |" in md
     assert "| b\\|c | n/a | 5.0e-01 | 4 |" in md  # pipes escaped, NaN as n/a, no "16.000"
     assert pd.read_csv(tmp_path / "results.csv")["gap"].tolist() == [1.23456e-5, 0.5]  # raw
@@ -108,7 +108,7 @@ def test_links_leave_out_the_current_page(tmp_path):
 
 
 def test_publish_intro(tmp_path, monkeypatch):
-    page = pg.Page("test-intro", "06_summary", folder=tmp_path)
+    page = pg.Page("test-intro", "00_claims", folder=tmp_path)
     block = page.table(pd.DataFrame({"run": ["a"]}), "results", "Results.")
     monkeypatch.delenv(pg.BOOK_FILES_ENV, raising=False)
     assert page.publish_intro(block) is None  # JupyterLab, raw papermill: not into the book
@@ -134,4 +134,4 @@ def test_an_interactive_run_writes_next_to_the_notebook_never_into_the_book(monk
     assert page.folder == tmp_path / "02_two_phase_files" / "r" and page.folder.is_dir()
     page.figure(_figure(), "bars", caption="c", alt="a")
     assert (tmp_path / "02_two_phase_files" / "r" / "bars.png").is_file()
-    assert pg.Page("quick", "06_summary").folder == tmp_path / "06_summary_files"
+    assert pg.Page("quick", "00_claims").folder == tmp_path / "00_claims_files"

@@ -17,6 +17,7 @@ from twophase.pipeline.results import InteractionRecord, RunResults
 from twophase.pipeline.run import Run, StageError
 from twophase.pipeline.stages import marks
 from twophase.pipeline.storage import load_payload
+from twophase.stats.orders import Orders
 
 
 def _smoke(name="lenet-digits", **changes):
@@ -82,8 +83,9 @@ def test_end_to_end_shapes_and_universal_matching(lenet_run):
     assert (samples.split == "train").sum() == 4 and (samples.split == "test").sum() == 3
     assert not samples.flipped.any()
     assert rec.metrics.epoch.tolist() == [0, 1, 2, 3]
-    assert rec.tau().shape == (c,)
-    assert torch.allclose(rec.tau(), 0.03 * (rec.v[..., -1] - rec.v[..., 0]).abs().mean(-1))
+    tau = Orders.of(rec).tau
+    assert tau.shape == (c,)
+    assert torch.allclose(tau, 0.03 * (rec.v[..., -1] - rec.v[..., 0]).abs().mean(-1))
     assert rec.split("test").v.shape == (c, 3, m)
     # exact, certified splits with the tie-break band
     status = rec.solver_status()

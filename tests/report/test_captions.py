@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers.records import fake_record
-from twophase import stats
+from tests.helpers.records import fake_record, guarded_config
 from twophase import theory as th
+from twophase.claims import Rule, Side, Verdict, run_claims, theory_claims
 from twophase.pipeline.config import get_run
 from twophase.report import captions, tables
+from twophase.report.claim_tables import Check, tally
+from twophase.stats.orders import Orders
 
 
 def test_run_header_has_no_python_repr():
@@ -38,42 +40,39 @@ def test_players(description, expected):
     assert captions.players(description) == expected
 
 
-def test_boundaries_and_onsets():
-    record = fake_record()
-    epochs = record.epochs.numpy().astype(float)
-    orders = stats.mean_order(record.I_and, record.I_or, record.tau()[:, None])
-    bounds = stats.find_boundaries(record.metrics, epochs, orders)
-    text = captions.boundary_comparison(epochs, orders, bounds)
+@pytest.fixture(scope="module")
+def evidence():
+    """Every claim of a synthetic run (computed once for the module: 1,000 resamples each)."""
+    record = fake_record(samples=16)
+    return record, run_claims(guarded_config(), record, record.metrics.assign(train_acc=0.95))
+
+
+def test_boundaries_and_onsets(evidence):
+    record, rc = evidence
+    text = captions.boundary_comparison(rc.two_phase)
     assert "loss gap" in text and "mean interaction order" in text
-    onsets = stats.per_sample_onsets(epochs, orders)
-    assert captions.onsets(onsets, epochs, bounds).startswith(
-        f"{int(np.isfinite(onsets).sum())} of {len(onsets)} training samples")
+    assert rc.two_phase.boundaries.verdict.value in text and "[" in text
+    onsets = rc.onsets.onsets
+    epochs = record.epochs.numpy().astype(float)
+    sentence = captions.onsets(rc.onsets, epochs)
+    assert sentence.startswith(f"{int(np.isfinite(onsets).sum())} of {len(onsets)} training")
+    assert rc.onsets.claim.verdict.value in sentence
 
 
-def test_spindle_and_jaccard_trend():
-    assert "spindle-shaped (interior peak)" in captions.spindle(
-        th.fusiform_curve(6), {"a": th.fusiform_curve(6), "b": th.fusiform_curve(6) * 2}, 6)
-    final = pd.DataFrame({"order": [1, 2, 3] * 2, "class": [0] * 3 + [1] * 3,
-                          "similarity": [0.9, 0.5, 0.2, 0.8, 0.6, 0.1]})
-    assert "**falls with every order**" in captions.jaccard_trend(final)
+def test_spindle_and_jaccard_trend(evidence):
+    _, rc = evidence
+    text = captions.spindle(th.fusiform_curve(4), {"a": th.fusiform_curve(4),
+                                                   "b": th.fusiform_curve(4) * 2}, rc.two_phase, 4)
+    assert "peaks at order **2 [" in text and "Spindle (interior peak): *reproduced*" in text
+    trend = captions.jaccard_trend(rc.jaccard)
+    assert "Spearman rho = " in trend and rc.jaccard.claim.verdict.value in trend
 
 
-def test_flipped_verdict_follows_the_p_value():
-    from tests.helpers.records import fake_record
-    from twophase.stats.checks import mislabeled_checks
-
-    record = fake_record()
-    numbers = mislabeled_checks(record)
-    base = {**numbers, "flipped_n": 2, "clean_n": 3, "flipped_mean_order": 3.5,
-            "flipped_median_order": 3.5, "clean_mean_order": 1.5, "clean_median_order": 1.5,
-            "epoch": 8.0, "test": "Mann-Whitney U (one-sided: flipped > clean)"}
-    weak = captions.flipped_orders({**base, "p_value": 0.26, "significant": False})
-    assert "flipped samples **3.50**" in weak and "p = 0.26" in weak
-    assert "**No significant difference**" in weak and "use higher orders than" in weak
-    assert "Flipped samples use higher orders" not in weak
-    strong = captions.flipped_orders({**base, "p_value": 0.001, "significant": True})
-    assert "**Flipped samples use higher orders** than clean ones" in strong
-    assert "cannot be compared" in captions.flipped_orders({**base, "p_value": None})
+def test_flipped_sentence_states_effect_sizes_and_verdict(evidence):
+    _, rc = evidence
+    text = captions.flipped_orders(rc.flipped)
+    assert "flipped samples **" in text and "rank-biserial correlation" in text
+    assert rc.flipped.claim.verdict.value in text and "Mann-Whitney p = " in text
 
 
 def test_figure_captions_name_the_paper_figure():
@@ -90,38 +89,23 @@ def test_figure_captions_name_the_paper_figure():
         captions.figure("signed_order_bars", run="r")  # a field of the template is missing
 
 
-def test_run_verdict():
-    base = {"loss-gap boundary": 4.0, "interaction boundary": 8.0, "difference (checkpoints)": 1,
-            "mean order (init)": 3.0, "mean order (lowest)": 2.0}
-    assert captions.run_verdict(base) == "phases 1 and 2 seen; boundaries within one checkpoint"
-    assert captions.run_verdict({**base, "difference (checkpoints)": 0}).endswith("coincide")
-    assert captions.run_verdict({**base, "difference (checkpoints)": -3}).endswith(
-        "boundaries 3 checkpoints apart")
-    assert captions.run_verdict({**base, "mean order (lowest)": 3.0}).startswith("phase 2 only")
-    assert captions.run_verdict({**base, "interaction boundary": np.nan,
-                                 "difference (checkpoints)": np.nan}) == "phase 1 only"
-    assert captions.run_verdict({**base, "loss-gap boundary": None}).endswith(
-        "the loss gap never widens")
+def test_run_verdict_and_checks_sentence(evidence):
+    _, rc = evidence
+    verdict = captions.run_verdict(rc)
+    counts = tally(list(rc.claims.values()))
+    assert verdict.startswith(" · ".join(f"{counts[v]} {v.value}" for v in Verdict))
+    assert f"phase1 {rc.claims['phase1'].verdict.value}" in verdict
+    claims = list(rc.claims.values())
+    text = captions.checks(claims, {"a": Check(2.0, Rule(Side.AT_MOST, 1))})
+    assert text.startswith("**Claims:** ") and text.endswith("**Failed checks:** a.")
+    assert captions.checks([]) == "**Claims:** none on this page."
 
 
-def test_checks_sentence():
-    assert captions.checks({"a": 1.0}) == "**Checks:** no rule to hold these numbers to yet."
-    text = captions.checks({"a": tables.Check(0.5, "<= 1"), "b": tables.Check(2.0, "<= 1"),
-                            "c": tables.Check(False, "yes")})
-    assert text.startswith("**Checks:** 1 of 3 pass; failed: *b* (2, expected <= 1)")
-    assert "*c* (no, expected yes)" in text
-
-
-def test_profile_and_theory_sentences():
-    table = pd.DataFrame([
-        {"run": "a", "loss-gap boundary": 4.0, "interaction boundary": 8.0,
-         "difference (epochs)": 4.0, "difference (checkpoints)": 1},
-        {"run": "b", "loss-gap boundary": np.nan, "interaction boundary": 2.0,
-         "difference (epochs)": np.nan, "difference (checkpoints)": np.nan},
-    ])
-    text = captions.summary(table, "smoke")
-    assert "2 run(s) in profile `smoke`; both boundaries found in 1." in text
-    assert "`b` (loss-gap boundary)" in text
+def test_profile_and_theory_sentences(evidence):
+    record, rc = evidence
+    text = captions.summary([rc], "smoke")
+    assert text.startswith("1 run(s) in profile `smoke`.")
+    assert "*phase 1 removes medium and high orders: the mean order falls*: 1 " in text
     ratios = tables.norm_ratio_table(th.default_sigma2_grid(4), (3,))
     assert captions.norm_ratio_check(ratios).startswith(
         "P2 Proposition 1 on this grid: every r^(k) > 1: **yes**; every curve increasing in σ²: "
@@ -129,16 +113,16 @@ def test_profile_and_theory_sentences():
     assert captions.simulation([2.0, 1.0, 3.0], [0, 10, 20]) == (
         "Mean order: 2.00 at the start, lowest 1.00 at step 10 (phase 1), 3.00 at the end "
         "(phase 2).")
-    record = fake_record()
-    rows = [tables.theory_row("r", th.compare_with_run(record, th.default_sigma2_grid(6),
-                                                       and_only=a), record) for a in (False, True)]
-    summary = pd.DataFrame(rows)
+    variants = {"AND + OR": rc.theory,
+                "AND only": theory_claims(Orders.of(record), th.default_sigma2_grid(6),
+                                          and_only=True)}
+    summary = pd.DataFrame([tables.theory_row("r", e, record) for e in variants.values()])
     lines = captions.theory_verdicts(summary).splitlines()
-    assert len(lines) == 2 and lines[0].startswith("- **r, AND + OR**")
+    assert len(lines) == 2 and lines[0].startswith("- **r, AND + OR**: ")
     assert re.search(r"on [01] of 1 runs\.$", captions.and_only_comparison(summary))
     assert captions.and_only_comparison(summary.iloc[:1]) is None
-    para = captions.theory_run(summary, 4.0)
-    assert para.startswith("Phase 2 starts at epoch 4 ") and "AND + OR:" in para
+    para = captions.theory_run(variants, 4.0)
+    assert para.startswith("Phase 2 starts at epoch 4 ") and "AND + OR: mean L1/n = " in para
     assert "AND only:" in para and "\n" not in para
 
 
@@ -148,14 +132,11 @@ def test_solver_status_and_tie_break_sentences():
     assert status["games"] == 48 and status["certified"] == 1.0 and status["band"]
     text = captions.solver_status(status)
     assert "48 games" in text and "100.0% certified" in text and "low-order" in text
-    epochs = record.epochs.numpy().astype(float)
-    tau = record.tau()[:, None]
-    high = record.high()
-    mean_lo = stats.mean_order(record.I_and, record.I_or, tau)
-    mean_hi = stats.mean_order(high.I_and, high.I_or, tau)
-    b_lo = stats.find_boundaries(record.metrics, epochs, mean_lo)
-    b_hi = stats.find_boundaries(record.metrics, epochs, mean_hi)
-    sentence = captions.tie_break_sensitivity(epochs, mean_lo, mean_hi, b_lo, b_hi)
+    orders = Orders.of(record)
+    high = orders.high()
+    sentence = captions.tie_break_sensitivity(
+        orders.epochs, orders.mean_order(), high.mean_order(), orders.boundaries(record.metrics),
+        high.boundaries(record.metrics))
     assert "Tie-break sensitivity" in sentence and "/" in sentence
     no_band = captions.solver_status({**status, "band": False, "tie_break": "none"})
     assert "no tie-break band" in no_band

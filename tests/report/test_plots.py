@@ -15,17 +15,26 @@ from matplotlib.figure import Figure
 from tests.helpers.records import fake_record
 from twophase import stats
 from twophase import theory as th
+from twophase.claims import two_phase_claims
 from twophase.report import plots, tables
+from twophase.stats.orders import Orders
 
 
 @pytest.fixture(scope="module")
 def run():
     record = fake_record()
     epochs = record.epochs.numpy().astype(float)
-    tau = record.tau()
+    tau = Orders.of(record).tau
     orders_ps = stats.mean_order(record.I_and, record.I_or, tau[:, None])
     bounds = stats.find_boundaries(record.metrics, epochs, orders_ps)
     return record, epochs, tau, orders_ps, bounds
+
+
+@pytest.fixture(scope="module")
+def evidence(run):
+    """The two-phase claims of the synthetic run, with their bands."""
+    record = run[0]
+    return two_phase_claims(Orders.of(record), record.metrics)
 
 
 def _check(fig, legend_labels=()):
@@ -114,11 +123,26 @@ def test_order_epoch_heatmap(run):
     _check(plots.order_epoch_heatmap_plot(epochs, curve, boundaries=bounds.epochs))
 
 
-def test_phase_boundaries(run):
+def test_phase_boundaries(run, evidence):
     record, epochs, _, orders_ps, bounds = run
     _check(plots.phase_boundaries_plot(epochs, record.metrics, bounds.loss_gap.smoothed,
                                        orders_ps, bounds.interactions.smoothed,
                                        boundaries=bounds.epochs))
+    b, curve = evidence.bounds, evidence.mean_curve
+    _check(plots.phase_boundaries_plot(
+        epochs, record.metrics, bounds.loss_gap.smoothed, orders_ps,
+        bounds.interactions.smoothed, boundaries=bounds.epochs,
+        mean_order_band=(curve.low, curve.high),
+        boundary_intervals={"loss gap": (b.loss_gap.low, b.loss_gap.high),
+                            "interactions": (b.interactions.low, np.inf)}),
+        legend_labels=["95 % bootstrap band", "mean order over samples"])
+
+
+def test_order_curves_with_bands(run, evidence):
+    epochs = run[1]
+    band = evidence.order_curve
+    _check(plots.order_curves_plot(epochs, band.value, band.low, band.high,
+                                   boundaries=run[4].epochs), legend_labels=["k = 1", "k = 4"])
 
 
 def test_fusiform_legend_lists_the_theory(run):
@@ -162,9 +186,9 @@ def test_per_sample_onsets(run):
                                         bounds.loss_gap.smoothed, boundaries=bounds.epochs))
 
 
-def test_summary_grid(run):
-    record, epochs, _, orders_ps, bounds = run
-    panels = [tables.summary_panel(name, record.metrics, epochs, orders_ps, bounds)
+def test_summary_grid(run, evidence):
+    record, epochs, _, _, _ = run
+    panels = [tables.summary_panel(name, record.metrics, epochs, evidence)
               for name in ("a", "b", "c", "d")]
     _check(plots.summary_grid_plot(panels))
 

@@ -36,7 +36,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         common(sp)
         sp.add_argument("--runs-root", default=None, help=paths.flag_help("runs"))
         sp.add_argument("--only", nargs="+", metavar="NB",
-                        help="notebook stems or numbers, e.g. 02 06_summary")
+                        help="notebook stems or numbers, e.g. 02 00_claims")
         sp.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks")
         sp.add_argument("--no-runs", action="store_true",
                         help="do not execute the runs first (notebooks then stop on a missing run)")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from twophase.pipeline.config import NoiseKind, RunConfig
 
-__all__ = ["NOTEBOOKS", "NotebookSpec", "Scope", "generated_dir", "notebook_specs", "page_docname",
-           "project_root", "run_pages"]
+__all__ = ["NOTEBOOKS", "NotebookSpec", "Scope", "claim_links", "generated_dir", "notebook_specs",
+           "page_docname", "project_root", "run_pages"]
 
 
 def project_root() -> Path:
@@ -89,13 +89,13 @@ class NotebookSpec:
 
 
 NOTEBOOKS: tuple[NotebookSpec, ...] = (
+    NotebookSpec("00_claims", "Claims and results of all runs", Scope.PROFILE),
     NotebookSpec("01_primer", "Primer: AND and OR interactions", Scope.PROFILE, needs_runs=False),
     NotebookSpec("02_two_phase", "Two-phase dynamics", Scope.RUN),
     NotebookSpec("03_generalization", "Generalisation across orders", Scope.RUN,
                  _has_train_and_test),
     NotebookSpec("04_mislabeled", "Mislabelled samples", Scope.RUN, _has_flipped),
     NotebookSpec("05_per_sample", "Per-sample rise of complexity", Scope.RUN, _has_train),
-    NotebookSpec("06_summary", "Summary of all runs", Scope.PROFILE),
     NotebookSpec("07_p2_theory", "P2's theory against the runs", Scope.PROFILE),
     NotebookSpec("08_your_model", "Explain your own model", Scope.PROFILE, needs_runs=False),
 )
@@ -157,3 +157,25 @@ def run_pages(config: RunConfig) -> list[tuple[str, str]]:
         return []
     return [(spec.title, page_docname(config.profile, spec.stem, config.name))
             for spec in specs if spec.scope is Scope.RUN and spec.applies(config)]
+
+
+def claim_links(profile: str, runs: Iterable[tuple[RunConfig, Iterable[tuple[str, str, str]]]]
+                ) -> dict[str, dict[str, str]]:
+    """Links of the claims page's cells: run name -> cell text -> docname of the page that shows
+    the claim for that run (its run page, or the profile page such as the theory page).
+
+    Args:
+        runs: per run its config and ``(claim key, cell text, notebook stem)`` of each claim.
+    """
+    specs = {s.stem: s for s in notebook_specs()}
+    links: dict[str, dict[str, str]] = {}
+    for config, cells in runs:
+        for _, text, stem in cells:
+            spec = specs.get(stem)
+            if spec is None or not text:
+                continue
+            if spec.scope is Scope.RUN and spec.applies(config):
+                links.setdefault(config.name, {})[text] = page_docname(profile, stem, config.name)
+            elif spec.scope is Scope.PROFILE:
+                links.setdefault(config.name, {})[text] = page_docname(profile, stem)
+    return links

@@ -25,7 +25,7 @@ the executed notebook, so that an interactive run never overwrites the book buil
 - a figure also as ``image/png`` (at its display width), for every other front end and nbconvert
   target (PDF, LaTeX, gallery thumbnails), which would otherwise get a directive with a path.
 
-The intro of the book opens with the results table that the summary notebook publishes with
+The intro of the book opens with the results table that the claims notebook publishes with
 :meth:`Page.publish_intro` (read back by :mod:`twophase.book.sphinx_ext`).
 """
 
@@ -76,7 +76,7 @@ def page_folder(notebook: str, run: str | None = None) -> tuple[Path, bool]:
 
 
 def intro_results_path(profile: str) -> Path:
-    """Where the summary notebook publishes the results table that opens the book's intro."""
+    """Where the claims notebook publishes the results table that opens the book's intro."""
     return generated_dir(profile) / "files" / "intro-results.md"
 
 

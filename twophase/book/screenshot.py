@@ -22,7 +22,7 @@ __all__ = ["DEFAULT_PAGES", "default_pages", "find_chromium", "screenshot"]
 
 #: The pages :func:`screenshot` takes by default, relative to ``_generated/<profile>/`` except the
 #: intro; ``{run}`` is the two-phase notebook's default run (else the first run of the profile).
-DEFAULT_PAGES = ("intro", "02_two_phase/{run}", "06_summary", "07_p2_theory")
+DEFAULT_PAGES = ("intro", "00_claims", "02_two_phase/{run}", "07_p2_theory")
 
 
 def _default_run() -> str | None:

@@ -1,9 +1,9 @@
 """Sphinx extension of the book (listed in ``book/_config.yml`` under ``sphinx.extra_extensions``).
 
 - ``{twophase-results}``: the results table that opens the intro, one row per run of the profile
-  being built, as the summary notebook published it
+  being built, as the claims notebook published it
   (:meth:`twophase.book.page.Page.publish_intro`); a note when the book is built without
-  experiments (the static table of contents) or before the summary notebook ran;
+  experiments (the static table of contents) or before the claims notebook ran;
 - ``{twophase-figures}``: which page reproduces which figure of P1 and P2 (links to the pages
   of the profile being built);
 - ``{twophase-provenance}``: what the book was built from: the commit (and whether the checkout
@@ -140,8 +140,8 @@ class ResultsDirective(SphinxDirective):
                 text = path.read_text(encoding="utf-8")
             else:
                 text = (f"```{{note}}\nThe results table of profile `{profile}` is written by "
-                        f"the summary notebook, which has not run yet: `python -m twophase.book "
-                        f"run --profile {profile} --only 06`.\n```\n")
+                        f"the claims notebook, which has not run yet: `python -m twophase.book "
+                        f"run --profile {profile} --only 00`.\n```\n")
         return self.parse_text_to_nodes(text)
 
 
@@ -150,7 +150,7 @@ FIGURE_INDEX: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("P1 Fig. 1", "the spindle-shaped order distribution at initialisation",
      ("02_two_phase", "07_p2_theory")),
     ("P1 Fig. 2", "per-order distribution of the salient interactions at several epochs, with "
-     "the losses, their gap and the phase boundary", ("02_two_phase", "06_summary")),
+     "the losses, their gap and the phase boundary", ("02_two_phase", "00_claims")),
     ("P1 Fig. 3", "Jaccard similarity of training and test interactions against the order",
      ("03_generalization",)),
     ("P1 Fig. 4", "order distribution of clean against mislabelled samples", ("04_mislabeled",)),

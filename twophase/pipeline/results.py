@@ -39,7 +39,6 @@ from twophase.pipeline import stages, storage, verify
 from twophase.pipeline.config import RunConfig, get_run
 from twophase.pipeline.run import STAGES, Run, fingerprints, run_folder
 from twophase.pipeline.train import last_path
-from twophase.stats.salience import salient_threshold
 
 __all__ = ["InteractionRecord", "MissingResultsError", "RunResults", "open_results"]
 
@@ -113,13 +112,6 @@ class InteractionRecord:
         return replace(self, I_and=self.I_and_high, I_or=self.I_or_high, q=q,
                        objective=self.I_and_high.abs().sum(-1) + self.I_or_high.abs().sum(-1),
                        tie_break="high-order", I_and_high=self.I_and, I_or_high=self.I_or)
-
-    def tau(self, ratio: float = 0.03, mask: Any = None) -> torch.Tensor:
-        """Salience threshold per checkpoint ``(C,)``: ``ratio * mean_x |v(x_N) - v(x_∅)|``
-        (book/methods/salience.md (method-salience-threshold)) over the samples (or the samples
-        selected by the boolean ``mask``)."""
-        v = self.v if mask is None else self.v[:, torch.tensor(np.asarray(mask), dtype=torch.bool)]
-        return salient_threshold(v, ratio)
 
     def select(self, mask: Any) -> InteractionRecord:
         """The record restricted to the samples where the boolean ``mask`` (S,) is true."""

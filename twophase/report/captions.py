@@ -12,17 +12,24 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
+from twophase.claims.generalization import JaccardClaims
+from twophase.claims.mislabeled import FlippedClaims
+from twophase.claims.per_sample import OnsetClaims
+from twophase.claims.registry import BOUNDARY_TOLERANCE, CLAIMS
+from twophase.claims.rule import Verdict
+from twophase.claims.run import RunClaims
+from twophase.claims.theory import TheoryClaims
+from twophase.claims.two_phase import TwoPhaseClaims
+from twophase.claims.verdict import Claim
 from twophase.pipeline.config import RunConfig
 from twophase.pipeline.results import InteractionRecord
-from twophase.report.tables import checks_table
-from twophase.stats.checks import ALPHA
+from twophase.report.claim_tables import Check, tally
 from twophase.stats.guard import FitVerdict
 from twophase.stats.phases import Boundaries
 
@@ -131,11 +138,19 @@ FIGURES: dict[str, FigureText] = {
         "(lines) and the range to the high-order split (shaded): the only orders where the "
         "sparsest split is not unique.",
         "Lines with shaded bands of the order-1 and order-2 strength over epochs for run {run}"),
+    "order_curves": FigureText(
+        "P2 Fig. 2 (the distribution over training)",
+        "P2's normalised strength I^(k) of every order k over the checkpoints of run `{run}`, "
+        "each with its 95 % bootstrap band over the evaluated samples; vertical lines: the two "
+        "phase boundaries.",
+        "Lines with shaded bands of the normalised strength of each order over epochs for run "
+        "{run}"),
     "phase_boundaries": FigureText(
         "P1 Fig. 2 (loss gap and phase boundary)",
         "Training and test loss (top), their gap with the smoothed gap (middle) and the mean "
-        "interaction order (bottom, band: interquartile range over samples) of run `{run}`; "
-        "dashed red: loss-gap boundary, dotted green: interaction boundary.",
+        "interaction order (bottom, band: 95 % bootstrap interval over the evaluated samples) of "
+        "run `{run}`; dashed red: loss-gap boundary, dotted green: interaction boundary, each "
+        "with its 95 % interval shaded.",
         "Three stacked panels over epochs for run {run}: losses, loss gap, mean interaction order"),
     "fusiform": FigureText(
         "P1 Fig. 1 and Theorem 3 (the spindle at initialisation)",
@@ -335,61 +350,41 @@ def solver_status(status: Mapping[str, Any]) -> str:
     return text
 
 
-def run_verdict(row: Mapping[str, Any]) -> str:
-    """A short verdict on P1's claims for one run, from a row of
-    :func:`twophase.report.tables.boundary_row` (with the mean orders): whether phase 1 (the
-    mean order falls below its value at initialisation) and phase 2 (a persistent rise: an
-    interaction boundary) are seen, and how far apart the two boundaries are."""
-    def found(x: Any) -> bool:
-        return x is not None and not (isinstance(x, float) and math.isnan(x))
-
-    if row.get("fits") is False:
-        return "**no verdict**: the model does not fit its data"
-
-    phase2 = found(row["interaction boundary"])
-    parts = []
-    if "mean order (lowest)" in row:
-        phase1 = row["mean order (lowest)"] < row["mean order (init)"]
-        parts.append({(True, True): "phases 1 and 2 seen", (True, False): "phase 1 only",
-                      (False, True): "phase 2 only", (False, False): "no phase seen"}
-                     [(phase1, phase2)])
-    else:
-        parts.append("phase 2 seen" if phase2 else "no rise of the mean order")
-    if not found(row["loss-gap boundary"]):
-        parts.append("the loss gap never widens")
-    elif phase2:
-        d = abs(int(row["difference (checkpoints)"]))
-        parts.append("boundaries coincide" if d == 0 else
-                     "boundaries within one checkpoint" if d == 1 else
-                     f"boundaries {d} checkpoints apart")
-    return "; ".join(parts)
+def run_verdict(claims: RunClaims) -> str:
+    """A short verdict on one run for the results table: the tally of its claims'
+    verdicts and the verdict of the two-phase claims by name (all from
+    :class:`~twophase.claims.run.RunClaims`; nothing is recomputed here)."""
+    named = claims.claims
+    counts = tally(list(named.values()))
+    head = " · ".join(f"{counts[v]} {v.value}" for v in Verdict)
+    if not claims.fit.fits:
+        return f"{head} (the model does not fit its data)"
+    parts = [f"{key} {named[key].verdict.value}" for key in ("phase1", "phase2", "boundaries")
+             if key in named]
+    return f"{head}: " + ", ".join(parts)
 
 
 def fit(verdict: FitVerdict) -> str:
     """The fit guard's sentence at the top of a run's page: the model fits its data, or a warning
-    that no verdict is drawn from it (:func:`twophase.stats.guard.fit_guard`)."""
+    that every claim is inconclusive on it (:func:`twophase.stats.guard.fit_guard`)."""
     if verdict.fits:
         return f"**Fit guard:** the model {verdict.reason}."
-    return (f"**Fit guard: the model {verdict.reason}.** The numbers below are shown, but no "
-            "verdict on the papers' claims is drawn from a model that has not learnt its task.")
+    return (f"**Fit guard: the model {verdict.reason}.** The numbers below are shown, but a model "
+            "that has not learnt its task tests no claim of the papers: every verdict reads "
+            "*inconclusive*.")
 
 
-def checks(named: Mapping[str, Any], fits: bool = True) -> str:
-    """One sentence over a page's "Checks" (:func:`twophase.report.tables.checks_table`): how many
-    pass, and which fail with their value and rule; with ``fits=False`` only that no verdict is
-    drawn."""
-    if not fits:
-        return ("**Checks:** no verdict: the model does not fit its data (see the fit guard "
-                "above).")
-    table = checks_table(named)
-    ruled = table[table["result"] != "-"]
-    if not len(ruled):
-        return "**Checks:** no rule to hold these numbers to yet."
-    failed = ruled[ruled["result"] == "fail"]
-    text = f"**Checks:** {len(ruled) - len(failed)} of {len(ruled)} pass"
-    if len(failed):
-        text += "; failed: " + "; ".join(
-            f"*{r['check']}* ({r['value']}, expected {r['expected']})" for _, r in failed.iterrows())
+def checks(claims: Sequence[Claim], named: Mapping[str, Check] | None = None) -> str:
+    """One sentence over a page's "Checks" (:func:`twophase.report.claim_tables.checks_table`):
+    the verdicts of its claims with their numbers, and the sanity checks that fail."""
+    counts = tally(claims)
+    parts = [f"{counts[v]} {v.value}" for v in Verdict if counts[v]]
+    text = "**Claims:** " + (", ".join(parts) if parts else "none on this page")
+    if claims:
+        text += ": " + "; ".join(f"*{c.statement}* {c.verdict.value} ({c.shown})" for c in claims)
+    failed = [name for name, c in (named or {}).items() if c.passed is False]
+    if failed:
+        text += ". **Failed checks:** " + "; ".join(failed)
     return text + "."
 
 
@@ -418,166 +413,121 @@ def tie_break_sensitivity(checkpoint_epochs: Any, mean_low: Any, mean_high: Any,
     )
 
 
-def boundary_comparison(checkpoint_epochs: Any, mean_orders: Any, bounds: Boundaries) -> str:
-    """Where the loss gap widens, how the mean order moves, and how far apart the boundaries are.
-
-    Args:
-        checkpoint_epochs: ``(C,)`` sorted checkpoint epochs.
-        mean_orders: ``(C, samples)`` mean orders (averaged here, ignoring NaN).
-        bounds: the run's :class:`~twophase.stats.phases.Boundaries`.
-    """
-    epochs = _np(checkpoint_epochs)
-    mo = np.nanmean(_np(mean_orders), axis=1)
-    loss_b, int_b = bounds.loss_gap, bounds.interactions
+def boundary_comparison(claims: TwoPhaseClaims) -> str:
+    """Where the loss gap widens, how the mean order moves, and how far apart the boundaries are,
+    each with its 95 % interval and the claims' verdicts
+    (:func:`twophase.claims.two_phase.two_phase_claims`)."""
+    b = claims.bounds
+    mo = np.asarray(claims.mean_curve.value)
     text = []
-    if loss_b.found:
-        text.append(f"The loss gap starts to widen after epoch **{loss_b.epoch:g}**.")
+    if math.isfinite(b.loss_gap.value):
+        text.append(f"The loss gap starts to widen after epoch **{b.loss_gap:g}** (95 % "
+                    "interval in brackets).")
     else:
         text.append("The loss gap does **not** widen persistently within the trained epochs, so "
                     "no loss-gap boundary is found for this run.")
-    if int_b.found:
-        i = int(np.argmin(np.abs(epochs - int_b.epoch)))
-        if mo[i] < mo[0]:
-            text.append(
-                f"The mean interaction order falls from {mo[0]:.2f} at initialisation to "
-                f"{mo[i]:.2f} at epoch **{int_b.epoch:g}** (phase 1: high orders are removed) "
-                f"and then rises to {mo[-1]:.2f} at the last checkpoint, epoch "
-                f"{epochs[-1]:g} (phase 2)."
-            )
-        else:
-            text.append(
-                f"The mean interaction order does **not** fall below its value at initialisation "
-                f"({mo[0]:.2f}), so phase 1 is not visible in this run; it is at its running "
-                f"minimum until epoch **{int_b.epoch:g}** and then rises to {mo[-1]:.2f} at the "
-                f"last checkpoint (epoch {epochs[-1]:g})."
-            )
+    if math.isfinite(b.interactions.value):
+        text.append(f"The mean interaction order stops falling at epoch **{b.interactions:g}**.")
     else:
-        text.append(f"The mean interaction order ({mo[0]:.2f} at initialisation, {mo.min():.2f} "
-                    f"at its lowest, {mo[-1]:.2f} at the end) never rises persistently, so no "
-                    "interaction boundary is found.")
-    if loss_b.found and int_b.found:
-        d = int_b.epoch - loss_b.epoch
-        pos_l = int(np.searchsorted(epochs, loss_b.epoch))
-        pos_i = int(np.searchsorted(epochs, int_b.epoch))
-        text.append(
-            f"The interaction boundary is {abs(d):g} epochs {'after' if d > 0 else 'before'} the "
-            f"loss-gap boundary ({abs(pos_i - pos_l)} checkpoint interval(s) apart)."
-            if d else "Both boundaries fall on the same epoch."
-        )
+        text.append("The mean interaction order never rises persistently: no interaction "
+                    "boundary.")
+    text.append(f"From {mo[0]:.2f} at initialisation it falls by {claims.phase1.shown} (phase 1, "
+                f"*{claims.phase1.verdict.value}*) and rises by {claims.phase2.shown} to "
+                f"{mo[-1]:.2f} at the last checkpoint (phase 2, "
+                f"*{claims.phase2.verdict.value}*).")
+    text.append(f"The boundaries are {claims.boundaries.shown} checkpoint intervals apart "
+                f"(interaction - loss gap): *{claims.boundaries.verdict.value}*, "
+                f"{claims.boundaries.reason}.")
     return " ".join(text)
 
 
-def spindle(observed: Any, theory: Mapping[str, Any], n: int) -> str:
-    """Where the order distribution at initialisation peaks and which noise model is closer."""
+def spindle(observed: Any, theory: Mapping[str, Any], claims: TwoPhaseClaims, n: int) -> str:
+    """Where the order distribution at initialisation peaks (with its interval), which noise
+    model is closer, and the spindle claim's verdict."""
     obs = _np(observed)
     dist = {k: float(np.abs(obs - _np(c)).mean()) for k, c in theory.items()}
     best = min(dist, key=dist.get)
-    peak = int(np.argmax(obs)) + 1
     return (
-        f"At initialisation the observed distribution peaks at order **{peak}** (n = {n}); "
-        + "mean absolute distance to the theoretical curves: "
+        f"At initialisation the observed distribution peaks at order **{claims.spindle_peak:g}** "
+        f"(n = {n}); mean absolute distance to the theoretical curves: "
         + "; ".join(f"{k}: {d:.2f}" for k, d in dist.items())
-        + f". The closer model is *{best}*."
-        + (" The observed curve is spindle-shaped (interior peak)." if 1 < peak < n
-           else " The observed curve is **not** spindle-shaped (peak at an end).")
+        + f". The closer model is *{best}*. Spindle (interior peak): "
+        f"*{claims.spindle.verdict.value}* ({claims.spindle.reason})."
     )
 
 
-def jaccard_trend(final: pd.DataFrame) -> str:
-    """How the mean train/test similarity of the final checkpoint changes with the order.
-
-    Args:
-        final: :func:`twophase.stats.generalization.jaccard_by_order` of one checkpoint.
-    """
-    mean = final.groupby("order")["similarity"].mean()
+def jaccard_trend(evidence: JaccardClaims) -> str:
+    """How the mean train/test similarity of a checkpoint changes with the order, with Spearman's
+    rho, its 95 % interval and the claim's verdict (:func:`twophase.claims.generalization.jaccard_claims`)."""
+    mean = evidence.similarity
     valid = mean.dropna()
-    rho, _ = spearmanr(valid.index, valid.to_numpy())
+    claim = evidence.claim
     steps = np.diff(valid.to_numpy())
-    verdict = ("cannot be ranked (fewer than two orders, or constant)" if not np.isfinite(rho) else
-               "falls with every order" if (steps < 0).all() else
-               "mostly falls with the order" if rho < -0.5 else
-               "does not fall clearly with the order" if rho < 0.5 else "rises with the order")
-    return (
-        f"At the final checkpoint the mean similarity is {valid.iloc[0]:.2f} at order "
-        f"{valid.index[0]} and {valid.iloc[-1]:.2f} at order {valid.index[-1]}; it **{verdict}** "
-        f"(Spearman rho = {rho:.2f}, {int((steps < 0).sum())} of {len(steps)} steps down"
-        + (f"; undefined at order(s) {mean.index[mean.isna()].tolist()}, where both class means "
-           "are zero" if mean.isna().any() else "") + ")."
-    )
+    text = (f"At epoch {evidence.epoch:g} the mean similarity is {valid.iloc[0]:.2f} at order "
+            f"{valid.index[0]} and {valid.iloc[-1]:.2f} at order {valid.index[-1]} "
+            f"({int((steps < 0).sum())} of {len(steps)} steps down); Spearman rho = "
+            f"{claim.shown}: *{claim.verdict.value}* ({claim.reason})")
+    if mean.isna().any():
+        text += (f"; undefined at order(s) {mean.index[mean.isna()].tolist()}, where both class "
+                 "means are zero")
+    return text + "."
 
 
-def flipped_orders(numbers: Mapping[str, Any]) -> str:
-    """Mean order of flipped-label against clean samples and the verdict of the one-sided
-    Mann-Whitney U test (:func:`twophase.stats.checks.mislabeled_checks`): "flipped samples use
-    higher orders" only when ``p < ALPHA``, else "no significant difference"."""
-    n = numbers
-    if n["p_value"] is None:
+def flipped_orders(evidence: FlippedClaims) -> str:
+    """Mean order of flipped-label against clean samples as effect sizes with their 95 %
+    intervals, and the claim's verdict (:func:`twophase.claims.mislabeled.flipped_claims`)."""
+    claim = evidence.claim
+    f, c = evidence.flipped, evidence.clean
+    if not len(f) or not len(c):
         return "A group is empty, so flipped and clean samples cannot be compared."
-    text = (f"Mean interaction order at epoch {n['epoch']:g}: flipped samples "
-            f"**{n['flipped_mean_order']:.2f}** (median {n['flipped_median_order']:.2f}, "
-            f"{n['flipped_n']} samples), clean samples **{n['clean_mean_order']:.2f}** (median "
-            f"{n['clean_median_order']:.2f}, {n['clean_n']} samples). ")
-    if n["significant"]:
-        verdict = "**Flipped samples use higher orders** than clean ones"
-    else:
-        verdict = ("**No significant difference**: the data do not show that flipped samples use "
-                   "higher orders than clean ones")
-    return text + verdict + (f" ({n['test']}, p = {n['p_value']:.3g}, significance level "
-                             f"{ALPHA:g}).")
+    rb = evidence.rank_biserial
+    return (f"Mean interaction order at epoch {evidence.epoch:g}: flipped samples "
+            f"**{f.mean():.2f}** (median {np.median(f):.2f}, {len(f)} samples), clean samples "
+            f"**{c.mean():.2f}** (median {np.median(c):.2f}, {len(c)} samples). Difference "
+            f"{claim.shown}, rank-biserial correlation {rb:.2f}: "
+            f"*{claim.verdict.value}* ({claim.reason}; one-sided Mann-Whitney p = "
+            f"{evidence.p_value:.3g}).")
 
 
-def onsets(onset_epochs: Any, checkpoint_epochs: Any, bounds: Boundaries) -> str:
-    """How many samples' complexity rises, when, and how close to the loss-gap boundary."""
-    on = _np(onset_epochs)
+def onsets(evidence: OnsetClaims, checkpoint_epochs: Any) -> str:
+    """How many samples' complexity rises, when, and how close to the loss-gap boundary, with the
+    claim's verdict (:func:`twophase.claims.per_sample.onset_claims`)."""
+    on = evidence.onsets
     epochs = _np(checkpoint_epochs)
-    loss_b = bounds.loss_gap
     found = on[np.isfinite(on)]
     text = [f"{len(found)} of {len(on)} training samples show a persistent rise of their "
             "interaction complexity."]
     if len(found):
-        text.append(f"Their rise epochs have median **{np.median(found):g}** (quartiles "
+        text.append(f"Their rise epochs have median **{evidence.median_onset:g}** (quartiles "
                     f"{np.quantile(found, 0.25):g} to {np.quantile(found, 0.75):g}).")
-        if loss_b.found:
-            idx = np.searchsorted(epochs, found)
-            ref = np.searchsorted(epochs, loss_b.epoch)
-            near = int((np.abs(idx - ref) <= 1).sum())
+        loss = evidence.loss_gap
+        if math.isfinite(loss.value):
+            apart = np.abs(np.searchsorted(epochs, found) - np.searchsorted(epochs, loss.value))
+            near = int((apart <= BOUNDARY_TOLERANCE).sum())
             text.append(
-                f"{near} of them ({near / len(found):.0%}) lie within one checkpoint of the "
-                f"loss-gap boundary (epoch {loss_b.epoch:g}); "
-                f"{int((found < loss_b.epoch).sum())} are earlier and "
-                f"{int((found > loss_b.epoch).sum())} later."
-            )
+                f"{near} of them ({near / len(found):.0%}) lie within {BOUNDARY_TOLERANCE} "
+                f"checkpoint interval(s) of the loss-gap boundary (epoch {loss:g}); "
+                f"{int((found < loss.value).sum())} are earlier and "
+                f"{int((found > loss.value).sum())} later.")
         else:
             text.append("The loss gap of this run never widens persistently, so there is no "
                         "loss-gap boundary to compare with.")
+    claim = evidence.claim
+    text.append(f"Median onset - loss-gap boundary: {claim.shown} checkpoint intervals, "
+                f"*{claim.verdict.value}* ({claim.reason}).")
     return " ".join(text)
 
 
-def summary(table: pd.DataFrame, profile: str) -> str:
-    """How often the two boundaries are found and how close they are, over the runs of a profile.
-
-    Args:
-        table: one row per run (:func:`twophase.report.tables.boundary_row`).
-    """
-    both = table.dropna(subset=["loss-gap boundary", "interaction boundary"])
-    text = [f"{len(table)} run(s) in profile `{profile}`; both boundaries found in {len(both)}."]
-    if len(both):
-        close = int((both["difference (checkpoints)"].abs() <= 1).sum())
-        median = both["difference (epochs)"].abs().median()
-        text.append(
-            f"Median absolute difference: {median:g} epoch{'' if median == 1 else 's'}; "
-            f"{close} of {len(both)} run(s) have the two boundaries within one checkpoint "
-            "interval."
-        )
-    missing = [
-        f"`{row['run']}` (" + " and ".join(
-            name for name in ("loss-gap boundary", "interaction boundary") if pd.isna(row[name])
-        ) + ")"
-        for _, row in table.iterrows()
-        if pd.isna(row["loss-gap boundary"]) or pd.isna(row["interaction boundary"])
-    ]
-    if missing:
-        text.append("Never a persistent rise, so no boundary, in: " + ", ".join(missing) + ".")
+def summary(runs: Sequence[RunClaims], profile: str) -> str:
+    """The verdicts over the runs of a profile: per claim, how many runs reproduce, contradict or
+    cannot decide it (from :class:`~twophase.claims.run.RunClaims`)."""
+    text = [f"{len(runs)} run(s) in profile `{profile}`."]
+    for spec in CLAIMS:
+        found = [r.claims[spec.key] for r in runs if spec.key in r.claims]
+        if found:
+            counts = tally(found)
+            text.append(f"*{spec.statement}*: " + ", ".join(
+                f"{counts[v]} {v.value}" for v in Verdict if counts[v]) + ".")
     return " ".join(text)
 
 
@@ -603,73 +553,44 @@ def simulation(mean_order: Any, steps: Any) -> str:
             f"(phase 1), {mo[-1]:.2f} at the end (phase 2).")
 
 
-def _theory_verdict(row: Mapping[str, Any]) -> str:
-    if row.get("fits") is False:
-        return (f"- **{row['run']}, {row['variant']}**: no verdict: the model does not fit its "
-                "data (fit guard).")
-    e = row["mean L1 / n (non-increasing)"]
-    gap = row["mean L1 (non-increasing)"] - row["mean L1 (free)"]
-    quality = (
-        "close agreement"
-        if e < 0.1
-        else "rough agreement in shape"
-        if e < 0.3
-        else "poor agreement: the theory's family of curves does not contain the measured shape"
-    )
-    rho = row["Spearman(epoch, free sigma^2)"]
-    if np.isnan(rho):
-        trend = "too few phase-2 checkpoints to judge the trend of sigma^2"
-    elif rho < -0.5:
-        trend = f"the freely fitted sigma^2 falls with training (Spearman {rho:.2f}), as P2 assumes"
-    elif rho > 0.5:
-        trend = (
-            f"the freely fitted sigma^2 *rises* with training (Spearman {rho:.2f}), against P2's "
-            "assumption of a decreasing noise level"
-        )
-    else:
-        trend = f"the freely fitted sigma^2 has no clear trend over epochs (Spearman {rho:.2f})"
-    mono_cost = (
-        "forcing sigma^2 to be non-increasing costs little"
-        if gap <= 0.1 * row["mean L1 (free)"] + 1e-9
-        else f"forcing sigma^2 to be non-increasing raises the mean L1 by {gap:.2f}"
-    )
-    return (
-        f"- **{row['run']}, {row['variant']}**: {quality} (mean L1/n = {e:.2f}); {trend}; "
-        f"{mono_cost}."
-    )
-
-
-def theory_run(rows: pd.DataFrame, start: float) -> str:
+def theory_run(evidence: Mapping[str, TheoryClaims], start: float) -> str:
     """One paragraph on the theory fit of one run: where phase 2 starts and, per variant, the
-    mean fit error (rows of :func:`twophase.report.tables.theory_row` of that run)."""
-    parts = []
-    for _, r in rows.iterrows():
-        e = r["mean L1 / n (non-increasing)"]
-        quality = ("close agreement" if e < 0.1 else "rough agreement in shape" if e < 0.3
-                   else "poor agreement")
-        parts.append(f"{r['variant']}: {quality} (mean L1/n = {e:.2f} over "
-                     f"{r['phase-2 checkpoints']} phase-2 checkpoints)")
-    text = (f"Phase 2 starts at epoch {start:g} (the loss-gap boundary, or the first checkpoint "
+    mean L1 error per order of the non-increasing fit with its 95 % interval and verdict
+    (:func:`twophase.claims.theory.theory_claims`)."""
+    parts = [f"{variant}: mean L1/n = {e.claim.shown}, *{e.claim.verdict.value}* "
+             f"({e.claim.reason})" for variant, e in evidence.items()]
+    return (f"Phase 2 starts at epoch {start:g} (the loss-gap boundary, or the first checkpoint "
             f"after the initialisation when there is none). " + "; ".join(parts) + ".")
-    if "fits" in rows and not bool(rows["fits"].all()):
-        text += " **No verdict: the model does not fit its data (fit guard).**"
-    return text
+
+
+def _sigma2_trend(rho: float) -> str:
+    if not math.isfinite(rho):
+        return "too few phase-2 checkpoints to judge the trend of sigma^2"
+    if rho < -0.5:
+        return f"the freely fitted sigma^2 falls with training (Spearman {rho:.2f}), as P2 assumes"
+    if rho > 0.5:
+        return (f"the freely fitted sigma^2 *rises* with training (Spearman {rho:.2f}), against "
+                "P2's assumption of a decreasing noise level")
+    return f"the freely fitted sigma^2 has no clear trend over epochs (Spearman {rho:.2f})"
 
 
 def theory_verdicts(summary_table: pd.DataFrame) -> str:
-    """One line per run and variant: how well P2's prediction fits, and the trend of sigma^2.
+    """One line per run and variant: the theory claim's verdict with its interval (column
+    ``verdict`` of :func:`twophase.report.tables.theory_row`), and the trend of sigma^2.
 
     Args:
         summary_table: rows of :func:`twophase.report.tables.theory_row`.
     """
-    return "\n".join(_theory_verdict(r) for _, r in summary_table.iterrows())
+    return "\n".join(
+        f"- **{r['run']}, {r['variant']}**: {r['verdict']} (mean L1/n = {r['mean L1 / n']}); "
+        f"{_sigma2_trend(r['Spearman(epoch, free sigma^2)'])}."
+        for _, r in summary_table.iterrows())
 
 
 def and_only_comparison(summary_table: pd.DataFrame) -> str | None:
     """On how many runs the AND-only comparison fits better than the pooled one (``None`` when
     the table does not hold both variants)."""
-    both = summary_table.pivot(index="run", columns="variant",
-                               values="mean L1 / n (non-increasing)")
+    both = summary_table.pivot(index="run", columns="variant", values="mean L1 (non-increasing)")
     if not {"AND only", "AND + OR"} <= set(both.columns):
         return None
     better = (both["AND only"] < both["AND + OR"]).sum()

@@ -141,14 +141,21 @@ def _boundary(name: str) -> str:
     return BOUNDARY_NAMES.get(name, f"{name} boundary")
 
 
-def _mark_boundaries(ax: Any, boundaries: Mapping[str, float | None], label: bool = True) -> None:
-    """Vertical lines at the boundary epochs; ``None`` (not found) draws nothing."""
+def _mark_boundaries(ax: Any, boundaries: Mapping[str, float | None], label: bool = True,
+                     intervals: Mapping[str, tuple[float, float]] | None = None) -> None:
+    """Vertical lines at the boundary epochs, each with its 95 % interval shaded when given
+    (an open end reaches the axis' edge); ``None`` (not found) draws nothing."""
     for name, epoch in boundaries.items():
         if epoch is None or not np.isfinite(epoch):
             continue
         style = BOUNDARY_STYLE.get(name, {"color": "0.3", "linestyle": "-."})
         ax.axvline(epoch, lw=1.6, label=f"{_boundary(name)} (epoch {epoch:g})" if label else None,
                    **style)
+        low, high = (intervals or {}).get(name, (np.nan, np.nan))
+        if np.isfinite(low) or np.isfinite(high):
+            lo = low if np.isfinite(low) else epoch
+            hi = high if np.isfinite(high) else ax.get_xlim()[1]
+            ax.axvspan(lo, hi, color=style.get("color", "0.3"), alpha=0.12, lw=0)
 
 
 def _order_ticks(ax: Any, n: int, offset: int = 0) -> None:
@@ -202,7 +209,7 @@ def sparsity_curves_plot(curves: Mapping[str, Any], floor: float = 1e-6,
         rank = np.arange(1, y2.shape[1] + 1)
         frame = pd.DataFrame({"rank": np.tile(rank, len(y2)), "strength": y2.reshape(-1)})
         sns.lineplot(data=frame, x="rank", y="strength", ax=ax, label=name,
-                     errorbar=("ci", 95) if len(y2) > 1 else None)
+                     errorbar=("ci", 95) if len(y2) > 1 else None, seed=0)
     ax.axhline(salient, color="0.4", lw=1, ls="--", label=f"{salient:g} max|I|")
     ax.set_yscale("log")
     ax.set_xscale("log")
@@ -371,10 +378,41 @@ def tie_break_band_plot(checkpoint_epochs: Sequence[float], curve_low: Any, curv
     return fig
 
 
+def order_curves_plot(checkpoint_epochs: Sequence[float], curve: Any, low: Any, high: Any, *,
+                      boundaries: Mapping[str, float | None] | None = None) -> Figure:
+    """P2's normalised strength ``I^(k)`` of every order over training, each with its 95 %
+    bootstrap band (book/methods/checks.md (method-intervals)).
+
+    Args:
+        checkpoint_epochs: ``(C,)``.
+        curve, low, high: ``(C, n)`` the curve and its band
+            (:attr:`twophase.claims.two_phase.TwoPhaseClaims.order_curve`).
+        boundaries: ``{"loss gap": ..., "interactions": ...}`` marked as vertical lines.
+    """
+    ce = _np(checkpoint_epochs)
+    c, lo, hi = _np(curve), _np(low), _np(high)
+    n = c.shape[1]
+    colors = sns.color_palette("viridis", n)
+    fig, axes = _figure(width=6.8, height=4.0)
+    ax = axes[0, 0]
+    for k in range(n):
+        ax.fill_between(ce, lo[:, k], hi[:, k], color=colors[k], alpha=0.18, lw=0)
+        ax.plot(ce, c[:, k], marker="o", ms=3, lw=1.4, color=colors[k], label=f"k = {k + 1}")
+    if boundaries:
+        _mark_boundaries(ax, boundaries, label=False)
+    ax.set_ylabel("normalised strength I^(k)")
+    _epoch_axis(ax, ce)
+    _legend_below(fig, ax, ncols=min(n, 6), title="order (band: 95 % bootstrap interval)")
+    return fig
+
+
 def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
                           gap_smoothed: Any | None, mean_orders: Any,
                           mean_order_smoothed: Any | None, *,
-                          boundaries: Mapping[str, float | None]) -> Figure:
+                          boundaries: Mapping[str, float | None],
+                          mean_order_band: tuple[Any, Any] | None = None,
+                          boundary_intervals: Mapping[str, tuple[float, float]] | None = None
+                          ) -> Figure:
     """Losses, loss gap and mean interaction order on one epoch axis, with both boundaries (the
     loss panel of P1 Fig. 2; book/methods/salience.md (method-phase-boundary)).
 
@@ -386,6 +424,10 @@ def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
         mean_orders: ``(E, samples)`` or ``(E,)`` from :func:`twophase.stats.mean_order`.
         mean_order_smoothed: ``(E,)`` smoothed mean order (``interaction_boundary(...).smoothed``).
         boundaries: ``{"loss gap": epoch or None, "interactions": epoch or None}``.
+        mean_order_band: ``(low, high)`` ``(E,)`` each: the 95 % bootstrap band of the mean order
+            (:attr:`twophase.claims.two_phase.TwoPhaseClaims.mean_curve`); drawn instead of the samples'
+            spread.
+        boundary_intervals: name -> ``(low, high)`` epochs: each boundary's 95 % interval, shaded.
     """
     m = metrics.sort_values("epoch")
     ep = m["epoch"].to_numpy(float)
@@ -394,17 +436,22 @@ def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
     ax.plot(ep, m["train_loss"], label="train loss", color=POS_COLOR)
     ax.plot(ep, m["test_loss"], label="test loss", color=NEG_COLOR)
     ax.set_ylabel("loss")
-    _mark_boundaries(ax, boundaries)
+    _mark_boundaries(ax, boundaries, intervals=boundary_intervals)
     ax = axes[1, 0]
     ax.plot(ep, m["test_loss"] - m["train_loss"], color="0.55", lw=1, label="loss gap (test - train)")
     if gap_smoothed is not None:
         ax.plot(ep, _np(gap_smoothed), color="k", lw=1.8, label="smoothed loss gap")
     ax.set_ylabel("loss gap")
-    _mark_boundaries(ax, boundaries, label=False)
+    _mark_boundaries(ax, boundaries, label=False, intervals=boundary_intervals)
     ax = axes[2, 0]
     ce = _np(checkpoint_epochs)
     mo = _np(mean_orders)
-    if mo.ndim == 2:
+    if mean_order_band is not None:
+        mean = np.nanmean(mo.reshape(len(ce), -1), axis=1)
+        ax.fill_between(ce, _np(mean_order_band[0]), _np(mean_order_band[1]), color=POS_COLOR,
+                        alpha=0.25, lw=0, label="95 % bootstrap band")
+        ax.plot(ce, mean, marker="o", color=POS_COLOR, label="mean order over samples")
+    elif mo.ndim == 2:
         frame = pd.DataFrame({"epoch": np.repeat(ce, mo.shape[1]), "mean order": mo.reshape(-1)})
         sns.lineplot(data=frame, x="epoch", y="mean order", errorbar=("pi", 50), ax=ax,
                      label="mean order over samples (band: IQR)", marker="o", legend=False)
@@ -414,7 +461,7 @@ def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
         ax.plot(ce, _np(mean_order_smoothed), color="k", lw=1.2, ls="-", alpha=0.6,
                 label="smoothed mean order")
     ax.set_ylabel("mean interaction order")
-    _mark_boundaries(ax, boundaries, label=False)
+    _mark_boundaries(ax, boundaries, label=False, intervals=boundary_intervals)
     _epoch_axis(ax, np.concatenate([ep, ce]))
     _legend_below(fig, axes, ncols=2)
     return fig
@@ -437,7 +484,8 @@ def fusiform_plot(observed: Any, theory: Mapping[str, Any], title: str = "") -> 
     fig, axes = _figure(width=6.4, height=3.8)
     ax = axes[0, 0]
     sns.barplot(data=frame, x="order", y="strength", color="0.75", ax=ax,
-                errorbar=("ci", 95) if len(o2) > 1 else None, label="observed at initialisation")
+                errorbar=("ci", 95) if len(o2) > 1 else None, seed=0,
+                label="observed at initialisation")
     for (name, c), style in zip(theory.items(), ("-o", "--s", ":^", "-.d"), strict=False):
         ax.plot(k - 1, _np(c), style, lw=1.8, ms=4, label=name)  # bar positions are 0..n-1
     ax.set_xlabel("order k")
@@ -467,7 +515,7 @@ def jaccard_by_order_plot(frame: pd.DataFrame, title: str = "") -> Figure:
         palette = dict(zip(levels, sns.color_palette("viridis", len(levels)), strict=True))
         data = frame.assign(epoch=frame["epoch"].map(lambda x: f"{x:g}"))
         sns.lineplot(data=data, x="order", y="similarity", hue="epoch", marker="o",
-                     errorbar=("ci", 95), ax=ax, hue_order=[f"{x:g}" for x in levels],
+                     errorbar=("ci", 95), seed=0, ax=ax, hue_order=[f"{x:g}" for x in levels],
                      palette={f"{x:g}": c for x, c in palette.items()})
         legend_title = "epoch"
     else:
@@ -586,8 +634,9 @@ def summary_grid_plot(panels: Sequence[Mapping[str, Any]], ncols: int = 2) -> Fi
 
     Args:
         panels: per run a mapping with ``name``, ``metrics`` (frame: ``epoch``, ``train_loss``,
-            ``test_loss``), ``checkpoint_epochs`` ``(E,)``, ``mean_order`` ``(E,)`` and
-            ``boundaries`` (``{"loss gap": ..., "interactions": ...}``).
+            ``test_loss``), ``checkpoint_epochs`` ``(E,)``, ``mean_order`` ``(E,)``,
+            ``boundaries`` (``{"loss gap": ..., "interactions": ...}``) and optionally ``band``
+            (``(low, high)``, the mean order's 95 % band, shaded).
         ncols: panels per row (at most :data:`MAX_COLUMNS`).
     """
     count = max(1, len(panels))
@@ -601,8 +650,11 @@ def summary_grid_plot(panels: Sequence[Mapping[str, Any]], ncols: int = 2) -> Fi
         ax.plot(ep, m["test_loss"] - m["train_loss"], color="0.35", lw=1.2)
         ax.set_ylabel("loss gap", color="0.35")
         twin = ax.twinx()
-        twin.plot(_np(p["checkpoint_epochs"]), _np(p["mean_order"]), "o-", color=POS_COLOR,
-                  ms=3, lw=1.2)
+        ce = _np(p["checkpoint_epochs"])
+        if p.get("band") is not None:
+            twin.fill_between(ce, _np(p["band"][0]), _np(p["band"][1]), color=POS_COLOR,
+                              alpha=0.2, lw=0)
+        twin.plot(ce, _np(p["mean_order"]), "o-", color=POS_COLOR, ms=3, lw=1.2)
         twin.set_ylabel("mean order", color=POS_COLOR)
         twin.grid(False)
         _mark_boundaries(ax, p["boundaries"], label=False)
@@ -610,7 +662,7 @@ def summary_grid_plot(panels: Sequence[Mapping[str, Any]], ncols: int = 2) -> Fi
         ax.set_title(str(p["name"]))
     handles = [Line2D([], [], color="0.35", lw=1.2, label="loss gap (left axis)"),
                Line2D([], [], color=POS_COLOR, marker="o", ms=3, lw=1.2,
-                      label="mean interaction order (right axis)")]
+                      label="mean interaction order (right axis; band: 95 % interval)")]
     handles += [Line2D([], [], lw=1.6, label=_boundary(name), **style)
                 for name, style in BOUNDARY_STYLE.items()]
     fig.legend(handles=handles, loc="outside lower center", ncols=2)

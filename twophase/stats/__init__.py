@@ -5,20 +5,17 @@
 - :mod:`~twophase.stats.phases`: the automatic phase boundary on the loss gap or the mean order;
 - :mod:`~twophase.stats.generalization`: train/test Jaccard similarity per order (P1 Fig. 3);
 - :mod:`~twophase.stats.guard`: the fit guard (does the model fit its data? no verdict otherwise);
-- :mod:`~twophase.stats.checks`: the science checks, one number per claim of the papers.
+- :mod:`~twophase.stats.orders`: a run's interactions with their salience threshold, the one
+  object the pages read (:class:`Orders`);
+- :mod:`~twophase.stats.bootstrap`: percentile and wild bootstrap intervals.
+
+The claims of the papers, with intervals and verdicts, are in :mod:`twophase.claims`.
 """
 
-from twophase.stats.checks import (
-    generalization_checks,
-    mislabeled_checks,
-    per_sample_checks,
-    run_checks,
-    text_reference_checks,
-    theory_checks,
-    two_phase_checks,
-)
+from twophase.stats.bootstrap import Interval, bootstrap, wild_bootstrap
 from twophase.stats.generalization import class_means, jaccard_by_order, weighted_jaccard
 from twophase.stats.guard import FitVerdict, fit_guard
+from twophase.stats.orders import Orders
 from twophase.stats.phases import (
     Boundaries,
     PhaseBoundary,
@@ -45,32 +42,29 @@ from twophase.stats.salience import (
 __all__ = [
     "Boundaries",
     "FitVerdict",
+    "Interval",
     "OrderProfile",
+    "Orders",
     "PhaseBoundary",
     "TimeAxis",
+    "bootstrap",
     "class_means",
     "count_salient",
     "find_boundaries",
     "fit_guard",
-    "generalization_checks",
     "interaction_boundary",
     "jaccard_by_order",
     "loss_gap_boundary",
     "mean_order",
-    "mislabeled_checks",
     "normalized_order_curve",
     "order_profile",
     "order_strength",
-    "per_sample_checks",
     "per_sample_onsets",
-    "run_checks",
     "salient_mask",
     "salient_threshold",
     "signed_order_curve",
     "smooth_series",
     "sparsity_curve",
-    "text_reference_checks",
-    "theory_checks",
-    "two_phase_checks",
     "weighted_jaccard",
+    "wild_bootstrap",
 ]

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from twophase.interactions.subsets import n_players, subset_orders
 
-__all__ = ["class_means", "jaccard_by_order", "weighted_jaccard"]
+__all__ = ["class_means", "jaccard_by_order", "order_similarity", "weighted_jaccard"]
 
 
 def _nonneg_projection(u: Tensor) -> Tensor:
@@ -112,6 +112,29 @@ def _check_pair(I_and: Tensor, I_or: Tensor, split: str) -> tuple[Tensor, Tensor
     return a, o.to(a.dtype), n_players(a.shape[-1])
 
 
+def order_similarity(mu: Tensor, mw: Tensor, n: int) -> Tensor:
+    r"""Steps 3-4 of the module's recipe for class means already taken (step 2): the weighted
+    Jaccard similarity per order of train means ``mu`` and test means ``mw``.
+
+    Args:
+        mu, mw: ``(..., classes, 2, 2^n)`` class means, AND and OR side by side (dim -2).
+        n: number of players.
+    Returns:
+        ``(..., classes, n)``, entry ``k-1`` for order k; NaN where both means are all zero.
+    """
+    # the sign projection splits every entry into a positive and a negative part
+    pu = torch.stack([mu.clamp(min=0), (-mu).clamp(min=0)], -3)  # (..., C, 2 signs, 2 types, L)
+    pw = torch.stack([mw.clamp(min=0), (-mw).clamp(min=0)], -3)
+    lo = torch.minimum(pu, pw).flatten(-3, -2)  # (..., C, 4, L)
+    hi = torch.maximum(pu, pw).flatten(-3, -2)
+    orders = subset_orders(n, device=lo.device)
+    shape = lo.shape[:-2] + (n + 1,)
+    num = lo.new_zeros(shape).index_add(-1, orders, lo.sum(-2))
+    den = hi.new_zeros(shape).index_add(-1, orders, hi.sum(-2))
+    safe = torch.where(den > 0, den, torch.ones_like(den))
+    return torch.where(den > 0, num / safe, den.new_full((), float("nan")))[..., 1:]
+
+
 def jaccard_by_order(
     I_train_and: Tensor,
     I_train_or: Tensor,
@@ -166,16 +189,7 @@ def jaccard_by_order(
     # class means, AND and OR side by side along a new "type" dim: (C, 2, 2^n)
     mu = torch.stack([class_means(tr_and, ytr, classes), class_means(tr_or, ytr, classes)], 1)
     mw = torch.stack([class_means(te_and, yte, classes), class_means(te_or, yte, classes)], 1)
-    # the sign projection splits every entry into a positive and a negative part
-    pu = torch.stack([mu.clamp(min=0), (-mu).clamp(min=0)], 1)  # (C, 2 signs, 2 types, 2^n)
-    pw = torch.stack([mw.clamp(min=0), (-mw).clamp(min=0)], 1)
-    lo = torch.minimum(pu, pw).flatten(1, 2)  # (C, 4, 2^n)
-    hi = torch.maximum(pu, pw).flatten(1, 2)
-    orders = subset_orders(n, device=lo.device)
-    num = lo.new_zeros(len(classes), n + 1).index_add(1, orders, lo.sum(1))
-    den = hi.new_zeros(len(classes), n + 1).index_add(1, orders, hi.sum(1))
-    safe = torch.where(den > 0, den, torch.ones_like(den))
-    sim = torch.where(den > 0, num / safe, den.new_full((), float("nan")))[:, 1:]  # (C, n)
+    sim = order_similarity(mu, mw, n)  # (C, n)
     ks = np.repeat(np.arange(1, n + 1), len(classes))
     cs = np.tile(np.asarray(classes, dtype=np.int64), n)
     return pd.DataFrame(

@@ -9,6 +9,7 @@ book/methods/salience.md (method-phase-boundary): see :func:`loss_gap_boundary` 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -161,16 +162,31 @@ def _local_fit_noise(t: np.ndarray, y: np.ndarray) -> float:
     if len(centres) == 0:
         return 0.0
     idx = centres[:, None] + np.arange(-half, half + 1)[None, :]  # (M, w)
+    hat_row, lev = _hat_centre(t.tobytes(), len(t), half, deg)
+    fit = np.einsum("mj,mj->m", hat_row, y[idx])
+    r = (y[centres] - fit) / np.sqrt(lev)
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+@functools.lru_cache(maxsize=256)
+def _hat_centre(t_bytes: bytes, length: int, half: int, deg: int) -> tuple[np.ndarray, np.ndarray]:
+    """The centre rows ``H[:, c, :]`` ``(M, w)`` of the local fits' hat matrices and the
+    leverages ``1 - H_cc`` ``(M,)`` for the grid ``t``: they depend on the grid only, so a
+    bootstrap that reruns the detector on the same checkpoints computes them once."""
+    t = np.frombuffer(t_bytes, dtype=np.float64, count=length)
+    centres = np.arange(half, length - half)
+    idx = centres[:, None] + np.arange(-half, half + 1)[None, :]  # (M, w)
     dt = t[idx] - t[centres][:, None]
     scale = np.abs(dt).max(axis=1, keepdims=True)
     dt = dt / np.where(scale > 0, scale, 1.0)
     X = dt[..., None] ** np.arange(deg + 1)  # (M, w, deg+1)
     H = X @ np.linalg.pinv(X)  # (M, w, w)
     c = half  # the centre's position inside each window
-    fit = np.einsum("mj,mj->m", H[:, c, :], y[idx])
+    row = H[:, c, :].copy()
     lev = np.clip(1.0 - H[:, c, c], 1e-12, None)
-    r = (y[centres] - fit) / np.sqrt(lev)
-    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+    row.flags.writeable = False
+    lev.flags.writeable = False
+    return row, lev
 
 
 def _robust_noise(epochs: np.ndarray, y: np.ndarray) -> float:

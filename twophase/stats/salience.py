@@ -29,6 +29,7 @@ __all__ = [
     "order_profile",
     "order_strength",
     "salient_mask",
+    "salient_strength",
     "salient_threshold",
     "signed_order_curve",
     "sparsity_curve",
@@ -295,6 +296,25 @@ def signed_order_curve(
         pos = torch.where(Z > 0, pos / safe, nan)
         neg = torch.where(Z > 0, neg / safe, nan)
     return pos, neg
+
+
+def salient_strength(I_and: Tensor, I_or: Tensor | None, tau: Tensor | float) -> Tensor:
+    r"""Salient strength per sample and order, the quantity every per-order curve averages:
+
+    .. math::
+        s_k(x) = \sum_{type}\sum_{|S|=k,\ |I_{type}(S|x)|\ge\tau} |I_{type}(S|x)|,
+        \qquad k = 1..n.
+
+    Args:
+        I_and, I_or: ``(..., 2^n)`` (``I_or=None`` for AND only).
+        tau: as in :func:`mean_order`.
+    Returns:
+        ``I.shape[:-1] + (n,)``, entry ``k-1`` for order k.
+    """
+    if torch.as_tensor(I_and).dim() >= 3:
+        tau = _tau_per_batch(tau, I_and)
+    pos, neg, _ = _pooled_strength(I_and, I_or, tau, False)
+    return (pos - neg)[..., 1:]
 
 
 def mean_order(

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from twophase.choices import parse_choice
 from twophase.interactions.subsets import n_players
 from twophase.stats.phases import loss_gap_boundary
-from twophase.stats.salience import normalized_order_curve
+from twophase.stats.salience import normalized_order_curve, salient_threshold
 from twophase.theory.response import DTYPE, Solver, apply_response, as_sigma2
 
 if TYPE_CHECKING:
@@ -326,7 +326,7 @@ def compare_with_run(record: InteractionRecord, sigma2_grid, *, and_only: bool =
     of that checkpoint, ``w*_{} = v(x_{})``), predicted curves over ``sigma2_grid``, measured
     curves with each checkpoint's own threshold, and ``sigma^2`` fitted to every phase-2
     checkpoint, freely and non-increasing over epochs."""
-    tau = record.tau(ratio)  # (C,)
+    tau = salient_threshold(record.v, ratio)  # (C,)
     last = len(record.epochs) - 1
     w_and, w_or = salient_targets(record.I_and[last], record.I_or[last], record.v[last][:, 0],
                                   tau[last])
