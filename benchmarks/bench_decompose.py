@@ -40,10 +40,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.helpers.games import trained_mlp_games  # noqa: E402
-from twophase.interactions import decompose_band  # noqa: E402
-from twophase.interactions.exact import Engine  # noqa: E402
-from twophase.interactions.lp import costs, solve_highs  # noqa: E402
+from tests.helpers.games import trained_mlp_games
+from twophase.interactions import decompose_band
+from twophase.interactions.exact import Engine
+from twophase.interactions.lp import costs, solve_highs
 
 Q_BOUND = 0.02
 #: quick-profile runs whose stored rewards are the network games, by n
@@ -156,7 +156,8 @@ def main() -> None:
             print(f"{n:2d} {family:8} {len(v):5d} | {statistics.median(th):9.3f} "
                   f"{statistics.mean(th):6.3f} {sum(th):7.2f} | {statistics.median(to):8.3f} "
                   f"{statistics.mean(to):6.3f} {sum(to):7.2f} {certified / len(v):5.2f} "
-                  f"{simplex / len(v):7.2f} | {statistics.median(th) / statistics.median(to):5.1f}x "
+                  f"{simplex / len(v):7.2f} | "
+                  f"{statistics.median(th) / statistics.median(to):5.1f}x "
                   f"{sum(th) / sum(to):6.1f}x")
             sys.stdout.flush()
     print("\n" + "\n".join(notes))

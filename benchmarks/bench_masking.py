@@ -1,10 +1,10 @@
 """Throughput of batched masking: masked copies per second for a LeNet-like tail.
 
 Players: 10 patches of an 8x8 grid on LeNet's first ReLU output (6 x 28 x 28, as in P1 App. A.2);
-2^10 = 1024 masked copies per sample. Compares :func:`twophase.game.masking.masked_rewards` at several
-chunk sizes with a naive reference in the same process that builds one masked copy at a time (clone,
-zero the absent patches) and runs the tail on a batch of one, as the lab code does. The naive loop
-runs on ``--naive-masks`` masks per sample and is checked to give the same rewards.
+2^10 = 1024 masked copies per sample. Compares :func:`twophase.game.masking.masked_rewards` at
+several chunk sizes with a naive reference in the same process that builds one masked copy at a time
+(clone, zero the absent patches) and runs the tail on a batch of one, as the lab code does. The
+naive loop runs on ``--naive-masks`` masks per sample and is checked to give the same rewards.
 
     python benchmarks/bench_masking.py                      # CPU (and CUDA if present)
     python benchmarks/bench_masking.py --device cpu --samples 4 --chunks 64 256 1024 4096

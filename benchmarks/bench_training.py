@@ -2,13 +2,13 @@
 
 Measures, for each model:
 
-* **epoch**: seconds for one training epoch of :func:`twophase.pipeline.train.fit`'s inner loop (SGD,
-  momentum 0.9, batch 128) over ``--train-samples`` synthetic samples (LeNet: MNIST-sized
+* **epoch**: seconds for one training epoch of :func:`twophase.pipeline.train.fit`'s inner loop
+  (SGD, momentum 0.9, batch 128) over ``--train-samples`` synthetic samples (LeNet: MNIST-sized
   ``1 x 32 x 32`` images; BERT-Tiny: sentences of 12-30 words from a 500-word vocabulary, max
   length 48 tokens), and the derived training samples/s;
-* **masked**: masked samples per second of :func:`twophase.game.masking.masked_rewards` (the ``tail``
-  on all ``2^n`` masked copies, ``n = 10`` players: LeNet 8x8 patch grid on the 1st-ReLU map,
-  BERT-Tiny 10 words masked with ``[MASK]``), over ``--eval-samples`` samples.
+* **masked**: masked samples per second of :func:`twophase.game.masking.masked_rewards` (the
+  ``tail`` on all ``2^n`` masked copies, ``n = 10`` players: LeNet 8x8 patch grid on the 1st-ReLU
+  map, BERT-Tiny 10 words masked with ``[MASK]``), over ``--eval-samples`` samples.
 
 Median of ``--repeat`` timed repetitions after one warm-up. Usage::
 

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 3 if args.quick else args.repeats
     shapiq_max_n = min(args.shapiq_max_n, 15) if args.quick else args.shapiq_max_n
     try:
-        import shapiq  # noqa: F401
+        import shapiq  # noqa: F401 - only whether it imports
 
         have_shapiq = True
     except ImportError:

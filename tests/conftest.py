@@ -1,4 +1,6 @@
-"""Test configuration: offline, CPU-only, deterministic. Shared oracles live in ``tests.helpers``."""
+"""Test configuration: offline, CPU-only, deterministic.
+
+Shared oracles live in ``tests.helpers``."""
 
 import os
 

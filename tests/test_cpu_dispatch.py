@@ -4,8 +4,9 @@ The machine-level test computes the smoke LeNet (training: torch's kernels, oneD
 convolutions, MKL's products; the split: numba) in fresh processes whose environment says what
 two different processors would make the libraries pick, and compares the run folders byte for
 byte. One of the two processes starts with an empty numba cache and the other reuses it warm.
-The control (training only) shows that the emulated machines do change the bits when twophase leaves the dispatch
-to the libraries (``TWOPHASE_CPU_DISPATCH=native``), so the equality is the pin's doing.
+The control (training only) shows that the emulated machines do change the bits when twophase
+leaves the dispatch to the libraries (``TWOPHASE_CPU_DISPATCH=native``), so the equality is the
+pin's doing.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def test_errors_say_what_is_expected():
 
 
 def test_explain_is_a_public_name_and_stays_callable_after_the_module_is_imported():
-    import twophase.explanation  # noqa: F401 - importing the module must not shadow the function
+    import twophase.explanation  # importing the module must not shadow the function
 
     assert callable(twophase.explain) and twophase.explain is twophase.explanation.explain
     assert "explain" in twophase.__all__ and "Explanation" in twophase.__all__

@@ -1,10 +1,10 @@
 """The package's folders are its import order, with no module cycle.
 
-Folder order, lowest first: ``errors``/``choices``/``paths``/``cpu_dispatch``/``extras`` < ``interactions``
-(and ``shapiq_interop``) < ``data`` < ``game`` < ``models`` < ``pipeline`` < ``stats`` < ``theory``
-< ``claims`` < ``report`` < ``explanation`` < ``book``/``notebook_files`` < ``cli``. Every import
-of a ``twophase`` module counts: at the top of a file, inside a function, under
-``if TYPE_CHECKING:``. Imports inside functions are allowed only in the modules listed in
+Folder order, lowest first: ``errors``/``choices``/``paths``/``cpu_dispatch``/``extras``
+< ``interactions`` (and ``shapiq_interop``) < ``data`` < ``game`` < ``models`` < ``pipeline``
+< ``stats`` < ``theory`` < ``claims`` < ``report`` < ``explanation`` < ``book``/``notebook_files``
+< ``cli``. Every import of a ``twophase`` module counts: at the top of a file, inside a function,
+under ``if TYPE_CHECKING:``. Imports inside functions are allowed only in the modules listed in
 :data:`LAZY`, each with the reason (keeping ``import twophase`` or the CLI light).
 """
 

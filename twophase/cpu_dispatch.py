@@ -65,7 +65,8 @@ def _numpy_knows_level() -> bool:
 
 
 def settings() -> dict[str, str]:
-    """The variables :func:`pin` sets in the portable mode (NumPy's only where it knows the level)."""
+    """The variables :func:`pin` sets in the portable mode (NumPy's only where it knows the
+    level)."""
     out = dict(PORTABLE)
     if _numpy_knows_level():
         out[NUMPY_VARIABLE] = NUMPY_LEVEL

@@ -95,7 +95,7 @@ def _one_line(exc: BaseException) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def _sigterm(signum, frame):  # noqa: ARG001 - the signature of a signal handler
+def _sigterm(signum, frame):  # the signature of a signal handler
     raise KeyboardInterrupt
 
 

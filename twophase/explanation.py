@@ -75,12 +75,12 @@ class Explanation:
         return self.v.shape[-1].bit_length() - 1
 
     @property
-    def I_and(self) -> Tensor:  # noqa: N802 - the papers' name
+    def I_and(self) -> Tensor:  # the papers' name
         """``(B, 2**n)`` AND interactions (singletons folded in), by bitmask."""
         return self.split.I_and
 
     @property
-    def I_or(self) -> Tensor:  # noqa: N802 - the papers' name
+    def I_or(self) -> Tensor:  # the papers' name
         """``(B, 2**n)`` OR interactions (zero for ``|S| <= 1``), by bitmask."""
         return self.split.I_or
 

@@ -93,8 +93,8 @@ def locate(kind: Kind, flag: str | os.PathLike | None = None, flag_name: str | N
     cwd = Path.cwd()
     if flag is not None:
         if str(flag).strip() == "":
-            raise ConfigError(f"{flag_name or _FLAGS[kind]} is empty; give a folder (relative paths: "
-                              f"to the current directory) or leave it out to use "
+            raise ConfigError(f"{flag_name or _FLAGS[kind]} is empty; give a folder "
+                              f"(relative paths: to the current directory) or leave it out to use "
                               f"${ENV_VARS[kind]}, [tool.twophase] {_CONFIG_KEYS[kind]} or "
                               f"<repository root>/{kind}")
         return Root((cwd / Path(flag).expanduser()).resolve(), f"from {flag_name or _FLAGS[kind]}")

@@ -15,7 +15,8 @@ from twophase.errors import BookBuildError
 
 
 def _notebook(*outputs, runs_root: str = "runs") -> dict:
-    nb = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("x = 1", outputs=list(outputs))])
+    nb = new_notebook(cells=[new_markdown_cell("# t"),
+                             new_code_cell("x = 1", outputs=list(outputs))])
     nb.metadata["papermill"] = {"parameters": {"runs_root": runs_root}}
     return nb
 

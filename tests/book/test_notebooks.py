@@ -178,7 +178,8 @@ def test_page_docnames_and_run_pages():
     flip = dict(run_pages(get_run("quick", "lenet-digits-flip")))
     assert flip["Mislabelled samples"] == "/_generated/quick/04_mislabeled/lenet-digits-flip"
     assert "Mislabelled samples" not in dict(run_pages(get_run("quick", "lenet-digits")))
-    assert [d.split("/")[3] for d in flip.values()] == sorted(d.split("/")[3] for d in flip.values())
+    folders = [d.split("/")[3] for d in flip.values()]
+    assert folders == sorted(folders)
 
 
 def test_run_pages_without_a_checkout_is_empty(monkeypatch):

@@ -1,4 +1,6 @@
-"""Tests of twophase.data.idx: MNIST and Fashion-MNIST in IDX files (the real MNIST files when present)."""
+"""Tests of twophase.data.idx: MNIST and Fashion-MNIST in IDX files.
+
+The real MNIST files are used when present."""
 
 from __future__ import annotations
 

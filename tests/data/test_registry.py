@@ -78,7 +78,8 @@ def test_unknown_name_and_option_errors():
     assert DatasetName.parse("Tiny_ImageNet") is DatasetName.TINY_IMAGENET
     with pytest.raises(TypeError, match="valid options"):
         load_dataset("digits", sizee=16)
-    with pytest.raises(ValueError, match="unknown split 'validation'; valid values: 'train', 'test'"):
+    with pytest.raises(ValueError,
+                       match="unknown split 'validation'; valid values: 'train', 'test'"):
         load_dataset("digits", split="validation")
     assert set(available_datasets()) == set(DatasetName)
 

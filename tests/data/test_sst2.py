@@ -80,7 +80,8 @@ def test_sst2_malformed_files(tmp_path, body, expected):
         load_dataset("sst2", tmp_path, split="train")
     message = str(info.value)
     assert message.startswith(f"{path}: ") and "\n" not in message
-    assert "get a good copy from GLUE's https://dl.fbaipublicfiles.com/glue/data/SST-2.zip" in message
+    assert ("get a good copy from GLUE's "
+            "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip") in message
 
 
 def test_sst2_blank_lines_and_line_endings_read_as_the_csv_reader_splits_them(tmp_path):

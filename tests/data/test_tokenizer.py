@@ -1,4 +1,6 @@
-"""Tests for twophase.data.tokenizer: WordPiece training, the transformers-5 [UNK] trap, word alignment."""
+"""Tests for twophase.data.tokenizer.
+
+WordPiece training, the transformers-5 [UNK] trap, word alignment."""
 
 from __future__ import annotations
 

@@ -85,8 +85,8 @@ class PlantedPolynomialTail(nn.Module):
     """Logits (f, 0) with f = c0 + sum_T c_T prod_{i in T} s_i, s_i = sum of player i's patch.
 
     With baseline 0 an absent patch has s_i = 0, so the log-odds of class 0 is f and its AND
-    interactions are exactly I(T) = c_T prod_{i in T} s_i(x) (0 for unplanted T), I(empty) = c0 + the
-    non-player term, which is the same for every mask.
+    interactions are exactly I(T) = c_T prod_{i in T} s_i(x) (0 for unplanted T),
+    I(empty) = c0 + the non-player term, which is the same for every mask.
     """
 
     def __init__(self, owner_map, n, terms, c0):
@@ -120,7 +120,7 @@ def test_planted_and_model_recovers_coefficients():
         expected[:, mask] = c * s[:, [i for i in range(n) if mask >> i & 1]].prod(1)
     torch.testing.assert_close(interactions, expected, rtol=1e-9, atol=1e-10)
     # independent oracle for the transform: explicit inclusion-exclusion on one subset
-    S = 0b10101
+    S = 0b10101  # noqa: N806 - the coalition S of the papers (s holds the patch sums)
     direct = sum((-1) ** (bin(S).count("1") - bin(T).count("1")) * v[0, T]
                  for T in range(1 << n) if T & ~S == 0)
     torch.testing.assert_close(direct, expected[0, S], rtol=1e-9, atol=1e-10)
@@ -171,7 +171,8 @@ def test_word_players_end_to_end_with_aux():
 
 
 def test_cluster_players_end_to_end_additive_model():
-    """A tail summing per-point norms is additive over clusters: no AND interaction of order >= 2."""
+    """A tail summing per-point norms is additive over clusters: no AND interaction of
+    order >= 2."""
     pts = blobs(2, 6, 6, seed=1).double()
     players = ClusterPlayers(n_clusters=6, n=3, seed=0)
 
@@ -266,7 +267,10 @@ def test_the_memory_budget_bounds_the_whole_call(budget_mb=8):
         feats = model.front(pts)
     bound = players.bind(feats)
     budget = budget_mb * 2**20
-    run = lambda **kw: masked_rewards(model.tail, feats, bound, torch.tensor([0, 1]), **kw)  # noqa: E731
+
+    def run(**kw):
+        return masked_rewards(model.tail, feats, bound, torch.tensor([0, 1]), **kw)
+
     v = run(memory_budget_bytes=budget)
     peak = _peak_of_call(lambda: run(memory_budget_bytes=budget))
     fixed = sum(t.untyped_storage().nbytes() for t in (feats, bound.owner, bound.baseline))

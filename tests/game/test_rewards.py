@@ -35,8 +35,9 @@ def test_extreme_logits_stay_finite_and_exact():
     # 1000 - log(e^0 + e^-1000) = 1000 ; 800 - log(e^-800 + e^799) = 800 - 799 - log1p(e^-1599)
     torch.testing.assert_close(got, torch.tensor([1000.0, 1.0], dtype=torch.float64))
     low = log_odds(logits, torch.tensor([2, 0]))
-    expected = torch.tensor([-1000.0 - 1000.0, -800.0 - (800.0 + torch.log1p(torch.exp(torch.tensor(-1.0))).item())],
-                            dtype=torch.float64)
+    expected = torch.tensor(
+        [-1000.0 - 1000.0, -800.0 - (800.0 + torch.log1p(torch.exp(torch.tensor(-1.0))).item())],
+        dtype=torch.float64)
     torch.testing.assert_close(low, expected)
     f32 = log_odds(torch.tensor([[100.0, -100.0]]), torch.tensor([0]))
     assert f32.dtype == torch.float32 and f32.item() == 200.0
@@ -62,7 +63,8 @@ def test_target_logit_and_dispatch():
     torch.testing.assert_close(compute_reward(logits, y, Reward.LOGIT), torch.tensor([3.0, 4.0]))
     torch.testing.assert_close(compute_reward(logits, y, "log-odds"), log_odds(logits, y))
     torch.testing.assert_close(compute_reward(logits, y), log_odds(logits, y))
-    with pytest.raises(ValueError, match="unknown reward 'probability'; valid values: 'log-odds', 'logit'"):
+    with pytest.raises(ValueError,
+                       match="unknown reward 'probability'; valid values: 'log-odds', 'logit'"):
         compute_reward(logits, y, "probability")
 
 

@@ -9,7 +9,8 @@ SENTENCES = [
 
 
 def tokenize(sentences, length=16):
-    """Fake WordPiece: words longer than 6 letters become two pieces; [CLS]/[SEP]/[PAD] have None."""
+    """Fake WordPiece: words longer than 6 letters become two pieces; [CLS]/[SEP]/[PAD] have
+    None."""
     ids, word_ids = [], []
     for s in sentences:
         tok, wid = [101], [None]

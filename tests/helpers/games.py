@@ -1,4 +1,6 @@
-"""Games with known interactions, used as test oracles (sums of unanimity games and their OR twins)."""
+"""Games with known interactions, used as test oracles.
+
+Sums of unanimity games and their OR twins."""
 
 from __future__ import annotations
 

@@ -24,9 +24,9 @@ def _round_half_up(value: float, decimals: int) -> Decimal:
 
 
 def matches_printed(value: float, printed: str) -> bool:
-    """``value`` shows as ``printed`` when rounded to its digits.  Double rounding (first to one more
-    digit, then to the printed one) is accepted too: a table printed r^(4) at sigma^2 = 1e-4 as 1.48
-    for 1.47451 (-> 1.475 -> 1.48)."""
+    """``value`` shows as ``printed`` when rounded to its digits.  Double rounding (first to one
+    more digit, then to the printed one) is accepted too: a table printed r^(4) at sigma^2 = 1e-4
+    as 1.48 for 1.47451 (-> 1.475 -> 1.48)."""
     if printed == "0":  # printed as "≈0"
         return abs(value) < 5e-5
     decimals = len(printed.split(".")[1]) if "." in printed else 0

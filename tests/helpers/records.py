@@ -19,8 +19,8 @@ def fake_record(checkpoints: int = 6, samples: int = 8, n: int = 4, seed: int = 
     scale = torch.linspace(1.0, -1.0, checkpoints, dtype=torch.float64).abs()[:, None, None]
     weight = torch.exp(-orders * (1 - scale))  # (C, 1, 2^n)
     shape = (checkpoints, samples, 1 << n)
-    I_and = torch.randn(shape, generator=g, dtype=torch.float64) * weight  # noqa: N806
-    I_or = torch.randn(shape, generator=g, dtype=torch.float64) * weight * 0.5  # noqa: N806
+    I_and = torch.randn(shape, generator=g, dtype=torch.float64) * weight
+    I_or = torch.randn(shape, generator=g, dtype=torch.float64) * weight * 0.5
     I_or[..., orders <= 1] = 0
     v = torch.randn(shape, generator=g, dtype=torch.float64)
     v[..., -1] = v[..., 0] + 2.0
@@ -36,7 +36,7 @@ def fake_record(checkpoints: int = 6, samples: int = 8, n: int = 4, seed: int = 
                             "test_loss": np.exp(-e / 8) + 0.02 * np.maximum(e - 8, 0),
                             "test_acc": 0.8, "seconds": 0.1})
     # a high-order split: singleton mass moved into pairs, as the AND{i}+AND{j} tie allows
-    I_and_high, I_or_high = I_and.clone(), I_or.clone()  # noqa: N806
+    I_and_high, I_or_high = I_and.clone(), I_or.clone()
     I_and_high[..., orders == 1] *= 0.5
     I_or_high[..., orders == 2] += 0.1
     objective = I_and.abs().sum(-1) + I_or.abs().sum(-1)

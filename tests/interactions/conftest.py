@@ -1,4 +1,6 @@
-"""Games shared by the solver tests: random, planted (sparse AND + OR + noise) and a real network's."""
+"""Games shared by the solver tests.
+
+Random, planted (sparse AND + OR + noise) and a real network's."""
 
 from __future__ import annotations
 

@@ -53,9 +53,9 @@ def two_stage(v: np.ndarray, q_bound: float, sense: int) -> tuple[float, float]:
     """The definition, solved literally: OPT = min L1; then min (sense=1) or max (sense=-1) of the
     order-weighted strength among splits with L1 <= (1 + 1e-6) OPT.  Returns (OPT, W)."""
     n = v.shape[0].bit_length() - 1
-    P = dense_phi(n)[:, allowed_columns(n)]  # noqa: N806
+    P = dense_phi(n)[:, allowed_columns(n)]
     w = np.concatenate([subset_orders(n).numpy(), subset_orders(n).numpy()])[allowed_columns(n)]
-    A = np.hstack([P, -P])  # noqa: N806
+    A = np.hstack([P, -P])
     zeta = q_bound * abs(v[-1] - v[0])
     rows = np.vstack([A, -A])
     rhs = np.concatenate([v + zeta, zeta - v])
@@ -163,7 +163,8 @@ def test_extreme_float32_and_numpy_q_bound():
 
 
 def test_constant_and_zero_games():
-    v = torch.stack([torch.zeros(8, dtype=torch.float64), torch.full((8,), 3.0, dtype=torch.float64)])
+    v = torch.stack([torch.zeros(8, dtype=torch.float64),
+                     torch.full((8,), 3.0, dtype=torch.float64)])
     res = decompose_and_or(v, 0.02)
     assert torch.allclose(res.objective, torch.tensor([0.0, 3.0], dtype=torch.float64))
     check_identity(v, res, 0.02)
@@ -226,10 +227,10 @@ def test_first_order_float32_extremes():
 
 def test_preconditioner_sums_match_dense_operator():
     for n in (1, 2, 3, 4):
-        L = 1 << n  # noqa: N806
+        L = 1 << n
         eye = torch.eye(L, dtype=torch.float64)
-        W = _w_apply(eye).T  # noqa: N806  column T = W e_T
-        O = _o_transpose(eye)  # noqa: N806, E741  row j = O^T e_j, i.e. O
+        W = _w_apply(eye).T  # column T = W e_T
+        O = _o_transpose(eye)  # noqa: E741 - pdhg's O (W = O Z); row j = O^T e_j, i.e. O
         tau_x, tau_q, sigma = _preconditioner(n, torch.float64, "cpu")
         assert torch.allclose(1 / tau_x, W.abs().sum(0))
         assert torch.allclose(1 / tau_q, O.abs().sum(0))

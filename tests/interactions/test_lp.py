@@ -25,14 +25,14 @@ from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 
 def dense_phi(n: int) -> np.ndarray:
     """``Phi`` as a dense ``(2**n, 2 * 2**n)`` matrix from the reconstruction formulas."""
-    L = 1 << n  # noqa: N806
+    L = 1 << n
     eye = torch.eye(L, dtype=torch.float64)
     return np.hstack([and_reconstruct(eye).T.numpy(), or_reconstruct(eye).T.numpy()])
 
 
 def test_phi_matches_dense_matrix_and_adjoint():
     n = 4
-    P = dense_phi(n)  # noqa: N806
+    P = dense_phi(n)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 2 << n, generator=g, dtype=torch.float64)
     x[:, (1 << n):][:, subset_orders(n) <= 1] = 0  # OR of |T| <= 1 is not a variable
@@ -61,12 +61,12 @@ def test_costs_order_the_tie_breaks():
 def test_highs_matches_dense_lp_and_certificate_is_a_lower_bound():
     n, qb = 4, 0.05
     v = mixed_games(n, seed=11)
-    P = dense_phi(n)[:, allowed_columns(n)]  # noqa: N806
+    P = dense_phi(n)[:, allowed_columns(n)]
     c = costs(n, "none")
     for b in range(v.shape[0]):
         vb = v[b].numpy()
         zeta = qb * abs(vb[-1] - vb[0])
-        A = np.hstack([P, -P])  # noqa: N806
+        A = np.hstack([P, -P])
         ref = linprog(np.ones(A.shape[1]), A_ub=np.vstack([A, -A]),
                       b_ub=np.concatenate([vb + zeta, zeta - vb]), bounds=(0, None), method="highs")
         x, z, basis = solve_highs(vb, zeta, c)
@@ -87,7 +87,8 @@ def test_certificate_of_a_poor_pair_is_still_valid():
     g = torch.Generator().manual_seed(3)
     z = torch.randn(v.shape, generator=g, dtype=torch.float64)
     x = torch.zeros(v.shape[0], 2 << n, dtype=torch.float64)
-    x[:, : 1 << n] = torch.stack([torch.linalg.solve(torch.from_numpy(dense_phi(n)[:, : 1 << n]), vb)
+    and_only = torch.from_numpy(dense_phi(n)[:, : 1 << n])
+    x[:, : 1 << n] = torch.stack([torch.linalg.solve(and_only, vb)
                                   for vb in v])  # the exact AND-only decomposition
     upper, lower, infeas = certificate(v, zeta, x, z)
     c = costs(n, "none")

@@ -1,4 +1,6 @@
-"""The parametric simplex: exact vertices on cold start and after repricing, checked against HiGHS."""
+"""The parametric simplex: exact vertices on cold start and after repricing.
+
+Checked against HiGHS."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from twophase.interactions.butterfly import phi_apply, phi_t_apply
 from twophase.interactions.lp import allowed_columns, costs, phi, phi_t, solve_highs
 
 
-def primal_dual(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+def primal_dual(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray]:
     x = np.zeros(2 * L)
     x[res.basis.J] = res.x_basic
     z = np.zeros(L)
@@ -22,7 +24,7 @@ def primal_dual(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray
 
 def check_optimal_vertex(v, zeta, c, res):
     """Primal feasible, dual feasible, complementary: an optimal vertex of the perturbed LP."""
-    L = v.shape[0]  # noqa: N806
+    L = v.shape[0]
     n = L.bit_length() - 1
     allowed = allowed_columns(n)
     x, z = primal_dual(res, L)
@@ -88,7 +90,8 @@ def test_budget_and_dense_limit_stop_the_path():
     v = v / np.abs(v).max()
     zeta = 0.02 * abs(v[-1] - v[0])
     c = costs(n)
-    assert simplex.cold_start(v, zeta, c, allowed_columns(n), budget=1e4).status == simplex.Status.BUDGET
+    budgeted = simplex.cold_start(v, zeta, c, allowed_columns(n), budget=1e4)
+    assert budgeted.status == simplex.Status.BUDGET
     stopped = simplex.cold_start(v, zeta, c, allowed_columns(n), max_basis=5)
     assert stopped.status == simplex.Status.BUDGET and stopped.k <= 6
     assert simplex.cold_start(v, zeta, c, allowed_columns(n)).status == simplex.Status.OPTIMAL

@@ -318,7 +318,8 @@ def test_every_name_has_info_and_builds():
 
 
 def test_bad_name_and_bad_option_errors():
-    with pytest.raises(ValueError, match="unknown model name 'resnet50'; valid values: 'lenet', 'vgg11'"):
+    with pytest.raises(ValueError,
+                       match="unknown model name 'resnet50'; valid values: 'lenet', 'vgg11'"):
         build_model("resnet50", num_classes=10)
     assert (
         build_model("CNN_small", num_classes=2, in_channels=1, input_size=8).model_name
@@ -326,7 +327,8 @@ def test_bad_name_and_bad_option_errors():
     )
     with pytest.raises(TypeError, match=r"lenet does not accept option\(s\) \['width'\]"):
         build_model("lenet", num_classes=10, width=0.5)
-    with pytest.raises(ValueError, match="unknown head 'big'; valid values: 'torchvision', 'compact'"):
+    with pytest.raises(ValueError,
+                       match="unknown head 'big'; valid values: 'torchvision', 'compact'"):
         build_model("vgg11", num_classes=10, head="big")
     with pytest.raises(ValueError, match="too small"):
         build_model("alexnet", num_classes=10, input_size=4, small_input_stem=False)

@@ -19,7 +19,8 @@ from twophase.stats.orders import Orders
 
 def test_run_header_has_no_python_repr():
     record = fake_record()
-    record.players = "PatchPlayers(grid=8, n=10, seed=0, border=1, baseline=<Baseline.ZERO: 'zero'>)"
+    record.players = ("PatchPlayers(grid=8, n=10, seed=0, border=1, "
+                      "baseline=<Baseline.ZERO: 'zero'>)")
     text = captions.run_header(record, get_run("smoke", "lenet-digits"))
     assert text.startswith("**Run `lenet-digits`** (profile `smoke`): lenet on digits.")
     assert "**evaluated samples:** 4 test, 4 train, of which 2 with a flipped label" in text
@@ -81,7 +82,8 @@ def test_figure_captions_name_the_paper_figure():
     assert out["caption"].startswith("**Reproduces P1 Fig. 2 (per-order distribution")
     assert out["caption"].endswith("It rises.") and "run `r`" in out["caption"]
     assert out["alt"].startswith("Bar charts") and "`" not in out["alt"]
-    assert captions.figure("tie_break_band", run="r")["caption"].startswith("**Beyond the papers.**")
+    tie_break = captions.figure("tie_break_band", run="r")
+    assert tie_break["caption"].startswith("**Beyond the papers.**")
     sources = {t.source for t in captions.FIGURES.values() if t.source}
     for paper_fig in ("P1 Fig. 2", "P1 Fig. 3", "P1 Fig. 4", "P2 Fig. 3", "P2 Fig. 4"):
         assert any(s.startswith(paper_fig) for s in sources), paper_fig

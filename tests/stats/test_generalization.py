@@ -1,4 +1,6 @@
-"""Oracle tests for twophase.stats.generalization (weighted Jaccard per order, book/methods/generalization.md)."""
+"""Oracle tests for twophase.stats.generalization.
+
+Weighted Jaccard per order, book/methods/generalization.md."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from twophase.stats.generalization import class_means, jaccard_by_order, weighte
 
 
 def literal_jaccard(tr_and, tr_or, ytr, te_and, te_or, yte, classes):
-    """The definition (book/methods/generalization.md (method-jaccard)) step by step, with explicit subset lists and Python lists (slow, clear)."""
+    """The definition (book/methods/generalization.md (method-jaccard)) step by step, with
+    explicit subset lists and Python lists (slow, clear)."""
     n = tr_and.shape[1].bit_length() - 1
     rows = []
     for k in range(1, n + 1):

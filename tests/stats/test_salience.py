@@ -22,7 +22,7 @@ from twophase.stats.salience import (
 )
 
 
-def brute_strength(I: torch.Tensor, tau: float) -> tuple[list[float], list[float]]:  # noqa: E741
+def brute_strength(I: torch.Tensor, tau: float) -> tuple[list[float], list[float]]:
     """Per-order sums by a Python loop over masks (one 1-D vector)."""
     n = I.shape[-1].bit_length() - 1
     pos, neg = [0.0] * (n + 1), [0.0] * (n + 1)
@@ -57,7 +57,7 @@ def test_salient_threshold_errors():
 
 def test_order_strength_hand_built():
     # n = 3; masks by order: 0 | 1,2,4 | 3,5,6 | 7
-    I = torch.tensor([9.0, 1.0, -0.5, -3.0, 2.0, 0.2, 0.4, -1.0])  # noqa: E741
+    I = torch.tensor([9.0, 1.0, -0.5, -3.0, 2.0, 0.2, 0.4, -1.0])
     pos, neg = order_strength(I, 0.5)
     # order 0: 9 ; order 1: +1, -0.5 (|.|>=0.5 kept), +2 ; order 2: -3 (0.2, 0.4 dropped) ; 3: -1
     assert pos.tolist() == [9.0, 3.0, 0.0, 0.0]
@@ -76,7 +76,7 @@ def test_order_strength_unanimity_games(n):
     masks = torch.randperm((1 << n) - 1, generator=g)[: 3 * n] + 1
     coef = {int(m): float(c) for m, c in zip(masks, torch.randn(3 * n, generator=g), strict=True)}
     v = unanimity_and(n, coef) + 0.7  # v(empty) = 0.7
-    I = and_interactions(v)  # noqa: E741
+    I = and_interactions(v)
     tau = 0.4
     pos, neg = order_strength(I, tau)
     exp_pos, exp_neg = [0.0] * (n + 1), [0.0] * (n + 1)
@@ -95,7 +95,7 @@ def test_order_strength_unanimity_games(n):
 
 def test_order_strength_batched_and_tau_broadcasting():
     g = torch.Generator().manual_seed(1)
-    I = torch.randn(2, 3, 32, generator=g, dtype=torch.float64)  # noqa: E741
+    I = torch.randn(2, 3, 32, generator=g, dtype=torch.float64)
     tau = torch.tensor([[0.1, 0.5, 1.0], [0.0, 2.0, 0.3]], dtype=torch.float64)
     pos, neg = order_strength(I, tau)
     assert pos.shape == neg.shape == (2, 3, 6)
@@ -114,7 +114,7 @@ def test_order_strength_batched_and_tau_broadcasting():
 
 
 def test_order_strength_errors_and_grad():
-    I = torch.randn(4, 16, requires_grad=True)  # noqa: E741
+    I = torch.randn(4, 16, requires_grad=True)
     with pytest.raises(ValueError, match="broadcastable"):
         order_strength(I, torch.ones(3))
     with pytest.raises(ValueError, match="non-negative"):
@@ -131,7 +131,7 @@ def test_order_strength_errors_and_grad():
 
 def test_count_salient():
     g = torch.Generator().manual_seed(2)
-    I = torch.randn(5, 64, generator=g)  # noqa: E741
+    I = torch.randn(5, 64, generator=g)
     by = count_salient(I, 1.0, by_order=True)
     total = count_salient(I, 1.0)
     assert by.dtype == torch.int64 and by.shape == (5, 7)
@@ -158,7 +158,7 @@ def test_normalized_order_curve_matches_definition_and_mean_one():
     for c in range(2):
         strength = [0.0] * (n + 1)
         for x in range(4):
-            for I in (I_and[c, x], I_or[c, x]):  # noqa: E741
+            for I in (I_and[c, x], I_or[c, x]):
                 for s, val in enumerate(I.tolist()):
                     if abs(val) >= tau[c].item():
                         strength[popcount(s)] += abs(val) / 4
@@ -171,7 +171,7 @@ def test_normalized_order_curve_matches_definition_and_mean_one():
 
 
 def test_normalized_order_curve_ignores_empty_set_and_nan_when_nothing_salient():
-    I = torch.zeros(3, 8)  # noqa: E741
+    I = torch.zeros(3, 8)
     I[:, 0] = 100.0  # the empty set never counts
     I[:, 3] = 1.0  # order 2
     curve = normalized_order_curve(I, None, 0.5)
@@ -191,7 +191,7 @@ def test_signed_order_curve():
     assert (pos >= 0).all() and (neg <= 0).all()
     ep, en = [0.0] * (n + 1), [0.0] * (n + 1)
     for x in range(6):
-        for I in (I_and[x], I_or[x]):  # noqa: E741
+        for I in (I_and[x], I_or[x]):
             p, q = brute_strength(I, 0.7)
             ep = [a + b / 6 for a, b in zip(ep, p, strict=True)]
             en = [a + b / 6 for a, b in zip(en, q, strict=True)]
@@ -262,7 +262,7 @@ def test_mean_order_hand_example_and_nan():
 
 
 def test_sparsity_curve():
-    I = torch.tensor([[50.0, -2.0, 1.0, 4.0], [0.0, 0.0, 0.0, 0.0]])  # noqa: E741
+    I = torch.tensor([[50.0, -2.0, 1.0, 4.0], [0.0, 0.0, 0.0, 0.0]])
     s = sparsity_curve(I)
     assert s.shape == (2, 3)
     assert s[0].tolist() == pytest.approx([1.0, 0.5, 0.25])

@@ -96,7 +96,8 @@ def test_cg_warns_when_not_converged():
 
 
 def test_bad_arguments_say_what_is_valid():
-    with pytest.raises(ValueError, match="unknown solver 'lu'; valid values: 'spectral', 'cg', 'dense'"):
+    with pytest.raises(ValueError,
+                       match="unknown solver 'lu'; valid values: 'spectral', 'cg', 'dense'"):
         th.apply_response(torch.zeros(8), 1.0, solver="lu")
     with pytest.raises(ValueError, match="sigma2"):
         th.response_matrix(3, -1.0)

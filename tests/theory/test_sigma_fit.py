@@ -28,7 +28,8 @@ def test_salient_targets():
 
 
 def _predict_reference(w_and, w_or, grid, ratio=0.03):
-    """Loop version of the predicted curve (book/methods/theory.md) with the dense M (numpy, per sample)."""
+    """Loop version of the predicted curve (book/methods/theory.md) with the dense M (numpy, per
+    sample)."""
     n = int(np.log2(w_and.shape[-1]))
     orders = np.array([popcount(t) for t in range(1 << n)])
     out = []

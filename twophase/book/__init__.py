@@ -1,6 +1,7 @@
 """The paper book: notebooks executed with papermill for the runs of a profile, then jupyter-book.
 
-- :mod:`~twophase.book.notebooks`: the notebook registry (which notebook, how often, for which runs);
+- :mod:`~twophase.book.notebooks`: the notebook registry (which notebook, how often, for which
+  runs);
 - :mod:`~twophase.book.page`: numbered figures and tables and the downloads of one book page;
 - :mod:`~twophase.book.execute`: batch execution with papermill (runs first, then notebooks);
 - :mod:`~twophase.book.build`: the table of contents, offline MathJax and the jupyter-book build;

@@ -271,7 +271,7 @@ def _execute_runs(
         try:
             Run(get_run(profile, name), runs_root, show_progress=show_progress,
                 lock_timeout=lock_timeout).execute()
-        except Exception as exc:  # noqa: BLE001 - reported per notebook that needs the run
+        except Exception as exc:  # reported per notebook that needs the run
             failed[name] = str(exc) if isinstance(exc, TwophaseError) else \
                 f"{type(exc).__name__}: {exc}"
             tqdm.write(f"FAILED run {profile}/{name}: {failed[name]}", file=sys.stderr)
@@ -306,7 +306,7 @@ def _execute_locked(job: Job, fingerprint: str, cwd: Path) -> NotebookFailure | 
     except PapermillExecutionError as exc:
         failure = NotebookFailure(job.spec.stem, job.run, _source_cell_index(tmp, exc),
                                   f"{exc.ename}: {exc.evalue}")
-    except Exception as exc:  # noqa: BLE001 - kernel death, missing kernel, bad notebook ...
+    except Exception as exc:  # kernel death, missing kernel, bad notebook ...
         failure = NotebookFailure(job.spec.stem, job.run, None, f"{type(exc).__name__}: {exc}")
     if tmp.is_file():
         nb = nbformat.read(tmp, as_version=4)

@@ -72,8 +72,9 @@ class NotebookSpec:
 
     ``stem``: file name without ``.ipynb``. ``title``: chapter title in the navigation.
     ``scope``: :class:`Scope`. ``applies``: for ``RUN`` notebooks, which runs of the profile it is
-    executed for (a predicate on :class:`twophase.pipeline.config.RunConfig`). ``needs_runs``: whether the
-    notebook reads run outputs (then the runs are executed first and their files fingerprinted).
+    executed for (a predicate on :class:`twophase.pipeline.config.RunConfig`). ``needs_runs``:
+    whether the notebook reads run outputs (then the runs are executed first and their files
+    fingerprinted).
     """
 
     stem: str

@@ -3,9 +3,9 @@
 ``load_dataset(name, root=None, *, split="train", download=False, **opts)`` returns a dataset
 with ``.targets`` (``LongTensor (N,)``) and ``.info`` (:class:`DatasetInfo`); items are
 ``(FloatTensor (C, H, W), int)`` for images, ``(str, int)`` for text and
-``(FloatTensor (P, 3), int)`` for point clouds. Data root (:mod:`twophase.paths`): ``root`` > ``$TWOPHASE_DATA`` >
-``[tool.twophase] data_root`` > ``<repository root>/data``. Names: digits, mnist, fashion-mnist, cifar10, cub200, tiny-imagenet, sst2, shapenet,
-primitives (synthetic).
+``(FloatTensor (P, 3), int)`` for point clouds. Data root (:mod:`twophase.paths`): ``root`` >
+``$TWOPHASE_DATA`` > ``[tool.twophase] data_root`` > ``<repository root>/data``. Names: digits,
+mnist, fashion-mnist, cifar10, cub200, tiny-imagenet, sst2, shapenet, primitives (synthetic).
 """
 
 from twophase.data.base import (

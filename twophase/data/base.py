@@ -214,7 +214,8 @@ def require_files(
 
     When some are missing and ``download`` is true, fetch and extract the archive at ``url`` into
     the root first (torchvision's downloader). If files are still missing, raise
-    :class:`DatasetNotFoundError` naming every expected path, the missing ones, and ``how`` to get them.
+    :class:`DatasetNotFoundError` naming every expected path, the missing ones, and ``how`` to get
+    them.
     """
 
     def missing() -> list[Path]:

@@ -3,7 +3,8 @@
 IDX format (LeCun et al.): a big-endian header, then the raw array in C order::
 
     bytes 0-1  zero
-    byte  2    element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
+    byte  2    element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32,
+               0x0E float64
     byte  3    number of dimensions d
     4*d bytes  the sizes of the d dimensions, big-endian uint32
     the data   prod(sizes) elements, big-endian
@@ -214,7 +215,8 @@ def _load_idx_dataset(
         for train in (True, False):
             getattr(tvd, source.torchvision_cls)(str(dr.path), train=train, download=True)
     if mode is SourceSplit.AUTO:
-        have_train = _find(dirs, "train-images-idx3-ubyte") and _find(dirs, "train-labels-idx1-ubyte")
+        have_train = (_find(dirs, "train-images-idx3-ubyte")
+                      and _find(dirs, "train-labels-idx1-ubyte"))
         mode = SourceSplit.OFFICIAL if have_train else SourceSplit.TEST
     prefix = "t10k" if mode is SourceSplit.TEST or split is Split.TEST else "train"
     fix = (f"get a good copy from {source.url_hint}, or delete {raw_dir} and call "

@@ -105,7 +105,8 @@ class InMemoryImageDataset(Dataset):
         return x, int(self.targets[index])
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(name={self.info.name.value!r}, split={self.info.split.value if self.info.split else None!r}, "
+        split = self.info.split.value if self.info.split else None
+        return (f"{type(self).__name__}(name={self.info.name.value!r}, split={split!r}, "
                 f"n={len(self)}, shape={self.info.input_shape})")
 
 
@@ -192,5 +193,6 @@ class FileImageDataset(Dataset):
         return x, int(self.targets[index])
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(name={self.info.name.value!r}, split={self.info.split.value if self.info.split else None!r}, "
+        split = self.info.split.value if self.info.split else None
+        return (f"{type(self).__name__}(name={self.info.name.value!r}, split={split!r}, "
                 f"n={len(self)}, shape={self.info.input_shape})")

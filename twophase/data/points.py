@@ -64,7 +64,8 @@ def normalize_unit_sphere(points: torch.Tensor) -> torch.Tensor:
     return centred / radius.unsqueeze(-1)
 
 
-def sample_points(points: torch.Tensor, num_points: int, generator: torch.Generator) -> torch.Tensor:
+def sample_points(points: torch.Tensor, num_points: int,
+                  generator: torch.Generator) -> torch.Tensor:
     """Draw ``num_points`` rows of ``(M, 3)``: without replacement if ``M >= num_points``."""
     m = points.shape[0]
     if m == 0:
@@ -134,7 +135,9 @@ class PointCloudDataset(Dataset):
         return pts, int(self.targets[index])
 
     def __repr__(self) -> str:
-        return f"PointCloudDataset(name={self.info.name.value!r}, split={self.info.split.value if self.info.split else None!r}, n={len(self)})"
+        split = self.info.split.value if self.info.split else None
+        return (f"PointCloudDataset(name={self.info.name.value!r}, split={split!r}, "
+                f"n={len(self)})")
 
 
 def shapenet_info(*, num_points: int = 1024, **_) -> DatasetInfo:
@@ -196,7 +199,8 @@ def load_shapenet(
     label_of = {synset: j for j, (_, synset) in enumerate(categories)}
     paths, targets = [], []
     for s in lists:
-        entries = json.loads((folder / "train_test_split" / f"shuffled_{s}_file_list.json").read_text())
+        listing = folder / "train_test_split" / f"shuffled_{s}_file_list.json"
+        entries = json.loads(listing.read_text())
         for entry in entries:
             parts = entry.strip("/").split("/")
             synset, shape_id = parts[-2], parts[-1]
@@ -208,7 +212,8 @@ def load_shapenet(
             if path is None:
                 raise DatasetNotFoundError(
                     "shapenet", dr.path, dr.origin, candidates, f"unzip {URL} into {dr.path}",
-                    detail=f"shape {entry!r} listed in shuffled_{s}_file_list.json has no points file")
+                    detail=f"shape {entry!r} listed in shuffled_{s}_file_list.json "
+                           "has no points file")
             paths.append(path)
             targets.append(label_of[synset])
     names = tuple(c for c, _ in categories)

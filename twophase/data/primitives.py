@@ -176,7 +176,9 @@ class PrimitivesDataset(Dataset):
         return self.points[torch.as_tensor(indices, dtype=torch.long)]
 
     def __repr__(self) -> str:
-        return f"PrimitivesDataset(split={self.info.split.value if self.info.split else None!r}, n={len(self)}, P={self.points.shape[1]})"
+        split = self.info.split.value if self.info.split else None
+        return (f"PrimitivesDataset(split={split!r}, n={len(self)}, "
+                f"P={self.points.shape[1]})")
 
 
 def info(*, num_points: int = 1024, **_) -> DatasetInfo:

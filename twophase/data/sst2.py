@@ -87,7 +87,8 @@ class TextDataset(Dataset):
         return [self.sentences[int(i)] for i in torch.as_tensor(indices).flatten()]
 
     def __repr__(self) -> str:
-        return f"TextDataset(name={self.info.name.value!r}, split={self.info.split.value if self.info.split else None!r}, n={len(self)})"
+        split = self.info.split.value if self.info.split else None
+        return f"TextDataset(name={self.info.name.value!r}, split={split!r}, n={len(self)})"
 
 
 @contextlib.contextmanager

@@ -1,12 +1,12 @@
 """Tiny-ImageNet-200 (64x64 images, 200 WordNet classes); P2 uses 50 classes (every 4th) at 224.
 
-Native layout (as in ``tiny-imagenet-200.zip``)::
+Native layout (as in ``tiny-imagenet-200.zip``), under ``<root>/tiny-imagenet-200/``::
 
-    <root>/tiny-imagenet-200/wnids.txt                          one WordNet id per line (200)
-    <root>/tiny-imagenet-200/words.txt                          "<wnid>\\t<names, comma separated>"
-    <root>/tiny-imagenet-200/train/<wnid>/images/*.JPEG         500 per class
-    <root>/tiny-imagenet-200/val/images/*.JPEG                  10,000 images
-    <root>/tiny-imagenet-200/val/val_annotations.txt            "<file>\\t<wnid>\\t<x0>\\t<y0>\\t<x1>\\t<y1>"
+    wnids.txt                       one WordNet id per line (200)
+    words.txt                       "<wnid>\\t<names, comma separated>"
+    train/<wnid>/images/*.JPEG      500 per class
+    val/images/*.JPEG               10,000 images
+    val/val_annotations.txt         "<file>\\t<wnid>\\t<x0>\\t<y0>\\t<x1>\\t<y1>"
 
 The official test images have no labels, so ``split="test"`` reads the labelled ``val`` images.
 Class ``j`` is the j-th WordNet id in sorted order (the order of
@@ -113,7 +113,8 @@ def load(
             cols = line.split("\t")
             if len(cols) < 2:
                 if line.strip():
-                    raise ValueError(f"{ann}:{line_no}: expected '<file>\\t<wnid>...', got {line!r}")
+                    raise ValueError(
+                        f"{ann}:{line_no}: expected '<file>\\t<wnid>...', got {line!r}")
                 continue
             if cols[1] in label_of:
                 paths.append(folder / "val" / "images" / cols[0])

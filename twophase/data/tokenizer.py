@@ -124,7 +124,8 @@ def _wrap(backend: Tokenizer, model_max_length: int) -> PreTrainedTokenizerFast:
 
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: str | Path) -> Path:
-    """Write ``tokenizer`` into ``folder`` (created) with ``save_pretrained``; returns the folder."""
+    """Write ``tokenizer`` into ``folder`` (created) with ``save_pretrained``; returns the
+    folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(folder))
@@ -192,7 +193,8 @@ class EncodedBatch:
         return [[None if w < 0 else int(w) for w in row] for row in self.word_ids.tolist()]
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
-        """``{"attention_mask": ..., "token_type_ids": ...}``: the auxiliary inputs of a BERT tail."""
+        """``{"attention_mask": ..., "token_type_ids": ...}``: the auxiliary inputs of a BERT
+        tail."""
         return {"attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
 
 

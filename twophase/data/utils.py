@@ -222,7 +222,8 @@ class RelabeledDataset(Dataset):
         return gather_inputs(self.dataset, indices)
 
     def __repr__(self) -> str:
-        return f"RelabeledDataset(n={len(self)}, flipped={int(self.flipped.sum())}, of={self.dataset!r})"
+        return (f"RelabeledDataset(n={len(self)}, flipped={int(self.flipped.sum())}, "
+                f"of={self.dataset!r})")
 
 
 def _collate_keep(batch):

@@ -3,22 +3,23 @@ r"""Batched masking: the rewards :math:`v(x_S)` of all :math:`2^n` masked sample
 Definitions: book/methods/interactions.md (method-players) and (method-reward).
 
 For each sample :math:`x` (``B`` of them) and each subset :math:`S \subseteq N` (bitmask ``m``, bit
-``i`` = player ``i`` present, LSB = player 0) the masked sample :math:`x_S` keeps the present players'
-elements and puts the baseline in for the absent ones (:mod:`twophase.game.players`); the reward is
+``i`` = player ``i`` present, LSB = player 0) the masked sample :math:`x_S` keeps the present
+players' elements and puts the baseline in for the absent ones (:mod:`twophase.game.players`); the
+reward is
 
 .. math::
 
     v(x_S) = \mathrm{reward}\big(\mathrm{tail}(x_S),\; y\big)
     \qquad\text{(default: log-odds } z_y - \log\textstyle\sum_{c\ne y} e^{z_c}\text{)},
 
-giving a tensor ``(B, 2^n)`` whose column ``m`` is :math:`v(x_{S_m})`; column 0 is :math:`v(x_\emptyset)`
-(all players at baseline) and column ``2^n - 1`` is :math:`v(x_N) = v(x)`.
+giving a tensor ``(B, 2^n)`` whose column ``m`` is :math:`v(x_{S_m})`; column 0 is
+:math:`v(x_\emptyset)` (all players at baseline) and column ``2^n - 1`` is :math:`v(x_N) = v(x)`.
 
-Models are split at the player layer (``SplitModel``: ``front`` = everything before the layer on which
-players are defined, ``tail`` = the rest), so :func:`evaluate_all_masks` runs ``front`` once per
-sample and only the tail on the ``B * 2^n`` masked feature maps. Those are built chunk by chunk on the
-features' device (CPU or GPU), never all at once, and evaluated as large batches: one forward call
-per chunk instead of the lab code's one sample at a time.
+Models are split at the player layer (``SplitModel``: ``front`` = everything before the layer on
+which players are defined, ``tail`` = the rest), so :func:`evaluate_all_masks` runs ``front`` once
+per sample and only the tail on the ``B * 2^n`` masked feature maps. Those are built chunk by chunk
+on the features' device (CPU or GPU), never all at once, and evaluated as large batches: one forward
+call per chunk instead of the lab code's one sample at a time.
 
 Rewards are returned as **float64** (logits are cast to float64 before the reward), because the
 AND/OR transforms sum :math:`2^{|S|}` signed terms and float32 would lose digits at high order.
@@ -242,8 +243,8 @@ def masked_rewards(
     r"""Rewards of all :math:`2^n` masked copies of every sample -> ``(B, 2^n)`` float64.
 
     ``out[b, m] = reward(tail(x_b masked by m, **aux_b), target[b])`` with row ``m`` of
-    :func:`twophase.interactions.subsets.presence_matrix` (bit ``i`` of ``m`` = player ``i`` present): column 0
-    is :math:`v(x_\emptyset)`, column ``2^n - 1`` is :math:`v(x_N)`.
+    :func:`twophase.interactions.subsets.presence_matrix` (bit ``i`` of ``m`` = player ``i``
+    present): column 0 is :math:`v(x_\emptyset)`, column ``2^n - 1`` is :math:`v(x_N)`.
 
     The ``B * 2^n`` copies are enumerated sample-major and evaluated in chunks of ``batch_size``
     copies, or, if not given, of ``memory_budget_bytes // bytes_per_copy(...)`` copies. Runs under
@@ -251,8 +252,9 @@ def masked_rewards(
     afterwards), on the features' device.
 
     Args:
-        tail: callable ``tail(masked (K, *E), **aux) -> logits (K, C)`` (or ``(K,)`` for a single-logit
-            binary model, or an object with ``.logits``); typically ``SplitModel.tail``.
+        tail: callable ``tail(masked (K, *E), **aux) -> logits (K, C)`` (or ``(K,)`` for a
+            single-logit binary model, or an object with ``.logits``); typically
+            ``SplitModel.tail``.
         features: ``(B, *E)`` the player-layer input of ``B`` samples.
         players: a :class:`~twophase.game.players.Players` (bound to ``features`` here) or
             :class:`~twophase.game.players.BoundPlayers` already bound to ``features`` (needed for
@@ -364,7 +366,8 @@ def evaluate_all_masks(
     player_context: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> Tensor:
-    """Rewards ``(B, 2^n)`` of a ``SplitModel`` on raw ``inputs``: ``front`` once, tail on all masks.
+    """Rewards ``(B, 2^n)`` of a ``SplitModel`` on raw ``inputs``: ``front`` once, tail on all
+    masks.
 
     ``features = model.front(inputs)`` runs once per sample (no grad, eval mode, flags restored);
     unbound players are bound to the features (with ``player_context``, e.g. ``word_ids`` and

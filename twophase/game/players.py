@@ -1,9 +1,10 @@
 r"""Players: which input elements each of the n input variables controls, and its baseline.
 
-Definitions: book/methods/interactions.md (method-players). A sample :math:`x` has :math:`n` chosen input variables (players); the masked sample
-:math:`x_S` keeps player :math:`i` for :math:`i \in S` and puts the baseline :math:`b_i` in for
-:math:`i \notin S`. Everything that belongs to no player stays as it is. P1 App. A.2 and P2 App. G fix the players
-of each modality (book/methods/interactions.md (method-players-per-model)):
+Definitions: book/methods/interactions.md (method-players). A sample :math:`x` has :math:`n` chosen
+input variables (players); the masked sample :math:`x_S` keeps player :math:`i` for :math:`i \in S`
+and puts the baseline :math:`b_i` in for :math:`i \notin S`. Everything that belongs to no player
+stays as it is. P1 App. A.2 and P2 App. G fix the players of each modality
+(book/methods/interactions.md (method-players-per-model)):
 
 * images: the feature map after the 1st (LeNet, AlexNet) or 2nd (VGG) ReLU, split into an 8x8 grid;
   10 cells drawn from the central 6x6; baseline 0 on all channels -> :class:`PatchPlayers`;
@@ -16,7 +17,8 @@ of each modality (book/methods/interactions.md (method-players-per-model)):
 Representation
 --------------
 A :class:`Players` object holds the *settings* and is created once per run, so the players are the
-same at every checkpoint. ``players.bind(features, ...)`` returns :class:`BoundPlayers` for one batch:
+same at every checkpoint. ``players.bind(features, ...)`` returns :class:`BoundPlayers` for one
+batch:
 
 * ``owner`` ``(B, *E)`` int64: the player (``0..n-1``) that controls each element of each sample,
   ``-1`` for elements of no player (``E`` = per-sample element shape, ``features.shape[1:]``);
@@ -24,10 +26,10 @@ same at every checkpoint. ``players.bind(features, ...)`` returns :class:`BoundP
 * ``membership`` ``(B, n, *E)`` bool (derived): ``membership[b, i] = owner[b] == i``.
 
 Players are disjoint by construction (an element belongs to at most one player), which is what the
-definition of :math:`x_S` needs. ``mask(features, present)`` with ``present`` ``(M, n)`` bool returns
-``(B, M, *E)`` masked copies, ``out[b, m] = where(player of element absent in row m, baseline,
-features)``. Row ``m`` of :func:`twophase.interactions.subsets.presence_matrix` is the bitmask ``m``, bit ``i`` =
-player ``i`` present (LSB = player 0).
+definition of :math:`x_S` needs. ``mask(features, present)`` with ``present`` ``(M, n)`` bool
+returns ``(B, M, *E)`` masked copies, ``out[b, m] = where(player of element absent in row m,
+baseline, features)``. Row ``m`` of :func:`twophase.interactions.subsets.presence_matrix` is the
+bitmask ``m``, bit ``i`` = player ``i`` present (LSB = player 0).
 
 Per-sample players (words, clusters) are chosen deterministically from the sample's content and the
 seed (never from its position in the batch), so re-binding the same samples in another batch or at
@@ -68,7 +70,8 @@ __all__ = [
 
 
 def as_presence(masks: Tensor | Sequence[int] | int, n: int, device=None) -> Tensor:
-    """Turn subset bitmasks ``(M,)`` (or an int) or a presence matrix ``(M, n)`` into ``(M, n)`` bool.
+    """Turn subset bitmasks ``(M,)`` (or an int) or a presence matrix ``(M, n)`` into ``(M, n)``
+    bool.
 
     Bit ``i`` of a bitmask = player ``i`` present (LSB = player 0), as in
     :func:`twophase.interactions.subsets.presence_matrix`.
@@ -102,8 +105,8 @@ def _content_seed(seed: int, *parts: bytes) -> int:
 def grid_boundaries(size: int, grid: int) -> list[int]:
     r"""Boundaries of ``grid`` near-equal cells along an axis of length ``size``.
 
-    Cell ``r`` spans ``[floor(r*size/grid), floor((r+1)*size/grid))``, so cells differ in length by at
-    most one (``floor`` or ``ceil`` of ``size/grid``) and tile the axis exactly. E.g. ``size=28,
+    Cell ``r`` spans ``[floor(r*size/grid), floor((r+1)*size/grid))``, so cells differ in length by
+    at most one (``floor`` or ``ceil`` of ``size/grid``) and tile the axis exactly. E.g. ``size=28,
     grid=8`` gives ``[0, 3, 7, 10, 14, 17, 21, 24, 28]``.
     """
     if grid < 1 or size < grid:
@@ -118,8 +121,8 @@ class BoundPlayers:
     """Players bound to one batch of ``B`` samples.
 
     Attributes:
-        owner: ``(B, *E)`` int64, player index ``0..n-1`` of each element, ``-1`` = no player. May be
-            an expanded view with batch stride 0 when all samples share the players.
+        owner: ``(B, *E)`` int64, player index ``0..n-1`` of each element, ``-1`` = no player. May
+            be an expanded view with batch stride 0 when all samples share the players.
         baseline: ``(B, *E)`` values put in for absent players (same dtype/device as the features).
         n: number of players.
     """
@@ -148,7 +151,8 @@ class BoundPlayers:
         if empty:
             shown = ", ".join(f"(sample {b}, player {i})" for b, i in empty[:5])
             more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
-            raise ValueError(f"every player must control at least one element; empty: {shown}{more}")
+            raise ValueError(
+                f"every player must control at least one element; empty: {shown}{more}")
 
     @classmethod
     def from_membership(cls, membership: Tensor, baseline: Tensor) -> BoundPlayers:
@@ -183,7 +187,8 @@ class BoundPlayers:
 
     @property
     def membership(self) -> Tensor:
-        """``(B, n, *E)`` bool: ``membership[b, i, e]`` = element ``e`` of sample ``b`` is player ``i``."""
+        """``(B, n, *E)`` bool: ``membership[b, i, e]`` = element ``e`` of sample ``b`` is player
+        ``i``."""
         ids = torch.arange(self.n, device=self.owner.device)
         return self.owner.unsqueeze(1) == ids.view(1, self.n, *([1] * (self.owner.dim() - 1)))
 
@@ -213,7 +218,8 @@ class BoundPlayers:
         return BoundPlayers(owner=owner, baseline=self.baseline[index], n=self.n)
 
     def to(self, device) -> BoundPlayers:
-        return BoundPlayers(owner=self.owner.to(device), baseline=self.baseline.to(device), n=self.n)
+        return BoundPlayers(owner=self.owner.to(device), baseline=self.baseline.to(device),
+                            n=self.n)
 
     # -- masking ----------------------------------------------------------------------------------
     def player_elements(self, sample: int) -> list[Tensor]:
@@ -234,10 +240,10 @@ class BoundPlayers:
             sample_index: ``(K,)`` int64 sample of each copy.
             present: ``(K, n)`` bool, player ``i`` present in copy ``k``.
 
-        Element ``e`` of copy ``k`` is ``features[b, e]`` if it belongs to no player or its player is
-        present, else ``baseline[b, e]`` (``b = sample_index[k]``). Implementation: copy the samples,
-        then for each sample and player write the baseline into the rows where the player is absent
-        (only ``~K/2 * |player|`` elements per player are touched, not ``K * |E|``).
+        Element ``e`` of copy ``k`` is ``features[b, e]`` if it belongs to no player or its player
+        is present, else ``baseline[b, e]`` (``b = sample_index[k]``). Implementation: copy the
+        samples, then for each sample and player write the baseline into the rows where the player
+        is absent (only ``~K/2 * |player|`` elements per player are touched, not ``K * |E|``).
         """
         k = present.shape[0]
         bsz = features.shape[0]
@@ -322,13 +328,14 @@ class Baseline(str, Enum):
 
 @dataclass
 class PatchPlayers(Players):
-    """``n`` cells of a ``grid x grid`` split of a ``(B, C, H, W)`` feature map (P1 App. A.2, P2 App. G).
+    """``n`` cells of a ``grid x grid`` split of a ``(B, C, H, W)`` feature map (P1 App. A.2, P2
+    App. G).
 
     Cell ``(r, c)`` covers rows ``[floor(r H/g), floor((r+1) H/g))`` and columns
-    ``[floor(c W/g), floor((c+1) W/g))`` (:func:`grid_boundaries`), all channels. The ``n`` cells are
-    drawn **once**, with ``seed``, from the central ``(g - 2 border)^2`` cells (the ``border`` outer
-    rings are never players) and are the same for every sample and checkpoint. Player ``i`` is the
-    ``i``-th drawn cell in raster order (row-major), see :attr:`positions`.
+    ``[floor(c W/g), floor((c+1) W/g))`` (:func:`grid_boundaries`), all channels. The ``n`` cells
+    are drawn **once**, with ``seed``, from the central ``(g - 2 border)^2`` cells (the ``border``
+    outer rings are never players) and are the same for every sample and checkpoint. Player ``i`` is
+    the ``i``-th drawn cell in raster order (row-major), see :attr:`positions`.
 
     Args:
         grid: cells per side ``g`` (8 in P2).
@@ -381,8 +388,8 @@ class PatchPlayers(Players):
                       border=int(d["border"]), baseline=d["baseline"])
         recorded = tuple(tuple(int(v) for v in p) for p in d.get("positions", players.positions))
         if recorded != players.positions:
-            raise ValueError(f"recorded patch positions {recorded} differ from the cells drawn with "
-                             f"seed {players.seed} ({players.positions})")
+            raise ValueError(f"recorded patch positions {recorded} differ from the cells drawn "
+                             f"with seed {players.seed} ({players.positions})")
         return players
 
     def cell_slices(self, height: int, width: int) -> list[tuple[slice, slice]]:
@@ -407,7 +414,8 @@ class PatchPlayers(Players):
         bsz, _, height, width = features.shape
         if height < self.grid or width < self.grid:
             raise ValueError(
-                f"a {height}x{width} feature map cannot be split into a {self.grid}x{self.grid} grid"
+                f"a {height}x{width} feature map cannot be split into a "
+                f"{self.grid}x{self.grid} grid"
             )
         owner = self.owner_map(height, width, device=features.device)
         owner = owner.view(1, 1, height, width).expand(features.shape)
@@ -419,8 +427,8 @@ class PatchPlayers(Players):
 
 
 # A built-in list of English function words (articles, pronouns, auxiliaries, prepositions,
-# conjunctions, ...). Negations ("not", "no", "never", "n't", "nor") are deliberately NOT stop-words:
-# they carry sentiment on SST-2. Pass ``stop_words=`` to use another list.
+# conjunctions, ...). Negations ("not", "no", "never", "n't", "nor") are deliberately NOT
+# stop-words: they carry sentiment on SST-2. Pass ``stop_words=`` to use another list.
 ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
     """
     a an the and or but if then else so than that this these those there here
@@ -450,10 +458,10 @@ class WordPlayers(Players):
 
     Eligible words contain at least one letter or digit and their lower-cased form is not in
     ``stop_words``. ``n`` of them are drawn without replacement with a generator seeded from
-    ``seed`` and the sentence's words, so the choice depends only on the sentence (not on the batch).
-    Player ``i`` is the ``i``-th chosen word in sentence order. Baseline: ``mask_token_id`` on every
-    token position of an absent word (P2 Table 1: ``[MASK]``, id 103). Special tokens and padding
-    (``word_id`` ``None``) never belong to a player.
+    ``seed`` and the sentence's words, so the choice depends only on the sentence (not on the
+    batch). Player ``i`` is the ``i``-th chosen word in sentence order. Baseline: ``mask_token_id``
+    on every token position of an absent word (P2 Table 1: ``[MASK]``, id 103). Special tokens and
+    padding (``word_id`` ``None``) never belong to a player.
 
     Bind with :meth:`bind` (``input_ids`` ``(B, L)``, per-sample ``word_ids`` and ``words``) or
     :meth:`bind_encoding` (a fast tokenizer's batch encoding plus the texts).
@@ -578,10 +586,10 @@ class ClusterPlayers(Players):
     k-means is scikit-learn's ``KMeans`` (Lloyd with k-means++ seeding, ``random_state=seed``,
     ``n_init`` restarts) run per sample: a maintained, well-tested library implementation with
     empty-cluster handling, which a hand-written batched k-means would have to re-establish. The
-    ``n`` clusters are drawn with a generator seeded from ``seed`` and the sample's coordinates, then
-    ordered by cluster label; player ``i`` is the ``i``-th. A masked cluster's points (all ``D``
-    coordinates) are replaced by the cluster's centroid. Results are cached per sample content, so a
-    run's players stay fixed even if k-means were not bit-reproducible across calls.
+    ``n`` clusters are drawn with a generator seeded from ``seed`` and the sample's coordinates,
+    then ordered by cluster label; player ``i`` is the ``i``-th. A masked cluster's points (all
+    ``D`` coordinates) are replaced by the cluster's centroid. Results are cached per sample
+    content, so a run's players stay fixed even if k-means were not bit-reproducible across calls.
     """
 
     n_clusters: int = 30
@@ -592,7 +600,8 @@ class ClusterPlayers(Players):
 
     def __post_init__(self) -> None:
         if not 1 <= self.n <= self.n_clusters:
-            raise ValueError(f"need 1 <= n <= n_clusters, got n={self.n}, n_clusters={self.n_clusters}")
+            raise ValueError(
+                f"need 1 <= n <= n_clusters, got n={self.n}, n_clusters={self.n_clusters}")
 
     def to_dict(self) -> dict:
         return {"kind": "cluster", "n_clusters": self.n_clusters, "n": self.n, "seed": self.seed,
@@ -655,8 +664,8 @@ class FeatureMaskPlayers(Players):
 
     Args:
         feature_mask: int tensor broadcastable to the features' shape ``(B, *E)`` (so a per-sample
-            ``(*E)`` mask, or ``(1, *E)`` / ``(B, *E)``); labels ``0..n-1`` are players, ``-1`` marks
-            elements that are never masked. Every label ``0..n-1`` must occur in every sample.
+            ``(*E)`` mask, or ``(1, *E)`` / ``(B, *E)``); labels ``0..n-1`` are players, ``-1``
+            marks elements that are never masked. Every label ``0..n-1`` must occur in every sample.
         baselines: scalar or tensor broadcastable to ``(B, *E)``.
     """
 
@@ -696,8 +705,8 @@ class FeatureMaskPlayers(Players):
             )
         except RuntimeError as err:
             raise ValueError(
-                f"feature_mask {tuple(self.feature_mask.shape)} / baselines do not broadcast to the "
-                f"features' shape {tuple(features.shape)}: {err}"
+                f"feature_mask {tuple(self.feature_mask.shape)} / baselines do not broadcast to "
+                f"the features' shape {tuple(features.shape)}: {err}"
             ) from None
         return BoundPlayers(owner=owner, baseline=baseline, n=self.n)
 

@@ -89,10 +89,11 @@ def _signed_single_logit(logits: Tensor, target: Tensor) -> Tensor:
 def log_odds(logits: Tensor, target: Tensor) -> Tensor:
     r"""Log-odds of the target class, :math:`v = z_y - \log\sum_{c\ne y} e^{z_c}`.
 
-    Equals :math:`\log\big(p_y/(1-p_y)\big)` with :math:`p = \mathrm{softmax}(z)` (book/methods/interactions.md (method-reward)),
-    computed without forming probabilities, so it is finite and exact for arbitrarily confident
-    outputs. For ``C == 2`` it reduces to :math:`z_y - z_{1-y}`; for a single-logit binary model
-    (``C == 1``) it is :math:`+z` for label 1 and :math:`-z` for label 0.
+    Equals :math:`\log\big(p_y/(1-p_y)\big)` with :math:`p = \mathrm{softmax}(z)`
+    (book/methods/interactions.md (method-reward)), computed without forming probabilities, so it is
+    finite and exact for arbitrarily confident outputs. For ``C == 2`` it reduces to
+    :math:`z_y - z_{1-y}`; for a single-logit binary model (``C == 1``) it is :math:`+z` for label 1
+    and :math:`-z` for label 0.
 
     Args:
         logits: ``(..., C)`` pre-softmax scores.
@@ -134,7 +135,8 @@ _REWARDS: dict[Reward, Callable[[Tensor, Tensor], Tensor]] = {
 }
 
 
-def compute_reward(logits: Tensor, target: Tensor, reward: Reward | str = Reward.LOG_ODDS) -> Tensor:
+def compute_reward(logits: Tensor, target: Tensor,
+                   reward: Reward | str = Reward.LOG_ODDS) -> Tensor:
     """Apply the reward ``reward`` to ``logits`` ``(..., C)`` and ``target`` ``(...)`` -> ``(...)``.
 
     ``reward`` may be a :class:`Reward` or its configuration string (``"log-odds"``, ``"logit"``).

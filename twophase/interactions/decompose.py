@@ -1,8 +1,8 @@
 r"""AND-OR decomposition of games: the public solver of the AND-OR linear program.
 
-For one sample with rewards ``v`` (a vector over the ``2**n`` subset masks) find ``gamma`` (free) and
-``q`` with ``|q_S| <= zeta = q_bound * |v(N) - v({})|`` that minimise (book/methods/decomposition.md
-(method-decomposition-lp); P1 Eq. 1-2, P2 Eq. 1-2 and 11)
+For one sample with rewards ``v`` (a vector over the ``2**n`` subset masks) find ``gamma`` (free)
+and ``q`` with ``|q_S| <= zeta = q_bound * |v(N) - v({})|`` that minimise
+(book/methods/decomposition.md (method-decomposition-lp); P1 Eq. 1-2, P2 Eq. 1-2 and 11)
 
 .. math::
 
@@ -12,13 +12,13 @@ For one sample with rewards ``v`` (a vector over the ``2**n`` subset masks) find
 
 Two solvers:
 
-* :func:`decompose_and_or` (and :func:`decompose_band`): every game is solved to an optimal vertex of the LP and certified
-  (:mod:`twophase.interactions.exact`); among the optimal splits the ``tie_break`` picks one
-  (:class:`~twophase.interactions.lp.TieBreak`, book/methods/decomposition.md
-  (method-decomposition-tiebreak)): ``"low-order"`` (default) the least order-weighted strength
-  ``sum_S |S| (|I_and(S)| + |I_or(S)|)``, ``"high-order"`` the most, ``"none"`` a fixed but
-  arbitrary one.  :func:`decompose_band` returns both extremes at once (the second costs a few
-  pivots).  ``n <= 12``.
+* :func:`decompose_and_or` (and :func:`decompose_band`): every game is solved to an optimal vertex
+  of the LP and certified (:mod:`twophase.interactions.exact`); among the optimal splits the
+  ``tie_break`` picks one (:class:`~twophase.interactions.lp.TieBreak`,
+  book/methods/decomposition.md (method-decomposition-tiebreak)): ``"low-order"`` (default) the
+  least order-weighted strength ``sum_S |S| (|I_and(S)| + |I_or(S)|)``, ``"high-order"`` the most,
+  ``"none"`` a fixed but arbitrary one.  :func:`decompose_band` returns both extremes at once (the
+  second costs a few pivots).  ``n <= 12``.
 * :func:`decompose_first_order`: the batched first-order method of
   :mod:`twophase.interactions.pdhg` for larger games (any ``n``, any device, certified gap
   ``tol``; it reaches *some* near-optimal split, so no tie-break; ``polish`` finishes unconverged
@@ -29,7 +29,8 @@ The returned coefficients reconstruct the corrected game exactly (book/methods/d
 
 .. math::
 
-    v(S) + q(S) = \sum_{T \subseteq S} I_{and}(T) + \sum_{T \ne \emptyset,\ T \cap S \ne \emptyset} I_{or}(T),
+    v(S) + q(S) = \sum_{T \subseteq S} I_{and}(T)
+                  + \sum_{T \ne \emptyset,\ T \cap S \ne \emptyset} I_{or}(T),
 
 with the OR coefficients of ``|S| <= 1`` folded into AND.  ``objective`` is ``sum |I_and| +
 sum |I_or|`` and ``lower_bound`` a certified lower bound on the LP optimum (a dual-feasible value,
@@ -114,7 +115,7 @@ class AndOrBand:
 
 def _exact_memory(n: int) -> int:
     """Bytes one exact worker needs: the simplex's dense inverse and a few ``2**n`` vectors."""
-    L = 1 << n  # noqa: N806
+    L = 1 << n
     return 8 * (L * L + 40 * L)
 
 
@@ -131,13 +132,14 @@ def _workers(n: int, workers: int | None, memory_budget_bytes: int) -> int:
 
 def _pack(v: torch.Tensor, flat: torch.Tensor, zetas: torch.Tensor, sols: list[GameSolution],
           tie_break: TieBreak, tol: float) -> AndOrResult:
-    """Turn per-game vertices into an :class:`AndOrResult` shaped like ``v`` (certificate included)."""
-    L = flat.shape[-1]  # noqa: N806
+    """Turn per-game vertices into an :class:`AndOrResult` shaped like ``v`` (certificate
+    included)."""
+    L = flat.shape[-1]
     x = torch.from_numpy(np.stack([s.x for s in sols])) if sols else flat.new_zeros(0, 2 * L)
     z = torch.from_numpy(np.stack([s.z for s in sols])) if sols else flat.new_zeros(0, L)
     upper, lower, _ = certificate(flat, zetas, x, z)
     lower = torch.minimum(lower, upper)
-    I_and, I_or = x[:, :L], x[:, L:]  # noqa: N806
+    I_and, I_or = x[:, :L], x[:, L:]
     # the vertex meets its box up to the solvers' tolerance (1e-9 relative): clip the rounding
     box = zetas[:, None]
     q = torch.maximum(torch.minimum(phi(x) - flat, box), -box)
@@ -163,7 +165,7 @@ def _exact(v, q_bound, tie_breaks, *, tol, workers, work_budget, memory_budget_b
     if n > EXACT_MAX_PLAYERS:
         raise ValueError(f"the exact method is for n <= {EXACT_MAX_PLAYERS} players; got n={n}. "
                          "Use decompose_first_order (first order, certified gap) for larger games.")
-    L = v.shape[-1]  # noqa: N806
+    L = v.shape[-1]
     flat = v.detach().reshape(-1, L).to("cpu", torch.float64)
     zetas = zeta_box(flat, float(q_bound))
     n_workers = _workers(n, workers, memory_budget_bytes)
@@ -289,7 +291,7 @@ def decompose_and_or_lp(
     v, n = check_rewards(v, q_bound)
     if n > EXACT_MAX_PLAYERS:
         raise ValueError(f"the exact LP is for n <= {EXACT_MAX_PLAYERS} players; got n={n}")
-    L = v.shape[-1]  # noqa: N806
+    L = v.shape[-1]
     flat = v.detach().reshape(-1, L).to("cpu", torch.float64)
     zetas = zeta_box(flat, float(q_bound))
     c = costs(n, tie_break)
@@ -308,10 +310,10 @@ def _pdhg(v, q_bound, *, max_iter, tol, check_every, polish, memory_budget_bytes
     v, n = check_rewards(v, q_bound)
     if max_iter < 0 or check_every < 1:
         raise ValueError(f"need max_iter >= 0 and check_every >= 1; got {max_iter}, {check_every}")
-    lead, L = v.shape[:-1], v.shape[-1]  # noqa: N806
+    lead, L = v.shape[:-1], v.shape[-1]
     work_dtype = v.dtype if v.dtype in (torch.float32, torch.float64) else torch.float32
     flat64 = v.reshape(-1, L).to(torch.float64)
-    B = flat64.shape[0]  # noqa: N806
+    B = flat64.shape[0]
     per_sample = STATE_VECTORS * L * torch.finfo(work_dtype).bits // 8
     if per_sample > memory_budget_bytes:
         raise ValueError(

@@ -6,8 +6,8 @@ row and column with the ``O(n 2**n)`` transforms before it is accepted:
 
 1. :func:`twophase.interactions.simplex.cold_start` traces the exact solution path from
    ``zeta = max |v|`` (where ``x = 0``) down to the game's ``zeta``.  Its cost grows with the number
-   ``k`` of nonzero coefficients (about ``15-20 k`` pivots of ``O(k^2 + n 2**n)`` each), so it is cheap
-   for sparse games and expensive for dense ones, where HiGHS's cost hardly depends on ``k``;
+   ``k`` of nonzero coefficients (about ``15-20 k`` pivots of ``O(k^2 + n 2**n)`` each), so it is
+   cheap for sparse games and expensive for dense ones, where HiGHS's cost hardly depends on ``k``;
 2. so a game is routed by its *density* ``d = min(||AND(v)||_1, ||OR(v)||_1) / zeta``: the L1 norm
    of the better pure decomposition in units of the box.  On games of trained networks at
    ``n = 10`` it ranks the optimal ``k`` almost perfectly (Spearman 0.99 over 60 games of the quick
@@ -50,7 +50,8 @@ __all__ = ["Engine", "GameSolution", "default_workers", "density", "solve_batch"
 class Engine(enum.IntEnum):
     """How a game was solved (the per-game ``engine`` code stored with every split)."""
 
-    FIRST_ORDER = -1  #: the first-order method (:func:`twophase.interactions.decompose_first_order`)
+    #: the first-order method (:func:`twophase.interactions.decompose_first_order`)
+    FIRST_ORDER = -1
     SIMPLEX = 0  #: the parametric simplex (:mod:`twophase.interactions.simplex`)
     HIGHS = 1  #: HiGHS, after the simplex handed the game over
     HIGHS_REFERENCE = 2  #: HiGHS alone (:func:`twophase.interactions.decompose_and_or_lp`)
@@ -84,7 +85,7 @@ class GameSolution:
     basis: simplex.Basis | None = field(default=None, repr=False)
 
 
-def _from_basis(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+def _from_basis(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray]:
     x = np.zeros(2 * L)
     x[res.basis.J] = res.x_basic
     z = np.zeros(L)
@@ -96,7 +97,7 @@ def _verified(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray, x:
               z: np.ndarray) -> bool:
     """Primal and dual feasibility of a vertex (scaled units, relative tolerance)."""
     n = v.shape[0].bit_length() - 1
-    L = v.shape[0]  # noqa: N806
+    L = v.shape[0]
     r = np.empty(L)
     tmp = np.empty(L)
     phi_apply(x, r, tmp, n)
@@ -111,7 +112,7 @@ def _verified(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray, x:
 def density(v: np.ndarray, zeta: float) -> float:
     """``min(||AND(v)||_1, ||OR(v)||_1) / zeta`` of one game (``inf`` for ``zeta = 0``): the L1
     norm of the better pure decomposition, in units of the box."""
-    L = v.shape[0]  # noqa: N806
+    L = v.shape[0]
     n = L.bit_length() - 1
     a = np.array(v, dtype=np.float64, copy=True)
     o = np.array(v[::-1], dtype=np.float64, copy=True)
@@ -169,7 +170,7 @@ def _highs(v, zeta, c, allowed, pivots: int) -> GameSolution:
 
 def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
                budget: float) -> GameSolution:
-    L = v.shape[0]  # noqa: N806
+    L = v.shape[0]
     res = None
     if L < 512 or density(v, zeta) <= DENSE_DENSITY:
         res = _attempt(simplex.cold_start, v, zeta, c, allowed, budget=budget,
@@ -235,7 +236,7 @@ def solve_batch(
 
     ``workers``: games solved at a time (default: :func:`default_workers`).
     """
-    B, L = v.shape  # noqa: N806
+    B, L = v.shape
     n = L.bit_length() - 1
     allowed = allowed_columns(n)
     workers = max(1, workers or default_workers())

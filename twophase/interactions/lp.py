@@ -7,7 +7,8 @@ After the OR coefficients of ``|T| <= 1`` are folded into AND (book/methods/deco
 .. math::
 
     \min_{x = (a, o)} \sum_T c_T |a_T| + \sum_{|T| \ge 2} c_T |o_T|
-    \quad\text{s.t.}\quad |v(S) - (\Phi x)(S)| \le \zeta = \rho\,|v(N) - v(\emptyset)| \;\;\forall S,
+    \quad\text{s.t.}\quad |v(S) - (\Phi x)(S)| \le \zeta = \rho\,|v(N) - v(\emptyset)|
+    \;\;\forall S,
 
 .. math::
 
@@ -19,7 +20,8 @@ Its dual is ``max_z  v.z - zeta ||z||_1`` subject to ``|(Phi^T z)_j| <= c_j``; a
 
 .. math::
 
-    \mathrm{lower}(z) = \frac{v \cdot z - \zeta \lVert z \rVert_1}{\max(1, \lVert \Phi^T z \rVert_\infty)}
+    \mathrm{lower}(z) = \frac{v \cdot z - \zeta \lVert z \rVert_1}
+                             {\max(1, \lVert \Phi^T z \rVert_\infty)}
     \;\le\; \mathrm{OPT} \;\le\; \sum_j |x_j| = \mathrm{upper}(x)
 
 for every primal-feasible ``x``: :func:`certificate` turns any pair into a certified gap.
@@ -111,7 +113,7 @@ def costs(n: int, tie_break: TieBreak | str = TieBreak.LOW_ORDER) -> np.ndarray:
 
 def phi(x: torch.Tensor) -> torch.Tensor:
     """``Phi x`` for ``x = [a; o]`` of shape ``(..., 2 * 2**n)``; returns ``(..., 2**n)``."""
-    L = x.shape[-1] // 2  # noqa: N806
+    L = x.shape[-1] // 2
     a, o = x[..., :L], x[..., L:]
     return zeta(a) + o.sum(-1, keepdim=True) - zeta(o).flip(-1)
 
@@ -144,15 +146,15 @@ def certificate(v: torch.Tensor, zeta_: torch.Tensor, x: torch.Tensor, z: torch.
 @lru_cache(maxsize=4)
 def _compact_matrix(n: int):
     """CSC matrix of the compact LP: columns ``a+ , a-, o+ , o-`` (OR of ``|T| >= 2``), ``s``; rows
-    ``S``: ``(Z a)(S) + s - (Z o)(N \\ S)`` and a last row ``s - sum o = 0`` (``Z`` = Kronecker power
-    of ``[[1, 0], [1, 1]]``, ``2 * 3**n`` non-zeros in all)."""
+    ``S``: ``(Z a)(S) + s - (Z o)(N \\ S)`` and a last row ``s - sum o = 0`` (``Z`` = Kronecker
+    power of ``[[1, 0], [1, 1]]``, ``2 * 3**n`` non-zeros in all)."""
     import scipy.sparse as sp
 
-    L = 1 << n  # noqa: N806
-    Z = sp.csr_matrix(np.ones((1, 1)))  # noqa: N806
+    L = 1 << n
+    Z = sp.csr_matrix(np.ones((1, 1)))
     factor = sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 1.0]]))
     for _ in range(n):
-        Z = sp.kron(factor, Z, format="csr")  # noqa: N806
+        Z = sp.kron(factor, Z, format="csr")
     keep = np.flatnonzero(allowed_columns(n)[L:])
     pz = Z[::-1][:, keep]
     m = len(keep)
@@ -206,9 +208,9 @@ def solve_highs(v: np.ndarray, zeta_: float, c: np.ndarray, *, time_limit: float
     """
     import highspy
 
-    L = v.shape[0]  # noqa: N806
+    L = v.shape[0]
     n = L.bit_length() - 1
-    A, keep = _compact_matrix(n)  # noqa: N806
+    A, keep = _compact_matrix(n)
     m = len(keep)
     cost = np.concatenate([c[:L], c[:L], c[L:][keep], c[L:][keep], [0.0]])
     nv = cost.shape[0]
@@ -247,7 +249,7 @@ def solve_highs(v: np.ndarray, zeta_: float, c: np.ndarray, *, time_limit: float
     return x, z, _basis_from_highs(h.getBasis(), L, keep)
 
 
-def _basis_from_highs(basis, L: int, keep: np.ndarray) -> dict | None:  # noqa: N803
+def _basis_from_highs(basis, L: int, keep: np.ndarray) -> dict | None:
     """Translate HiGHS's basis statuses of the compact LP into ``(A, sig, J, sgn)``."""
     import highspy
 
@@ -259,7 +261,7 @@ def _basis_from_highs(basis, L: int, keep: np.ndarray) -> dict | None:  # noqa: 
     m = len(keep)
     if col[-1] != basic or row[L] == basic:  # the free sum ``s`` basic, its defining row not
         return None
-    J, sgn = [], []  # noqa: N806
+    J, sgn = [], []
     for j in range(L):
         if col[j] == basic:
             J.append(j)
@@ -275,7 +277,7 @@ def _basis_from_highs(basis, L: int, keep: np.ndarray) -> dict | None:  # noqa: 
             J.append(L + int(keep[p]))
             sgn.append(-1.0)
     lower, upper = highspy.HighsBasisStatus.kLower, highspy.HighsBasisStatus.kUpper
-    A, sig = [], []  # noqa: N806
+    A, sig = [], []
     for S in range(L):
         if row[S] == lower:  # activity v - zeta: residual +zeta
             A.append(S)

@@ -23,9 +23,9 @@ upper bound, so ``converged`` means "provably within ``tol`` (relative) of the L
 
 Why this method (the lab uses 20,000 SGD steps with a hand-tuned learning rate): the problem is an
 LP, and a first-order primal-dual method (PDHG / Chambolle-Pock) solves it with only matrix-vector
-products, here the O(n 2^n) butterflies of :mod:`twophase.interactions.transforms` (``W x = O(Z x)``,
-``W^T z = Z^T O^T z``; never a ``2^n x 2^n`` matrix), fully batched over samples and checkpoints
-and on any device.  The ingredients, following PDLP (Applegate et al. 2021):
+products, here the O(n 2^n) butterflies of :mod:`twophase.interactions.transforms`
+(``W x = O(Z x)``, ``W^T z = Z^T O^T z``; never a ``2^n x 2^n`` matrix), fully batched over samples
+and checkpoints and on any device.  The ingredients, following PDLP (Applegate et al. 2021):
 
 * **scale-free**: every sample is divided by ``s = |v(N) - v({})|`` (fallback ``max_S |v(S)|``),
   so ``zeta = q_bound`` and the problem has unit scale; no learning rate anywhere;
@@ -145,7 +145,7 @@ def pdhg_chunk(
 
     ``vn``: ``(B, L)`` normalised rewards; ``zeta_n``: ``(B, 1)`` box half-widths.
     """
-    B, L = vn.shape  # noqa: N806
+    B, L = vn.shape
     n = L.bit_length() - 1
     dtype, device = vn.dtype, vn.device
     tau_x, tau_q, sigma = _preconditioner(n, dtype, device)
@@ -270,7 +270,8 @@ def pdhg_chunk(
             )
             dz = torch.sqrt((((nz - az) ** 2) * w_dual).sum(-1, keepdim=True))
             ok = r & (du > 1e-10) & (dz > 1e-10)
-            new_omega = torch.exp(0.5 * torch.log(dz / du.clamp_min(1e-30)) + 0.5 * torch.log(omega))
+            new_omega = torch.exp(0.5 * torch.log(dz / du.clamp_min(1e-30))
+                                  + 0.5 * torch.log(omega))
             omega = torch.where(ok, new_omega.clamp(1e-4, 1e4), omega)
             x = torch.where(r, nx, x)
             q = torch.where(r, nq, q)
@@ -311,7 +312,8 @@ def pdhg_chunk(
     # rows never retired (only when max_iter == 0)
     if idx.numel() > 0:
         out_x[idx], out_q[idx] = best_x, best_q
-        out_up[idx] = (best_x.abs().sum(-1) + (or_interactions(best_q - zeta(best_x)) + c).abs().sum(-1))
+        out_up[idx] = (best_x.abs().sum(-1)
+                       + (or_interactions(best_q - zeta(best_x)) + c).abs().sum(-1))
         out_lo[idx] = best_lo
     return ChunkOut(out_x, out_q, out_up, out_lo, out_it, out_conv, trace)
 

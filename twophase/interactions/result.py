@@ -3,7 +3,8 @@
 Both solvers (:mod:`twophase.interactions.pdhg`, :mod:`twophase.interactions.lp`) end the same way:
 from the chosen AND component ``v_and`` and correction ``q`` the split ``gamma`` is formed and the
 interactions are *recomputed* by the transforms, then the OR coefficients of ``|S| <= 1`` are
-folded into AND (:func:`fold_singletons`; book/methods/decomposition.md (method-decomposition-fold)).
+folded into AND (:func:`fold_singletons`; book/methods/decomposition.md
+(method-decomposition-fold)).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ class AndOrResult:
         objective: ``sum_S |I_and(S)| + |I_or(S)|`` per sample, ``(...)``.
         lower_bound: certified lower bound on the optimum per sample ``(...)`` (dual value; equals
             ``objective`` up to LP tolerance for the LP solver and for polished samples).
-        loss_trace: :func:`~twophase.interactions.decompose_first_order` only (empty for the exact method): best objective so far
-            per sample at every convergence check, ``(checks, ...)``; row ``k`` was taken at
-            iteration ``trace_iterations[k]``.
+        loss_trace: :func:`~twophase.interactions.decompose_first_order` only (empty for the exact
+            method): best objective so far per sample at every convergence check, ``(checks, ...)``;
+            row ``k`` was taken at iteration ``trace_iterations[k]``.
         trace_iterations: first order only: iteration number of every row of
             ``loss_trace``.
         iterations: largest count over the games: simplex pivots (exact method) or first-order
@@ -44,13 +45,14 @@ class AndOrResult:
         converged: ``(...)`` bool: certified relative gap ``<= tol`` (or solved exactly).
         polished: ``(...)`` bool: the game was finished by HiGHS (exact method: the simplex
             handed it over; first order: the exact finish of ``polish``).
-        engine: ``(...)`` int8: how each game was solved (:class:`twophase.interactions.exact.Engine`:
-            0 parametric simplex, 1 HiGHS after the simplex, 2 HiGHS alone, -1 first order).
+        engine: ``(...)`` int8: how each game was solved
+            (:class:`twophase.interactions.exact.Engine`: 0 parametric simplex, 1 HiGHS after the
+            simplex, 2 HiGHS alone, -1 first order).
         tie_break: the tie-break of the split (``"low-order"``, ``"high-order"`` or ``"none"``).
     """
 
-    I_and: torch.Tensor  # noqa: N815
-    I_or: torch.Tensor  # noqa: N815
+    I_and: torch.Tensor
+    I_or: torch.Tensor
     gamma: torch.Tensor
     q: torch.Tensor
     objective: torch.Tensor
@@ -66,7 +68,8 @@ class AndOrResult:
 
     @property
     def relative_gap(self) -> torch.Tensor:
-        """``(objective - lower_bound) / objective`` per sample ``(...)`` (0 where objective is 0)."""
+        """``(objective - lower_bound) / objective`` per sample ``(...)`` (0 where
+        objective is 0)."""
         return relative_gap(self.objective, self.lower_bound)
 
 
@@ -81,7 +84,8 @@ def relative_gap(upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
 
 def check_rewards(v: torch.Tensor, q_bound: float) -> tuple[torch.Tensor, int]:
     """Validate rewards ``v`` ``(..., 2**n)`` and ``q_bound`` (any real number type, e.g. a numpy
-    float); returns ``v`` as a floating tensor and ``n``.  Raises ``ValueError`` naming the problem."""
+    float); returns ``v`` as a floating tensor and ``n``.  Raises ``ValueError`` naming
+    the problem."""
     if not isinstance(v, torch.Tensor):
         v = torch.as_tensor(v)
     if v.dim() == 0:
@@ -109,7 +113,7 @@ def check_rewards(v: torch.Tensor, q_bound: float) -> tuple[torch.Tensor, int]:
     return v, n
 
 
-def fold_singletons(I_and: torch.Tensor, I_or: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: N803
+def fold_singletons(I_and: torch.Tensor, I_or: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Move the OR coefficients of ``|S| <= 1`` (empty set and singletons) into AND.
 
     ``I_and(S) += I_or(S)``, ``I_or(S) = 0`` for ``|S| <= 1`` (the lab's reorganize step; for these
@@ -119,8 +123,8 @@ def fold_singletons(I_and: torch.Tensor, I_or: torch.Tensor) -> tuple[torch.Tens
     small = torch.zeros(1 << n, dtype=torch.bool, device=I_and.device)
     small[0] = True
     small[[1 << i for i in range(n)]] = True
-    I_and = I_and + torch.where(small, I_or, torch.zeros_like(I_or))  # noqa: N806
-    I_or = torch.where(small, torch.zeros_like(I_or), I_or)  # noqa: N806
+    I_and = I_and + torch.where(small, I_or, torch.zeros_like(I_or))
+    I_or = torch.where(small, torch.zeros_like(I_or), I_or)
     return I_and, I_or
 
 
@@ -129,7 +133,7 @@ def assemble(v: torch.Tensor, v_and: torch.Tensor, q: torch.Tensor) -> dict[str,
     original units) build ``gamma`` and recompute the folded interactions by the transforms."""
     w = 0.5 * (v + q)
     gamma = v_and - w
-    I_and, I_or = fold_singletons(and_interactions(w + gamma), or_interactions(w - gamma))  # noqa: N806
+    I_and, I_or = fold_singletons(and_interactions(w + gamma), or_interactions(w - gamma))
     objective = I_and.abs().sum(-1) + I_or.abs().sum(-1)
     return {"I_and": I_and, "I_or": I_or, "gamma": gamma, "q": q, "objective": objective}
 

@@ -27,7 +27,8 @@ def n_players(length: int) -> int:
     if length < 2 or length & (length - 1):
         lo = 1 << max(length.bit_length() - 1, 1)
         raise ValueError(
-            f"the last dimension must be 2**n for n >= 1 players (one entry per subset), got {length}; "
+            f"the last dimension must be 2**n for n >= 1 players (one entry per subset), "
+            f"got {length}; "
             f"nearest valid sizes are {lo} and {lo * 2}"
         )
     return length.bit_length() - 1

@@ -1,24 +1,26 @@
 r"""Exact AND (Harsanyi/Moebius) and OR interactions by in-place butterflies.
 
 All functions act on the last dimension of a tensor ``(..., 2**n)`` indexed by subset bitmasks
-(see :mod:`twophase.interactions.subsets`), are batched over any leading dimensions, run on the tensor's device
-in its dtype, and are differentiable.
+(see :mod:`twophase.interactions.subsets`), are batched over any leading dimensions, run on the
+tensor's device in its dtype, and are differentiable.
 
 The subset-sum ("zeta") matrix ``Z[S, T] = 1[T \subseteq S]`` is the n-fold Kronecker power of
-``[[1, 0], [1, 1]]`` and its inverse, the Moebius matrix ``Z^{-1}[S, T] = (-1)^{|S|-|T|} 1[T \subseteq S]``,
-the Kronecker power of ``[[1, 0], [-1, 1]]``.  Applying a Kronecker power means applying the 2x2
-factor along each bit axis: for bit ``i`` view the vector as ``(..., 2**(n-i-1), 2, 2**i)`` and
-combine the bit-off and bit-on halves.  That is ``n`` passes over ``2**n`` numbers, O(n 2^n) work
-and no ``2**n x 2**n`` matrix, against the dense O(4^n) products of the lab code.  The transposed
-("superset") butterflies are the backward passes, so each transform is a custom
-:class:`torch.autograd.Function`.
+``[[1, 0], [1, 1]]`` and its inverse, the Moebius matrix
+``Z^{-1}[S, T] = (-1)^{|S|-|T|} 1[T \subseteq S]``, the Kronecker power of ``[[1, 0], [-1, 1]]``.
+Applying a Kronecker power means applying the 2x2 factor along each bit axis: for bit ``i`` view the
+vector as ``(..., 2**(n-i-1), 2, 2**i)`` and combine the bit-off and bit-on halves.  That is ``n``
+passes over ``2**n`` numbers, O(n 2^n) work and no ``2**n x 2**n`` matrix, against the dense O(4^n)
+products of the lab code.  The transposed ("superset") butterflies are the backward passes, so each
+transform is a custom :class:`torch.autograd.Function`.
 
-Public API (definitions: book/methods/interactions.md (method-and-interactions) and (method-or-interactions)):
+Public API (definitions: book/methods/interactions.md (method-and-interactions) and
+(method-or-interactions)):
 
-* :func:`and_interactions` -- ``I_and(S) = sum_{T subset S} (-1)^{|S|-|T|} v(T)``  (P1 Eq. 1, P2 Eq. 1)
+* :func:`and_interactions` -- ``I_and(S) = sum_{T subset S} (-1)^{|S|-|T|} v(T)``
+  (P1 Eq. 1, P2 Eq. 1)
 * :func:`and_reconstruct` -- ``v(S) = sum_{T subset S} I_and(T)``  (universal matching)
-* :func:`or_interactions` -- ``I_or(S) = - sum_{T subset S} (-1)^{|S|-|T|} v(N \ T)`` for ``S != {}``,
-  ``I_or({}) = v({})``  (P1 Eq. 2, P2 Eq. 2)
+* :func:`or_interactions` -- ``I_or(S) = - sum_{T subset S} (-1)^{|S|-|T|} v(N \ T)`` for
+  ``S != {}``, ``I_or({}) = v({})``  (P1 Eq. 2, P2 Eq. 2)
 * :func:`or_reconstruct` -- ``v(S) = I_or({}) + sum_{T != {}, T meets S} I_or(T)``
 """
 
@@ -39,8 +41,9 @@ __all__ = [
     "zeta_transpose",
 ]
 
-#: Elements per tile when a large batch is transformed on the CPU: about 4 MiB of float32: small enough for the cache,
-#: so the n passes over a tile stay in cache (one huge strided pass per bit is 2-3x slower at n>=16).
+#: Elements per tile when a large batch is transformed on the CPU: about 4 MiB of float32: small
+#: enough for the cache, so the n passes over a tile stay in cache (one huge strided pass per bit is
+#: 2-3x slower at n>=16).
 _CPU_TILE_ELEMENTS = 1 << 20
 
 
@@ -79,7 +82,7 @@ class _Butterfly(torch.autograd.Function):
     """Linear butterfly transform; its backward is the transposed butterfly."""
 
     @staticmethod
-    def forward(ctx, v, lower: bool, sign: float):  # noqa: D401
+    def forward(ctx, v, lower: bool, sign: float):
         ctx.lower, ctx.sign = lower, sign
         return _apply(v, lower, sign)
 
@@ -89,7 +92,8 @@ class _Butterfly(torch.autograd.Function):
 
 
 def zeta(x: torch.Tensor) -> torch.Tensor:
-    r"""Subset sums ``y(S) = sum_{T subset S} x(T)``: ``y = Z x`` with ``Z[S,T] = 1[T \subseteq S]``.
+    r"""Subset sums ``y(S) = sum_{T subset S} x(T)``: ``y = Z x`` with
+    ``Z[S,T] = 1[T \subseteq S]``.
 
     Args:
         x: ``(..., 2**n)``.
@@ -100,7 +104,8 @@ def zeta(x: torch.Tensor) -> torch.Tensor:
 
 
 def moebius(x: torch.Tensor) -> torch.Tensor:
-    r"""Moebius inversion ``y(S) = sum_{T subset S} (-1)^{|S|-|T|} x(T)``, the inverse of :func:`zeta`."""
+    r"""Moebius inversion ``y(S) = sum_{T subset S} (-1)^{|S|-|T|} x(T)``, the inverse of
+    :func:`zeta`."""
     return _Butterfly.apply(x, True, -1.0)
 
 
@@ -128,8 +133,9 @@ def and_interactions(v: torch.Tensor) -> torch.Tensor:
     return moebius(v)
 
 
-def and_reconstruct(I_and: torch.Tensor) -> torch.Tensor:  # noqa: N803
-    r"""Rewards from AND interactions: ``v(S) = sum_{T subset S} I_and(T)``. Inverse of :func:`and_interactions`."""
+def and_reconstruct(I_and: torch.Tensor) -> torch.Tensor:
+    r"""Rewards from AND interactions: ``v(S) = sum_{T subset S} I_and(T)``. Inverse of
+    :func:`and_interactions`."""
     return zeta(I_and)
 
 
@@ -153,7 +159,7 @@ def or_interactions(v: torch.Tensor) -> torch.Tensor:
     return torch.cat([v[..., :1], out[..., 1:]], dim=-1)
 
 
-def or_reconstruct(I_or: torch.Tensor) -> torch.Tensor:  # noqa: N803
+def or_reconstruct(I_or: torch.Tensor) -> torch.Tensor:
     r"""Rewards from OR interactions, the inverse of :func:`or_interactions`.
 
     ``v(S) = I_or({}) + sum_{T != {}, T meets S} I_or(T)

@@ -66,7 +66,8 @@ def build_alexnet(
     dropout: float = 0.5,
     small_input_stem: bool | None = None,
 ) -> AlexNet:
-    """Build AlexNet for ``num_classes`` classes (arguments as in :func:`~twophase.models.vgg.build_vgg`).
+    """Build AlexNet for ``num_classes`` classes (arguments as in
+    :func:`~twophase.models.vgg.build_vgg`).
 
     ``small_input_stem``: replace the 11x11/stride-4 stem by 3x3/stride-1 (``None``: automatic,
     when ``input_size < 64``).

@@ -1,9 +1,9 @@
 """The split-model interface shared by every network in :mod:`twophase.models`.
 
 Both papers compute interactions on an *intermediate* representation, not on raw inputs
-(P1 App. A.2, P2 App. G; book/methods/interactions.md (method-players-per-model)): for VGG the output of the 2nd ReLU, for LeNet and AlexNet
-the output of the 1st ReLU, for BERT the input tokens and for DGCNN the input points. A
-:class:`SplitModel` therefore exposes the network as two halves,
+(P1 App. A.2, P2 App. G; book/methods/interactions.md (method-players-per-model)): for VGG the
+output of the 2nd ReLU, for LeNet and AlexNet the output of the 1st ReLU, for BERT the input tokens
+and for DGCNN the input points. A :class:`SplitModel` therefore exposes the network as two halves,
 
 .. math::
 
@@ -15,7 +15,8 @@ where ``front`` maps the input to the *player layer* (the tensor whose parts are
 
 Shapes (``B`` = batch):
 
-- image models: ``front``: ``(B, C_in, H, W) -> (B, C, H', W')``; ``tail``: ``(B, C, H', W') -> (B, K)``
+- image models: ``front``: ``(B, C_in, H, W) -> (B, C, H', W')``; ``tail``:
+  ``(B, C, H', W') -> (B, K)``
 - text models: ``front``: ``(B, L) -> (B, L)`` (token ids unchanged); ``tail``: ``(B, L) -> (B, K)``
   with keyword inputs ``attention_mask`` and ``token_type_ids`` of shape ``(B, L)``
 - point clouds: ``front``: ``(B, P, 3) -> (B, P, 3)`` (identity); ``tail``: ``(B, P, 3) -> (B, K)``
@@ -107,8 +108,8 @@ class FeatureSplitModel(SplitModel):
     sequence of modules in the same order as ``net.forward``, hence equal to it exactly.
 
     Args:
-        net: the network (kept as submodule ``net``, so state-dict keys are ``net.features.0.weight``
-            and so on).
+        net: the network (kept as submodule ``net``, so state-dict keys are
+            ``net.features.0.weight`` and so on).
         split_index: ``k`` with ``0 <= k <= len(net.features)``.
         split_layer: description stored on the instance.
     """

@@ -1,8 +1,8 @@
 """BERT-Tiny and BERT-Medium (Turc et al. 2019 sizes), randomly initialised, for SST-2.
 
-P1/P2 train BERT-Tiny and BERT-Medium on SST-2 (P1 App. A.1-A.2, P2 App. G) and take *words* as players,
-masked by the ``[MASK]`` token. Sizes (``L`` layers, hidden ``H``, ``A`` heads, feed-forward
-``4H``):
+P1/P2 train BERT-Tiny and BERT-Medium on SST-2 (P1 App. A.1-A.2, P2 App. G) and take *words* as
+players, masked by the ``[MASK]`` token. Sizes (``L`` layers, hidden ``H``, ``A`` heads,
+feed-forward ``4H``):
 
 ============  ===  ====  ==  ============
 model          L    H    A   intermediate
@@ -13,8 +13,8 @@ BERT-Medium    8    512  8   2048
 
 The network is :class:`transformers.BertForSequenceClassification` built from a
 :class:`~transformers.BertConfig` (random initialisation, no hub access; the vocabulary comes from
-our own WordPiece tokenizer, :mod:`twophase.data.tokenizer`). Attention is the ``"eager"`` implementation so
-attention weights can be returned and results match across machines.
+our own WordPiece tokenizer, :mod:`twophase.data.tokenizer`). Attention is the ``"eager"``
+implementation so attention weights can be returned and results match across machines.
 
 Split: players are tokens, so ``front(input_ids) = input_ids`` ``(B, L)`` and
 ``tail(input_ids, attention_mask=None, token_type_ids=None) -> logits (B, K)``; masking a word
@@ -96,11 +96,13 @@ class BertClassifier(SplitModel):
         unexpected = [key for key, value in aux.items() if value is not None]
         if unexpected:
             raise TypeError(
-                f"BertClassifier.tail takes attention_mask and token_type_ids only, got {unexpected}"
+                f"BertClassifier.tail takes attention_mask and token_type_ids only, "
+                f"got {unexpected}"
             )
         if features.numel() and int(features.max()) >= self.config.vocab_size:
             raise ValueError(
-                f"token id {int(features.max())} is out of range for vocab_size {self.config.vocab_size}"
+                f"token id {int(features.max())} is out of range for "
+                f"vocab_size {self.config.vocab_size}"
             )
         out = self.bert(
             input_ids=features, attention_mask=attention_mask, token_type_ids=token_type_ids
@@ -127,7 +129,8 @@ def build_bert(
         size: ``"bert-tiny"`` or ``"bert-medium"`` (:data:`BERT_SIZES`).
         num_classes: number of logits (2 for SST-2).
         vocab_size: vocabulary size; taken from ``len(tokenizer)`` when a tokenizer is given.
-        tokenizer: a tokenizer from :mod:`twophase.data.tokenizer`; supplies vocab size, pad and mask ids.
+        tokenizer: a tokenizer from :mod:`twophase.data.tokenizer`; supplies vocab size, pad and
+            mask ids.
         max_position_embeddings: longest sequence the model accepts.
         hidden_dropout_prob, attention_probs_dropout_prob: BERT's dropouts.
         pad_token_id, mask_token_id: override the tokenizer's ids.
@@ -140,10 +143,12 @@ def build_bert(
         pad_token_id = tokenizer.pad_token_id if pad_token_id is None else pad_token_id
         mask_token_id = tokenizer.mask_token_id if mask_token_id is None else mask_token_id
     if vocab_size is None:
-        raise ValueError("build_bert needs vocab_size=... or tokenizer=... (see twophase.data.tokenizer)")
+        raise ValueError("build_bert needs vocab_size=... or tokenizer=... "
+                         "(see twophase.data.tokenizer)")
     if num_classes < 2:
         raise ValueError(
-            f"num_classes must be >= 2 (BertForSequenceClassification with 1 label is a regressor), "
+            f"num_classes must be >= 2 "
+            f"(BertForSequenceClassification with 1 label is a regressor), "
             f"got {num_classes}"
         )
     dims = BERT_SIZES[size]

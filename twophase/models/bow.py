@@ -35,12 +35,12 @@ class BowReference:
     vocabulary: int
     train_size: int
     test_size: int
-    C: float  # noqa: N815
+    C: float
 
 
 def bow_reference(train_texts: Sequence[str], train_labels: Sequence[int],
                   test_texts: Sequence[str], test_labels: Sequence[int], *,
-                  C: float = 1.0) -> BowReference:  # noqa: N803
+                  C: float = 1.0) -> BowReference:  # noqa: N803 - scikit-learn's name
     """Fit the binary unigram logistic regression on the training sentences and score it.
 
     Args:
@@ -59,12 +59,14 @@ def bow_reference(train_texts: Sequence[str], train_labels: Sequence[int],
     vectorizer = CountVectorizer(binary=True)
     x_train = vectorizer.fit_transform(list(train_texts))
     model = LogisticRegression(C=C, max_iter=2000).fit(x_train, ytr)
-    test_acc = float(model.score(vectorizer.transform(list(test_texts)), yte)) if len(yte) else float("nan")
+    test_acc = (float(model.score(vectorizer.transform(list(test_texts)), yte)) if len(yte)
+                else float("nan"))
     return BowReference(float(model.score(x_train, ytr)), test_acc, len(vectorizer.vocabulary_),
                         len(ytr), len(yte), float(C))
 
 
-def dataset_reference(train: Any, test: Any, *, C: float = 1.0) -> BowReference:  # noqa: N803
+def dataset_reference(train: Any, test: Any, *,
+                      C: float = 1.0) -> BowReference:  # noqa: N803 - scikit-learn's name
     """:func:`bow_reference` of two text datasets (items ``(sentence, label)``, e.g. a run's
     clean training subset and its test subset)."""
     def split(ds: Any) -> tuple[list[str], list[int]]:

@@ -64,7 +64,8 @@ def knn_indices(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def edge_features(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """EdgeConv input ``[x_j - x_i, x_i]``: ``x (B, C, P)``, ``idx (B, P, k)`` -> ``(B, 2C, P, k)``."""
+    """EdgeConv input ``[x_j - x_i, x_i]``: ``x (B, C, P)``, ``idx (B, P, k)`` ->
+    ``(B, 2C, P, k)``."""
     batch, channels, points = x.shape
     k = idx.shape[-1]
     flat = x.transpose(1, 2).reshape(batch * points, channels)  # (B*P, C)

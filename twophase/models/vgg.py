@@ -1,9 +1,10 @@
 """VGG-11/13/16 (Simonyan & Zisserman 2015) from torchvision, cut after the 2nd ReLU.
 
 P1 (App. A) and P2 (App. G) compute interactions on "the feature map after the 2nd ReLU layer" of
-VGG (P1 App. A.2, P2 App. G; book/methods/interactions.md (method-players-per-model)). The convolutional part is torchvision's configuration ``A`` (VGG-11),
-``B`` (VGG-13) or ``D`` (VGG-16), batch-norm free as in the original paper (``bn=True`` gives the
-``vggXX_bn`` variant). Player layer at a 32x32 input (width 1):
+VGG (P1 App. A.2, P2 App. G; book/methods/interactions.md (method-players-per-model)). The
+convolutional part is torchvision's configuration ``A`` (VGG-11), ``B`` (VGG-13) or ``D`` (VGG-16),
+batch-norm free as in the original paper (``bn=True`` gives the ``vggXX_bn`` variant). Player layer
+at a 32x32 input (width 1):
 
 - VGG-11: conv64-ReLU-pool-conv128-**ReLU** -> ``(B, 128, 16, 16)``
 - VGG-13/16: conv64-ReLU-conv64-**ReLU** -> ``(B, 64, 32, 32)``
@@ -57,7 +58,8 @@ TORCHVISION_HEAD_MIN_SIZE = 224
 
 
 class Head(str, Enum):
-    """Classifier head of VGG / AlexNet: torchvision's original or a compact one (see module doc)."""
+    """Classifier head of VGG / AlexNet: torchvision's original or a compact one (see module
+    doc)."""
 
     TORCHVISION = "torchvision"
     COMPACT = "compact"

@@ -151,7 +151,7 @@ def make_executor(
 def _result(job: RunJob, handle: Any) -> RunOutcome:
     try:
         return handle.result()
-    except Exception as exc:  # noqa: BLE001 - a crashed job (a bug, killed, timed out)
+    except Exception as exc:  # a crashed job (a bug, killed, timed out)
         last = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
         log = getattr(getattr(handle, "paths", None), "stderr", None)
         where = f" (log: {log})" if log else ""

@@ -100,7 +100,8 @@ def unmark(folder: str | Path, *names: str) -> None:
     folder = Path(folder)
     current = marks(folder)
     if any(n in current for n in names):
-        storage.atomic_save_json(folder / MARKS, {k: v for k, v in current.items() if k not in names})
+        storage.atomic_save_json(folder / MARKS,
+                                 {k: v for k, v in current.items() if k not in names})
 
 
 def problem(folder: str | Path, stage: Stage) -> str | None:

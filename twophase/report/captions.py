@@ -458,7 +458,8 @@ def spindle(observed: Any, theory: Mapping[str, Any], claims: TwoPhaseClaims, n:
 
 def jaccard_trend(evidence: JaccardClaims) -> str:
     """How the mean train/test similarity of a checkpoint changes with the order, with Spearman's
-    rho, its 95 % interval and the claim's verdict (:func:`twophase.claims.generalization.jaccard_claims`)."""
+    rho, its 95 % interval and the claim's verdict
+    (:func:`twophase.claims.generalization.jaccard_claims`)."""
     mean = evidence.similarity
     valid = mean.dropna()
     claim = evidence.claim
@@ -542,7 +543,8 @@ def norm_ratio_check(ratios: pd.DataFrame) -> str:
     rising = bool(monotone.all())
     return (f"P2 Proposition 1 on this grid: every r^(k) > 1: **{'yes' if above else 'no'}**; "
             f"every curve increasing in σ²: **{'yes' if rising else 'no'}** "
-            f"({len(monotone)} curves, n = {', '.join(str(n) for n in sorted(ratios.n.unique()))}).")
+            f"({len(monotone)} curves, "
+            f"n = {', '.join(str(n) for n in sorted(ratios.n.unique()))}).")
 
 
 def simulation(mean_order: Any, steps: Any) -> str:

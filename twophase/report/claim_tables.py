@@ -100,7 +100,8 @@ def solver_checks(status: Mapping[str, Any]) -> dict[str, Check]:
 
 def text_reference_checks(reference: TextReference | None) -> dict[str, Check]:
     """A text model's test accuracy against the bag-of-words reference
-    (:func:`twophase.claims.text_reference.text_reference`), in accuracy points below it; empty without one."""
+    (:func:`twophase.claims.text_reference.text_reference`), in accuracy points below it; empty
+    without one."""
     if reference is None:
         return {}
     return {"test accuracy below the bag-of-words reference (points)": Check(

@@ -425,8 +425,8 @@ def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
         mean_order_smoothed: ``(E,)`` smoothed mean order (``interaction_boundary(...).smoothed``).
         boundaries: ``{"loss gap": epoch or None, "interactions": epoch or None}``.
         mean_order_band: ``(low, high)`` ``(E,)`` each: the 95 % bootstrap band of the mean order
-            (:attr:`twophase.claims.two_phase.TwoPhaseClaims.mean_curve`); drawn instead of the samples'
-            spread.
+            (:attr:`twophase.claims.two_phase.TwoPhaseClaims.mean_curve`); drawn instead of the
+            samples' spread.
         boundary_intervals: name -> ``(low, high)`` epochs: each boundary's 95 % interval, shaded.
     """
     m = metrics.sort_values("epoch")
@@ -438,7 +438,8 @@ def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
     ax.set_ylabel("loss")
     _mark_boundaries(ax, boundaries, intervals=boundary_intervals)
     ax = axes[1, 0]
-    ax.plot(ep, m["test_loss"] - m["train_loss"], color="0.55", lw=1, label="loss gap (test - train)")
+    ax.plot(ep, m["test_loss"] - m["train_loss"], color="0.55", lw=1,
+            label="loss gap (test - train)")
     if gap_smoothed is not None:
         ax.plot(ep, _np(gap_smoothed), color="k", lw=1.8, label="smoothed loss gap")
     ax.set_ylabel("loss gap")
@@ -474,7 +475,8 @@ def fusiform_plot(observed: Any, theory: Mapping[str, Any], title: str = "") -> 
     Args:
         observed: ``(n,)`` normalised curve (mean over k equals 1), or ``(samples, n)`` drawn as
             mean with a 95% interval.
-        theory: label -> ``(n,)`` theoretical normalised curve (:func:`twophase.theory.fusiform_curve`).
+        theory: label -> ``(n,)`` theoretical normalised curve
+            (:func:`twophase.theory.fusiform_curve`).
     """
     o = _np(observed)
     o2 = o.reshape(-1, o.shape[-1])

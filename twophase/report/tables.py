@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 
-def pick_checkpoints(epochs: Any, count: int = 5, include: Iterable[float | None] = ()) -> list[int]:
+def pick_checkpoints(epochs: Any, count: int = 5,
+                     include: Iterable[float | None] = ()) -> list[int]:
     """Positions of ``count`` evenly spaced checkpoints (first and last included) plus the
     checkpoints nearest to the epochs of ``include`` (``None`` entries are skipped), sorted."""
     e = np.asarray(epochs, dtype=np.float64)
@@ -274,9 +275,9 @@ def fusiform_table(n: int = 10, taus: Sequence[float] = (0.0, 1.0)) -> pd.DataFr
 def theory_row(name: str, evidence: TheoryClaims, record: InteractionRecord,
                fit: FitVerdict | None = None) -> dict[str, Any]:
     """One row of the theory-against-measurement summary of a run and variant, from its theory
-    claim (:func:`twophase.claims.theory.theory_claims`): the mean L1 errors (free, and non-increasing
-    per order with its 95 % interval), the verdict (inconclusive when ``fit`` says the model
-    does not fit), the trend of the freely fitted sigma^2 over epochs."""
+    claim (:func:`twophase.claims.theory.theory_claims`): the mean L1 errors (free, and
+    non-increasing per order with its 95 % interval), the verdict (inconclusive when ``fit`` says
+    the model does not fit), the trend of the freely fitted sigma^2 over epochs."""
     c = evidence.comparison
     claim = evidence.claim if fit is None or fit.fits else evidence.claim.untestable(
         f"the model does not fit its data ({fit.reason})")

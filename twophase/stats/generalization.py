@@ -84,8 +84,9 @@ def _labels(y: Sequence[int] | np.ndarray | Tensor, samples: int, name: str) -> 
     return t.to(torch.int64)
 
 
-def class_means(I: Tensor, y: Tensor, classes: Sequence[int]) -> Tensor:  # noqa: E741
-    """Mean of ``I`` over the samples of each class: ``(samples, D), (samples,) -> (len(classes), D)``.
+def class_means(I: Tensor, y: Tensor, classes: Sequence[int]) -> Tensor:
+    """Mean of ``I`` over the samples of each class:
+    ``(samples, D), (samples,) -> (len(classes), D)``.
 
     One matrix product with the normalised class-indicator matrix (no loop over classes).
     Raises ``ValueError`` for a class with no sample.
@@ -146,11 +147,11 @@ def jaccard_by_order(
 ) -> pd.DataFrame:
     r"""Train/test weighted Jaccard similarity of the class-mean interactions, per order and class.
 
-    Implements book/methods/generalization.md (method-jaccard) exactly (see the module docstring): for each class c and order
-    k = 1..n, ``sim(ũ, w̃)`` between the projected class means of the order-k AND+OR coefficient
-    vectors (length ``2 C(n,k)``, no threshold) of the train split (``ũ``) and the test split
-    (``w̃``). The per-order sums of min and max are taken over all orders at once with one
-    ``index_add`` over the mask dimension.
+    Implements book/methods/generalization.md (method-jaccard) exactly (see the module docstring):
+    for each class c and order k = 1..n, ``sim(ũ, w̃)`` between the projected class means of the
+    order-k AND+OR coefficient vectors (length ``2 C(n,k)``, no threshold) of the train split
+    (``ũ``) and the test split (``w̃``). The per-order sums of min and max are taken over all orders
+    at once with one ``index_add`` over the mask dimension.
 
     Inputs should be the output of the AND-OR decomposition with the OR coefficients of ``|S| <= 1``
     folded into AND (so the order-1 OR entries are 0 and singletons count once).

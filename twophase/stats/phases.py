@@ -303,7 +303,8 @@ def loss_gap_boundary(
     te = _as_1d(test_loss, "test_loss")
     if tr.shape != te.shape:
         raise ValueError(
-            f"train_loss and test_loss must have the same length; got {tr.shape[0]} and {te.shape[0]}."
+            f"train_loss and test_loss must have the same length; "
+            f"got {tr.shape[0]} and {te.shape[0]}."
         )
     return _rise_boundary(
         epochs,

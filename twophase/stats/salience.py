@@ -103,7 +103,7 @@ def _check_interactions(x: Tensor, name: str = "I") -> tuple[Tensor, int]:
     return x, n
 
 
-def salient_mask(I: Tensor, tau: Tensor | float, *, strict: bool = False) -> Tensor:  # noqa: E741
+def salient_mask(I: Tensor, tau: Tensor | float, *, strict: bool = False) -> Tensor:
     """Boolean mask of salient interactions, ``|I| >= tau`` (``|I| > tau`` if ``strict``).
 
     Args:
@@ -127,7 +127,7 @@ def _sum_by_order(x: Tensor, n: int) -> Tensor:
 
 
 def order_strength(
-    I: Tensor,  # noqa: E741
+    I: Tensor,
     tau: Tensor | float,
     *,
     strict: bool = False,
@@ -163,7 +163,7 @@ def order_strength(
 
 
 def count_salient(
-    I: Tensor,  # noqa: E741
+    I: Tensor,
     tau: Tensor | float,
     *,
     by_order: bool = False,
@@ -235,7 +235,8 @@ def normalized_order_curve(
 
     so that ``curve.mean(-1) == 1``. AND and OR are pooled (pass ``I_or=None`` for the AND-only
     variant of P2 App. J.4). The OR coefficients of ``|S| <= 1`` should already be folded into AND
-    (as :func:`twophase.interactions.decompose.decompose_and_or` returns them) so singletons count once.
+    (as :func:`twophase.interactions.decompose.decompose_and_or` returns them) so singletons count
+    once.
 
     Args:
         I_and, I_or: interactions ``(..., samples, 2^n)``.
@@ -338,7 +339,8 @@ def mean_order(
             per-checkpoint :func:`salient_threshold` of shape exactly ``I.shape[:-2]``.
 
     Returns:
-        ``I.shape[:-1]``, in ``[1, n]``; NaN for a sample without salient interactions of order >= 1.
+        ``I.shape[:-1]``, in ``[1, n]``; NaN for a sample without salient interactions of
+        order >= 1.
     """
     if torch.as_tensor(I_and).dim() >= 3:
         tau = _tau_per_batch(tau, I_and)
@@ -416,8 +418,9 @@ def sparsity_curve(
 ) -> Tensor:
     r"""Sorted normalised strengths ``|I| / max|I|``, descending, per sample (Ren et al. ICLR 2024).
 
-    The curve of P2 Fig. 1 (book/methods/salience.md (method-sparsity)): a sparse explanation drops quickly from 1 to ~0;
-    the number of entries above 0.05 is Ren et al.'s count of salient interactions.
+    The curve of P2 Fig. 1 (book/methods/salience.md (method-sparsity)): a sparse explanation drops
+    quickly from 1 to ~0; the number of entries above 0.05 is Ren et al.'s count of salient
+    interactions.
 
     Args:
         I_and: interactions ``(..., 2^n)``.
@@ -426,7 +429,8 @@ def sparsity_curve(
 
     Returns:
         ``(..., m)`` with ``m = 2^n - 1`` (``2^n`` with ``include_empty``), doubled if ``I_or`` is
-        given; values in ``[0, 1]`` sorted descending. NaN for a sample whose coefficients are all 0.
+        given; values in ``[0, 1]`` sorted descending. NaN for a sample whose coefficients are
+        all 0.
     """
     I_and, _ = _check_interactions(I_and, "I_and")
     parts = [I_and if include_empty else I_and[..., 1:]]

@@ -43,10 +43,11 @@ def fusiform_curve(
     normalize: bool = True,
     merge_singletons: bool = False,
 ) -> torch.Tensor:
-    r"""Expected per-order strength of pure-noise interactions (P1 Thm 3; book/methods/theory.md (method-fusiform)).
+    r"""Expected per-order strength of pure-noise interactions (P1 Thm 3; book/methods/theory.md
+    (method-fusiform)).
 
-    For ``Z ~ N(0, s_k^2)``: ``E[max(Z, 0) 1(|Z| > tau)] = s_k / sqrt(2 pi) exp(-tau^2 / (2 s_k^2))``,
-    so
+    For ``Z ~ N(0, s_k^2)``:
+    ``E[max(Z, 0) 1(|Z| > tau)] = s_k / sqrt(2 pi) exp(-tau^2 / (2 s_k^2))``, so
 
     .. math::  E[A_k^+] = -E[A_k^-] = N_k \frac{s_k}{\sqrt{2\pi}} e^{-\tau^2 / 2 s_k^2},
                \qquad N_k = \text{types} \cdot \binom{n}{k},

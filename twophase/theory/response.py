@@ -19,7 +19,8 @@ whose minimiser is ``w_hat(sigma^2) = M(sigma^2) w*`` (P2 Theorem 3, Eq. 10) wit
 the generalised eigenproblem factorises: with ``d^{-1/2} b d^{-1/2} = U diag(lambda) U^T``
 (``U`` orthogonal 2x2),
 
-.. math::  B + D = d_\otimes^{1/2} U_\otimes (\Lambda_\otimes + \sigma^2) U_\otimes^T d_\otimes^{1/2},
+.. math::  B + D = d_\otimes^{1/2} U_\otimes (\Lambda_\otimes + \sigma^2)
+                   U_\otimes^T d_\otimes^{1/2},
            \qquad M = d_\otimes^{-1/2} U_\otimes \frac{\Lambda_\otimes}{\Lambda_\otimes + \sigma^2}
                       U_\otimes^T d_\otimes^{1/2},
 
@@ -182,8 +183,8 @@ _SPECTRAL = _Spectral.build()
 def response_matrix(n: int, sigma2, device: torch.device | str | None = None) -> torch.Tensor:
     r"""P2's response matrix ``M(sigma^2) = (B + D)^{-1} B`` (Theorem 3, Eq. 10), dense.
 
-    ``B[T, T'] = 2^{-|T u T'|}`` (``= 2^{-n} (J^T J)[T, T']``), ``D = diag(2^{|T|} sigma^2)``, rows and
-    columns indexed by bitmask.  ``w_hat(sigma^2) = M(sigma^2) w*``.
+    ``B[T, T'] = 2^{-|T u T'|}`` (``= 2^{-n} (J^T J)[T, T']``), ``D = diag(2^{|T|} sigma^2)``, rows
+    and columns indexed by bitmask.  ``w_hat(sigma^2) = M(sigma^2) w*``.
 
     Args:
         n: number of players (the matrix has ``4^n`` entries: keep ``n <= 12``).
@@ -463,7 +464,8 @@ def row_norms_by_order(
 def norm_ratios(
     n: int, sigma2, method: RowNormMethod | str = RowNormMethod.SYMMETRIC, **kwargs
 ) -> torch.Tensor:
-    r"""P2 Fig. 3 / Proposition 1: ``r^(k) = ||m_T|| / ||m_T'||`` with ``|T| = k``, ``|T'| = k + 1``.
+    r"""P2 Fig. 3 / Proposition 1: ``r^(k) = ||m_T|| / ||m_T'||`` with ``|T| = k``,
+    ``|T'| = k + 1``.
 
     Proposition 1: ``r^(k) > 1`` for ``sigma^2 > 0`` and it grows with ``sigma^2`` (at
     ``sigma^2 = 0``, ``M = I`` and every ratio is 1).

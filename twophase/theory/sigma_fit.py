@@ -54,7 +54,8 @@ class FitMetric(str, Enum):
 
 
 def default_sigma2_grid(num: int = 100, low: float = 1e-6, high: float = 1e2, device=None):
-    """Log grid of ``sigma^2`` values, ``logspace(log10 low, log10 high, num)``, float64 ``(num,)``."""
+    """Log grid of ``sigma^2`` values, ``logspace(log10 low, log10 high, num)``, float64
+    ``(num,)``."""
     if not 0 < low < high:
         raise ValueError(f"need 0 < low < high, got low={low}, high={high}")
     return torch.logspace(math.log10(low), math.log10(high), num, dtype=DTYPE, device=device)
@@ -67,8 +68,9 @@ class SalientTargets(NamedTuple):
     w_or: torch.Tensor
 
 
-def salient_targets(I_and_final, I_or_final, v_empty, tau) -> SalientTargets:  # noqa: N803
-    r"""Build ``w*_and`` and ``w*_or`` from the final checkpoint's interactions (P2 Sec. 5; book/methods/theory.md (method-theory-prediction)).
+def salient_targets(I_and_final, I_or_final, v_empty, tau) -> SalientTargets:
+    r"""Build ``w*_and`` and ``w*_or`` from the final checkpoint's interactions (P2 Sec. 5;
+    book/methods/theory.md (method-theory-prediction)).
 
     ``w*_S = I_final(S)`` if ``S`` is salient (``|I_final(S)| >= tau``) and ``S != {}``, else 0;
     ``w*_and[{}] = v(x_{})`` (pass 0 for a "-v0" reward) and ``w*_or[{}] = 0`` (the empty-set value
@@ -109,7 +111,8 @@ def salient_targets(I_and_final, I_or_final, v_empty, tau) -> SalientTargets:  #
 
 
 def theoretical_order_curve(w_hats: Sequence[torch.Tensor], ratio: float = 0.03) -> torch.Tensor:
-    r"""P2's theoretical per-order distribution from solved ``w_hat`` (book/methods/theory.md (method-theory-prediction)).
+    r"""P2's theoretical per-order distribution from solved ``w_hat`` (book/methods/theory.md
+    (method-theory-prediction)).
 
     :func:`twophase.stats.salience.normalized_order_curve` of the types given (pooled), with a
     threshold per sample: ``v_theo = sum_type sum_S w_hat_S``, ``w_hat_{} = sum_type
@@ -215,7 +218,8 @@ def fit_sigma2(
     monotone: bool = False,
     metric: FitMetric | str = FitMetric.L1,
 ) -> SigmaFit:
-    r"""Fit ``sigma^2`` per epoch by matching real and predicted per-order curves (book/methods/theory.md (method-theory-fit)).
+    r"""Fit ``sigma^2`` per epoch by matching real and predicted per-order curves
+    (book/methods/theory.md (method-theory-fit)).
 
     ``err[e, g] = dist(real[e], predicted[g])`` (L1: ``sum_k |.|``; L2: Euclidean).  Without
     ``monotone`` each epoch takes ``argmin_g err[e, g]``.  With ``monotone=True`` the sequence
@@ -284,7 +288,8 @@ def phase2_checkpoints(record: InteractionRecord) -> tuple[np.ndarray, float]:
     checkpoint after the initialisation counts.
 
     Returns:
-        ``(indices, start)``: positions into ``record.epochs`` with ``epoch >= start``, and ``start``.
+        ``(indices, start)``: positions into ``record.epochs`` with ``epoch >= start``, and
+        ``start``.
     """
     epochs = record.epochs.numpy()
     start = None

@@ -27,7 +27,8 @@ def toy_interactions(
     seed: int = 0,
     device=None,
 ) -> torch.Tensor:
-    """A sparse random target ``w*`` with salient interactions only at the given orders (a toy target): each subset of those orders is kept with probability ``density`` and gets a
+    """A sparse random target ``w*`` with salient interactions only at the given orders (a toy
+    target): each subset of those orders is kept with probability ``density`` and gets a
     ``N(0, scale^2)`` value; ``w*_{} = 0``.  float64 ``(2^n,)``."""
     n = check_n(n)
     bad = [k for k in orders if not 1 <= k <= n]
@@ -98,26 +99,27 @@ def simulate_phases(
     record_every: int = 10,
     show_progress: bool = False,
 ) -> PhaseSimulation:
-    r"""Gradient descent on P2's noisy objective under a decreasing ``sigma^2`` schedule (book/methods/theory.md (method-theory-simulation)).
+    r"""Gradient descent on P2's noisy objective under a decreasing ``sigma^2`` schedule
+    (book/methods/theory.md (method-theory-simulation)).
 
     .. math::  L(w) = 2^{-n} \|y - J w\|^2 + \sum_T c_T w_T^2, \quad y = J w^*, \quad
                c_T = 2^{|T|}\sigma^2, \qquad
                \nabla L = 2^{1-n} J^T (J w - y) + 2 c \odot w,
 
     with ``J w`` = :func:`~twophase.interactions.transforms.zeta` and ``J^T r`` =
-    :func:`~twophase.interactions.transforms.zeta_transpose` (O(n 2^n), never dense).  Start: ``w0_T ~ N(0, s^2)``
-    i.i.d. (the spindle of P1 Theorem 3).  Stage ``j`` runs ``steps[j]`` steps at
-    ``sigma2_schedule[j]``.  Phase 1: under the first, large ``sigma^2`` the random high-order
-    mass is removed (the optimum ``M(sigma^2) w*`` is almost all low order); phase 2: as
-    ``sigma^2`` falls, higher orders are learned.
+    :func:`~twophase.interactions.transforms.zeta_transpose` (O(n 2^n), never dense).  Start:
+    ``w0_T ~ N(0, s^2)`` i.i.d. (the spindle of P1 Theorem 3).  Stage ``j`` runs ``steps[j]`` steps
+    at ``sigma2_schedule[j]``.  Phase 1: under the first, large ``sigma^2`` the random high-order
+    mass is removed (the optimum ``M(sigma^2) w*`` is almost all low order); phase 2: as ``sigma^2``
+    falls, higher orders are learned.
 
     Args:
         w_star: ``(..., 2^n)`` targets ``w*`` (e.g. :func:`toy_interactions`).
         sigma2_schedule: ``(stages,)`` noise variances, normally decreasing.
         steps: steps per stage (int, or one per stage).
         lr: step size ``eta``; ``None`` takes ``1 / L`` per stage, with the gradient's Lipschitz
-            constant ``L = 2 (lambda_max(B) + 2^n sigma^2)``, ``lambda_max(B) = ((3 + sqrt 5)/4)^n``.
-            A given ``lr >= 2 / L`` diverges and is refused.
+            constant ``L = 2 (lambda_max(B) + 2^n sigma^2)``,
+            ``lambda_max(B) = ((3 + sqrt 5)/4)^n``. A given ``lr >= 2 / L`` diverges and is refused.
         init_scale: ``s``, std of the random start.
         seed: seed of the random start.
         record_every: keep every this many steps (and the last of each stage).
@@ -133,7 +135,8 @@ def simulate_phases(
     steps_list = [int(steps)] * sched.numel() if isinstance(steps, int) else [int(s) for s in steps]
     if len(steps_list) != sched.numel() or any(s < 0 for s in steps_list):
         raise ValueError(
-            f"steps must be an int or one non-negative int per stage ({sched.numel()}), got {steps!r}"
+            f"steps must be an int or one non-negative int per stage ({sched.numel()}), "
+            f"got {steps!r}"
         )
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1, got {record_every}")
