@@ -148,8 +148,9 @@ def _rewards_content(path: Path, payload: dict, config: RunConfig) -> str | None
     if problem:
         return problem
     epochs, wanted = payload.get("epochs"), list(config.train.checkpoint_epochs())
-    if not isinstance(epochs, torch.Tensor) or epochs.dtype != epochs_dtype(wanted) or \
-            epochs.tolist() != wanted:
+    fractional = epochs_dtype(wanted) == torch.float64  # else any integer dtype, as before
+    if not isinstance(epochs, torch.Tensor) or epochs.dtype == torch.bool or \
+            epochs.dtype.is_floating_point != fractional or epochs.tolist() != wanted:
         return f"{path}: epochs are not the checkpoint epochs {wanted}"
     return None
 
