@@ -101,7 +101,8 @@ def test_python_dash_m_twophase(tmp_path):
 
     out = subprocess.run([sys.executable, "-m", "twophase", "list", "--profile", "smoke"],
                          capture_output=True, text=True, check=True).stdout
-    assert out.startswith("smoke: 4 runs")
+    assert out.startswith("smoke: 5 runs")
+    assert "mlp-digits-seed1" in out and "seed=1 of mlp-digits" in out  # a seed group of two
 
 
 def _one_line_error(capsys, expected):

@@ -3,7 +3,10 @@ notebooks``.
 
 The stage commands share the stage names of :mod:`twophase.pipeline.run`; each runs the stages of
 one run in order *up to* the one it names (finished stages are skipped), ``run`` runs all four
-for some or all runs of a profile. Examples::
+for some or all runs of a profile. A run declared with ``seeds: [...]`` in the matrix is a *seed
+group*: ``run`` with the group's name runs every seed, with a seed's own name
+(``<run>-seed<k>``) that seed; a stage command with the group's name works on the run of its
+first seed, whose folder has the group's name. Examples::
 
     twophase list                         # profiles and their runs
     twophase list --profile quick         # runs of one profile with model, dataset, epochs
@@ -11,7 +14,8 @@ for some or all runs of a profile. Examples::
     twophase rewards quick lenet-digits   # stages train, eval, rewards
     twophase interactions quick lenet-digits   # ... and the AND-OR interactions
     twophase run quick --all              # every run of a profile, all stages, cached
-    twophase run cpu lenet-mnist --data-root ../shared/data
+    twophase run cpu lenet-mnist --data-root ../shared/data   # a seed group: every seed
+    twophase run cpu lenet-mnist-seed1    # one seed of the group
     twophase run paper --dry-run          # each run's estimated cost; nothing is computed
     twophase run paper --all --executor slurm --slurm-partition gpu --slurm-gpus 1 -j 8 \
         --slurm-account lab --slurm-mem 32G --slurm-option mail-type=END
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,7 +74,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _runs(args, names: Sequence[str], all_runs: bool):
-    from twophase.pipeline.config import get_run, load_matrix, run_names
+    """The runs a ``run`` command names: every run of the profile, or those ``names`` stand for
+    (a seed group's name for each of its seeds)."""
+    from twophase.pipeline.config import load_matrix, run_names, select_runs
 
     if all_runs or not names:
         if not all_runs and not names:
@@ -77,7 +84,7 @@ def _runs(args, names: Sequence[str], all_runs: bool):
             raise ConfigError(f"name one or more runs of profile {args.profile!r} or pass --all; "
                               f"valid runs: {valid}")
         return load_matrix(args.profile, args.matrix)
-    return [get_run(args.profile, n, args.matrix) for n in names]
+    return select_runs(args.profile, names, args.matrix)
 
 
 def _make_runs(args, configs) -> list[Run]:
@@ -95,6 +102,7 @@ def _cmd_list(args) -> int:
     names = [args.profile] if args.profile else profiles(args.matrix)
     for prof in names:
         runs = load_matrix(prof, args.matrix)
+        groups = Counter(r.group for r in runs)
         print(f"{prof}: {len(runs)} runs")
         for r in runs:
             noise = r.noise.kind.value
@@ -102,8 +110,9 @@ def _cmd_list(args) -> int:
                 noise = f"random {r.noise.fraction:g}"
             elif noise == "low_confidence":
                 noise = f"low-confidence {r.noise.per_class}/class"
+            seed = f" seed={r.seed} of {r.group}" if groups[r.group] > 1 else ""
             print(f"  {r.name:<28} {r.model:<12} {r.dataset:<14} epochs={r.train.epochs:<4} "
-                  f"lr={r.train.lr:<6g} noise={noise:<22} n={r.interactions.n}")
+                  f"lr={r.train.lr:<6g} noise={noise:<22} n={r.interactions.n}{seed}")
     return 0
 
 
@@ -229,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="all stages of some or all runs of a profile (cached)")
     p.add_argument("profile", help="experiment profile (`twophase list` shows them)")
     p.add_argument("runs", nargs="*", metavar="RUN",
-                   help="run names in the profile (none with --all or --dry-run: every run)")
+                   help="run names in the profile; a seed group's name runs every seed (none "
+                        "with --all or --dry-run: every run)")
     p.add_argument("--all", action="store_true", help="every run of the profile")
     p.add_argument("--dry-run", action="store_true",
                    help="print each run's estimated cost (training passes, masked forward passes, "

@@ -14,11 +14,16 @@ from twophase.pipeline.config import (
     check_name,
     check_run,
     get_run,
+    group_names,
     load_matrix,
     notebook_parameters,
     profiles,
     run_names,
+    seed_runs,
+    select_runs,
 )
+from twophase.pipeline.run import fingerprints
+from twophase.pipeline.storage import to_jsonable
 
 
 def _write(tmp_path, text):
@@ -308,3 +313,138 @@ def test_a_profile_gives_its_notebooks_their_parameters(tmp_path):
     flat = _write(tmp_path, "profiles:\n  a:\n    notebooks: {01_primer: 8}\n")
     with pytest.raises(ConfigError, match="notebooks: 01_primer must be a mapping"):
         profiles(flat)
+
+
+# ------------------------------------------------------------------------------------------------
+# seeds: one run per seed, same data
+
+SEEDS = """
+profiles:
+  a:
+    runs:
+      plain:
+        model: lenet
+        dataset: digits
+        train: {epochs: 4, train_subset: 100}
+        noise: {kind: random, fraction: 0.1}
+      grouped:
+        extends: plain
+        seeds: [0, 3, 1]
+      child:
+        extends: grouped
+        description: inherits the seeds
+      single:
+        extends: grouped
+        seeds: null
+"""
+
+
+def test_seeds_expand_into_one_run_per_seed_on_the_same_data(tmp_path):
+    p = _write(tmp_path, SEEDS)
+    runs = seed_runs("a", "grouped", p)
+    assert [r.name for r in runs] == ["grouped", "grouped-seed3", "grouped-seed1"]
+    assert [r.seed for r in runs] == [0, 3, 1] and {r.group for r in runs} == {"grouped"}
+    assert [r.train.data_seed for r in runs] == [None, 0, 0]
+    assert {r.train.data_rng_seed() for r in runs} == {0}  # the subsets are drawn alike
+    # what the evaluated samples, the players and the label noise depend on is the same
+    for r in runs[1:]:
+        assert (r.interactions, r.noise, r.dataset_options) == \
+               (runs[0].interactions, runs[0].noise, runs[0].dataset_options)
+        assert fingerprints(r)["train"] != fingerprints(runs[0])["train"]
+    # the first seed is the run as it is without seeds: same settings, same fingerprints
+    plain = get_run("a", "plain", p)
+    assert to_jsonable(plain) == {**to_jsonable(runs[0]), "name": "plain"}
+    assert fingerprints(plain) == fingerprints(runs[0])
+    assert "seed_group" not in runs[0].to_dict() and "data_seed" not in runs[0].to_dict()["train"]
+    assert runs[1].to_dict()["seed_group"] == "grouped"
+    assert RunConfig.from_dict(runs[1].to_dict()) == runs[1]
+    # names: every seed has its own; the group's name is its first seed's run
+    assert run_names("a", p) == ["plain", "grouped", "grouped-seed3", "grouped-seed1", "child",
+                                 "child-seed3", "child-seed1", "single"]
+    assert group_names("a", p) == ["plain", "grouped", "child", "single"]
+    assert [r.name for r in load_matrix("a", p)] == run_names("a", p)
+    assert get_run("a", "grouped-seed3", p) == runs[1]
+    assert get_run("a", "grouped", p) == runs[0]
+    assert get_run("a", "child-seed1", p).group == "child"  # inherited through extends
+    assert [r.name for r in seed_runs("a", "single", p)] == ["single"]  # seeds: null
+    assert [r.name for r in seed_runs("a", "plain", p)] == ["plain"]
+    chosen = select_runs("a", ["grouped-seed1", "grouped", "plain"], p)
+    assert [r.name for r in chosen] == ["grouped-seed1", "grouped", "grouped-seed3", "plain"]
+    with pytest.raises(ConfigError, match="seed group 'grouped'.*takes the group's name"):
+        seed_runs("a", "grouped-seed3", p)
+    with pytest.raises(ConfigError, match=r"unknown run 'grouped-seed7' in profile 'a'; valid "
+                                          r"runs: plain, grouped \(\+ grouped-seed3, "):
+        get_run("a", "grouped-seed7", p)
+
+
+def test_a_first_seed_other_than_the_training_seed_keeps_the_data_seed(tmp_path):
+    p = _write(tmp_path, SEEDS.replace("seeds: [0, 3, 1]", "seeds: [5, 6]"))
+    first, second = seed_runs("a", "grouped", p)
+    assert (first.name, first.seed, first.train.data_seed) == ("grouped", 5, 0)
+    assert (second.name, second.seed, second.train.data_seed) == ("grouped-seed6", 6, 0)
+
+
+@pytest.mark.parametrize("seeds, expected", [
+    ("[]", "non-empty list"), ("3", "non-empty list"), ("[1, 1]", "a seed twice"),
+    ("[a]", "integer in 0..4294967295"), ("[-1]", "integer in 0..4294967295"),
+    ("[0.5]", "integer"), ("[true]", "integer"),
+])
+def test_invalid_seeds_are_a_config_error(tmp_path, seeds, expected):
+    p = _write(tmp_path, SEEDS.replace("[0, 3, 1]", seeds))
+    with pytest.raises(ConfigError, match=f"a/grouped.seeds.*{expected}"):
+        load_matrix("a", p)
+
+
+def test_a_seed_name_taken_by_another_run_is_refused(tmp_path):
+    p = _write(tmp_path, SEEDS + "      grouped-seed3: {extends: plain}\n")
+    with pytest.raises(ConfigError, match="run name 'grouped-seed3' is given twice"):
+        load_matrix("a", p)
+    own = _write(tmp_path, SEEDS.replace("seeds: null", "seed_group: x"))
+    with pytest.raises(ConfigError, match="seed_group is set by the matrix"):
+        get_run("a", "single", own)
+
+
+def test_packaged_seed_groups_and_sub_epoch_checkpoints():
+    groups = {r.group: [] for r in load_matrix("cpu")}
+    for r in load_matrix("cpu"):
+        groups[r.group].append(r.seed)
+    for group in ("lenet-mnist", "vgg11-mnist", "lenet-fmnist", "vgg11-fmnist"):
+        assert groups[group] == [0, 1, 2], group
+    assert groups["lenet-mnist-flip"] == groups["lenet-fmnist-flip"] == [0]
+    assert get_run("cpu", "lenet-fmnist").dataset == "fashion-mnist"
+    fmnist, mnist = get_run("cpu", "lenet-fmnist-seed2"), get_run("cpu", "lenet-mnist-seed2")
+    assert (fmnist.train, fmnist.noise, fmnist.interactions) == \
+           (mnist.train, mnist.noise, mnist.interactions)  # the same protocol as on MNIST
+    assert get_run("cpu", "lenet-fmnist-flip").noise.kind is NoiseKind.LOW_CONFIDENCE
+    bert = get_run("cpu", "bert-tiny-sst2").train.checkpoint_epochs()
+    assert len([e for e in bert if 0 < e < 1]) >= 5
+    smoke = load_matrix("smoke")
+    assert any(r.seed_group for r in smoke)
+    assert any(r.train.checkpoints.first_epoch for r in smoke)
+
+
+# ------------------------------------------------------------------------------------------------
+# checkpoints inside the first epoch
+
+def test_checkpoints_inside_the_first_epoch():
+    s = CheckpointSchedule(count=2, first_epoch=4)
+    assert s.epochs(3) == (0, 0.2, 0.4, 0.6, 0.8, 1, 3)
+    assert [type(e) for e in s.epochs(3)] == [int, float, float, float, float, int, int]
+    assert [str(f) for f in s.fractions()] == ["1/5", "2/5", "3/5", "4/5"]
+    assert CheckpointSchedule(count=2, first_epoch=2).epochs(1) == (0, 1 / 3, 2 / 3, 1)
+    # a schedule without them stores nothing new: old runs keep their fingerprints
+    assert to_jsonable(CheckpointSchedule(count=2)) == {"count": 2, "extra": []}
+    assert to_jsonable(s) == {"count": 2, "extra": [], "first_epoch": 4}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("-1", "train.checkpoints.first_epoch must be in 0..1000"),
+    ("1001", "train.checkpoints.first_epoch must be in 0..1000"),
+    ("many", "first_epoch: expected an integer"),
+    ("[2]", "first_epoch: expected an integer"),
+])
+def test_invalid_sub_epoch_schedules_are_a_config_error(tmp_path, value, expected):
+    p = _write(tmp_path, "profiles:\n  x:\n    runs:\n      bad: {model: lenet, dataset: digits, "
+                         f"train: {{checkpoints: {{count: 2, first_epoch: {value}}}}}}}\n")
+    with pytest.raises(ConfigError, match=expected.replace(".", r"\.")):
+        get_run("x", "bad", p)

@@ -91,3 +91,17 @@ def test_cli_dry_run_prints_the_estimate_and_computes_nothing(tmp_path, capsys):
     one = capsys.readouterr().out
     assert "lenet-digits" in one and "mlp-digits" not in one
     assert get_run("smoke", "lenet-digits")  # unchanged matrix
+    # a seed group counts every seed; a seed's own name counts that seed
+    assert cli.main(["run", "smoke", "mlp-digits", "--dry-run"]) == 0
+    group = capsys.readouterr().out
+    assert "mlp-digits-seed1" in group and "lenet-digits" not in group
+    assert cli.main(["run", "smoke", "mlp-digits-seed1", "--dry-run"]) == 0
+    seed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in seed[2:4]] == ["mlp-digits-seed1", "total"]
+
+
+def test_sub_epoch_checkpoints_are_counted():
+    cfg = get_run("smoke", "lenet-digits-flip")
+    cost = estimate(cfg, count=False, flops=False)
+    assert cost.checkpoints == len(cfg.train.checkpoint_epochs()) == 6  # 0, .25, .5, .75, 1, 3
+    assert cost.games == 6 * cost.evaluated_samples

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from tests.helpers.oracles import checkpoint_model
+from twophase.errors import ConfigError
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 from twophase.pipeline import run as run_module
 from twophase.pipeline import solve
-from twophase.pipeline.config import CheckpointSchedule, InteractionConfig, get_run
-from twophase.pipeline.results import InteractionRecord, RunResults
+from twophase.pipeline.config import CheckpointSchedule, InteractionConfig, get_run, seed_runs
+from twophase.pipeline.results import InteractionRecord, RunResults, open_seed_results
 from twophase.pipeline.run import Run, StageError
 from twophase.pipeline.stages import marks
 from twophase.pipeline.storage import load_payload
@@ -97,6 +98,55 @@ def test_end_to_end_shapes_and_universal_matching(lenet_run):
     assert bool((high.q.abs() <= bound[..., None] * (1 + 1e-7) + 1e-9).all())
     assert torch.allclose(high.I_and.abs().sum(-1) + high.I_or.abs().sum(-1), rec.objective,
                           rtol=1e-4)  # both ends of the band are optimal
+
+
+def test_the_seeds_of_a_group_explain_the_same_samples_with_other_weights(tmp_path):
+    """The smoke group mlp-digits (seeds 0, 1): a folder each, another training seed (initial
+    weights, batch order), the same data, label noise, evaluated samples and players."""
+    runs = [Run(dataclasses.replace(c, device="cpu"), tmp_path, show_progress=False)
+            for c in seed_runs("smoke", "mlp-digits")]
+    for run in runs:
+        run.execute()
+    first, second = runs
+    assert (first.dir.name, second.dir.name) == ("mlp-digits", "mlp-digits-seed1")
+    assert (first.config.seed, second.config.seed) == (0, 1)
+    assert torch.equal(first.inputs().train_indices, second.inputs().train_indices)
+    assert torch.equal(first.noise().targets, second.noise().targets)
+    start = [load_payload(r.dir / "checkpoints" / "epoch_0000.safetensors")["model"] for r in runs]
+    assert not all(torch.equal(start[0][k], start[1][k]) for k in start[0])
+    one, two = (r.eval() for r in open_seed_results("smoke", "mlp-digits", tmp_path))
+    assert one["samples"] == two["samples"] and torch.equal(one["inputs"], two["inputs"])
+    assert one["players"].to_dict() == two["players"].to_dict()
+    rec = [r.interactions() for r in open_seed_results("smoke", "mlp-digits", tmp_path)]
+    assert rec[0].v.shape == rec[1].v.shape and not torch.equal(rec[0].v, rec[1].v)
+
+
+def test_fractional_epochs_reach_the_interaction_record(tmp_path):
+    """60 training samples in batches of 32: two steps per epoch, a checkpoint after the first.
+    Every stage computes it; the record's epochs are float64 (int64 without it: above)."""
+    cfg = _tiny_lenet()
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(
+        cfg.train, checkpoints=CheckpointSchedule(count=2, first_epoch=1)))
+    run = Run(cfg, tmp_path, show_progress=False).execute()
+    assert run.checkpoint_epochs() == [0, 0.5, 1, 3]
+    rec = RunResults(run.dir, cfg).interactions()
+    assert rec.epochs.dtype == torch.float64 and rec.epochs.tolist() == [0, 0.5, 1, 3]
+    assert rec.v.shape[0] == rec.I_and.shape[0] == 4
+    assert rec.metrics.epoch.tolist() == [0, 1, 2, 3]
+    model = checkpoint_model(run, 0.5)
+    ev = RunResults(run.dir, cfg).eval()
+    with torch.no_grad():
+        logits = model(ev["inputs"]).double()
+    y = ev["labels"]
+    z_y = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.scatter(1, y[:, None], float("-inf")).logsumexp(1)
+    assert torch.allclose(rec.v[1, :, -1], z_y - others, atol=1e-5)
+    assert Run(cfg, tmp_path, show_progress=False).execute().log[-1] == ("interactions",
+                                                                          "skipped")
+    off = dataclasses.replace(cfg, name="off", train=dataclasses.replace(
+        cfg.train, checkpoints=CheckpointSchedule(count=2, first_epoch=2)))  # thirds of 2 steps
+    with pytest.raises(ConfigError, match="valid first_epoch values for this run: 1"):
+        Run(off, tmp_path, show_progress=False).execute()
 
 
 def test_second_execute_does_no_work(lenet_run):
@@ -386,6 +436,32 @@ def test_kill_9_at_chosen_writes_then_resume_is_bit_identical(tmp_path):
     other = _checkpoints(c / "smoke" / "lenet-digits")["epoch_0003.safetensors"]["model"]
     assert any(not torch.equal(other[k], straight["epoch_0003.safetensors"]["model"][k])
                for k in other)
+
+
+def test_kill_9_inside_the_first_epoch_then_resume_is_bit_identical(tmp_path):
+    """SIGKILL right after the checkpoint at epoch 0.5 of the smoke run with checkpoints inside
+    its first epoch: the resume trains epoch 1 again from epoch 0 and every file of the run ends
+    byte-identical to an uninterrupted run's (the wall-clock seconds of timing.csv aside)."""
+    flip = ("smoke", "lenet-digits-flip")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _cli(a, "train", *flip).returncode == 0
+    killed = _cli(b, "train", *flip, kill="epoch_0000.500000.safetensors@after")
+    assert killed.returncode == -9, killed.stderr
+    folder = b / "smoke" / "lenet-digits-flip"
+    assert (folder / "checkpoints" / "epoch_0000.500000.safetensors").exists()
+    assert not (folder / "checkpoints" / "epoch_0000.750000.safetensors").exists()
+    done = _cli(b, "train", *flip)
+    assert done.returncode == 0, done.stderr
+
+    def files(root):
+        run = root / "smoke" / "lenet-digits-flip"
+        return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*"))
+                if p.is_file() and p.name not in run_module.VARYING_FILES}
+
+    assert files(b) == files(a)
+    assert {p.name for p in (folder / "checkpoints").iterdir()} == {
+        f"epoch_{tag}.safetensors" for tag in ("0000", "0000.250000", "0000.500000",
+                                               "0000.750000", "0001", "0003")}
 
 
 def test_two_processes_on_one_run_folder(tmp_path):

@@ -337,8 +337,9 @@ def test_the_shard_is_checked_and_shown_by_a_dry_run():
     _one_line(_cli("run", "smoke", "--dry-run", "--shard", "5/4", timeout=60), 2, "--shard")
     proc = _cli("run", "smoke", "--dry-run", "--shard", "2/2", timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert "shard 2/2: 2 run(s)" in proc.stdout
-    assert "mlp-digits" in proc.stdout and "lenet-digits-flip" not in proc.stdout
+    assert "shard 2/2: 2 run(s)" in proc.stdout  # the 2nd and 4th of 5 (each seed counts)
+    assert "mlp-digits " in proc.stdout and "lenet-digits-flip" in proc.stdout
+    assert "mlp-digits-seed1" not in proc.stdout and "dgcnn-primitives" not in proc.stdout
 
 
 def test_two_identical_runs_give_identical_files_except_the_stated_ones(finished, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -14,6 +16,7 @@ from twophase.pipeline.train import (
     METRIC_COLUMNS,
     InputAdapter,
     capture_rng,
+    checkpoint_epoch,
     checkpoint_path,
     evaluate,
     fit,
@@ -392,3 +395,87 @@ def test_train_acc_clean_counts_only_the_clean_labels(tmp_path):
     with pytest.raises(ValueError, match="one entry per training sample"):
         fit(_model(), base, None, _cfg(epochs=1), tmp_path / "c", show_progress=False,
             clean_mask=torch.ones(3, dtype=torch.bool))
+
+
+# ------------------------------------------------------------------------------------------------
+# checkpoints inside the first epoch (120 samples, batch 16: 8 steps per epoch)
+
+def _within(**kw):
+    return _cfg(checkpoints=CheckpointSchedule(count=2, first_epoch=3), **kw)
+
+
+def _files(folder):
+    """Every file of a training folder and its bytes, but the wall-clock seconds."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "timing.csv"}
+
+
+def test_checkpoints_inside_the_first_epoch_are_kept_and_change_nothing_else(tmp_path):
+    train, test = _blobs(), _blobs(seed=1)
+    m = fit(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
+    assert _within().checkpoint_epochs() == (0, 0.25, 0.5, 0.75, 1, 4)
+    assert m.epoch.tolist() == [0, 1, 2, 3, 4]  # metrics stay per whole epoch
+    assert sorted(list_checkpoints(tmp_path / "a")) == [0, 1, 4]  # whole epochs only
+    for step, epoch in ((2, 0.25), (4, 0.5), (6, 0.75)):
+        path = checkpoint_path(tmp_path / "a", epoch)
+        assert path.name == f"epoch_0000.{round(epoch * 1e6):06d}.safetensors"
+        head = storage.read_header(path, "checkpoint")
+        assert (head.get("epoch"), head.get("step"), head.get("steps_per_epoch")) == (0, step, 8)
+        assert checkpoint_epoch(head) == epoch and len(head.get("metrics")) == 1
+    quarter = load_checkpoint(checkpoint_path(tmp_path / "a", 0.25))["model"]
+    first = load_checkpoint(checkpoint_path(tmp_path / "a", 1))["model"]
+    start = load_checkpoint(checkpoint_path(tmp_path / "a", 0))["model"]
+    assert not torch.equal(quarter["net.0.weight"], start["net.0.weight"])
+    assert not torch.equal(quarter["net.0.weight"], first["net.0.weight"])
+    # saving inside the epoch leaves the training untouched: the same weights and metrics as
+    # a run without those checkpoints
+    plain = fit(_model(), train, test, _cfg(), tmp_path / "b", show_progress=False)
+    pd.testing.assert_frame_equal(plain, m, check_exact=True)
+    for e, state in _models(tmp_path / "b").items():
+        _assert_same_state(state, _models(tmp_path / "a")[e])
+
+
+class _Killed(Exception):
+    """Stands for a SIGKILL in the middle of training."""
+
+
+@pytest.mark.parametrize("where", ["after-sub-epoch-checkpoint", "sub-epoch-checkpoint-deleted"])
+def test_a_run_stopped_inside_the_first_epoch_resumes_bit_identically(tmp_path, monkeypatch,
+                                                                     where):
+    """Killed right after the checkpoint at epoch 0.5 (epoch 1 is trained again from epoch 0), or
+    finished and then missing it (recomputed from epoch 0): every file ends byte-identical to the
+    uninterrupted run's."""
+    train, test = _blobs(), _blobs(seed=1)
+    fit(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
+    half = checkpoint_path(tmp_path / "b", 0.5)
+    if where == "after-sub-epoch-checkpoint":
+        real = storage.save_payload
+
+        def save_then_die(path, payload, kind):
+            out = real(path, payload, kind)
+            if Path(path) == half:
+                raise _Killed
+            return out
+
+        monkeypatch.setattr(storage, "save_payload", save_then_die)
+        with pytest.raises(_Killed):
+            fit(_model(), train, test, _within(), tmp_path / "b", show_progress=False)
+        monkeypatch.undo()
+        assert half.exists() and not checkpoint_path(tmp_path / "b", 0.75).exists()
+    else:
+        fit(_model(), train, test, _within(), tmp_path / "b", show_progress=False)
+        half.unlink()
+    seen = []
+    torch.manual_seed(12345)  # the global RNGs of a fresh process
+    fit(_model(seed=99), train, test, _within(), tmp_path / "b", show_progress=False,
+        on_epoch=lambda row: seen.append(row["epoch"]))
+    assert seen == [1, 2, 3, 4]  # from the checkpoint of epoch 0
+    assert _files(tmp_path / "b") == _files(tmp_path / "a")
+
+
+def test_sub_epoch_checkpoints_off_the_steps_are_a_config_error(tmp_path):
+    cfg = _cfg(checkpoints=CheckpointSchedule(count=2, first_epoch=2))  # thirds of 8 steps
+    with pytest.raises(ConfigError, match="first_epoch=2 .* 8 optimizer steps.*valid first_epoch "
+                                          "values for this run: 1, 3, 7"):
+        fit(_model(), _blobs(), None, cfg, tmp_path, show_progress=False)
+    assert not list(tmp_path.rglob("*.safetensors"))

@@ -161,3 +161,25 @@ def test_shapes_are_checked_against_the_settings(copy):
     problem = verify.rewards_problem(run.dir, run.config, run.fingerprints["rewards"])
     assert "v has shape (3, 2, 32), expected (3, 7, 32)" in problem
     assert not run.is_current("rewards")
+
+
+def test_stored_epochs_keep_their_dtype():
+    """Whole epochs are stored as int64 (the files of runs computed before fractional epochs are
+    unchanged); a schedule with checkpoints inside the first epoch stores float64, and a rewards
+    file whose epochs have the other kind, or other values, is refused."""
+    whole, inside = [0, 1, 3], [0, 0.5, 1, 3]
+    assert verify.epochs_tensor(whole).dtype == torch.int64
+    assert verify.epochs_tensor(inside).dtype == torch.float64
+    assert verify.epochs_tensor(inside).tolist() == inside
+    cfg = _tiny()
+    sub = dataclasses.replace(cfg, train=dataclasses.replace(
+        cfg.train, checkpoints=CheckpointSchedule(count=2, first_epoch=1)))
+    v = torch.zeros(3, 7, 32, dtype=torch.float64)
+    check = verify.content_problem
+    assert check("rewards", "r", {"v": v, "epochs": verify.epochs_tensor(whole)}, cfg) is None
+    assert "checkpoint epochs" in check("rewards", "r", {"v": v, "epochs": torch.tensor(
+        whole, dtype=torch.float64)}, cfg)
+    v4 = torch.zeros(4, 7, 32, dtype=torch.float64)
+    assert check("rewards", "r", {"v": v4, "epochs": verify.epochs_tensor(inside)}, sub) is None
+    assert "checkpoint epochs" in check("rewards", "r", {"v": v4, "epochs": torch.tensor(
+        [0, 1, 1, 3])}, sub)

@@ -46,7 +46,19 @@ checked to stay inside its root (:func:`twophase.pipeline.storage.inside`). :fun
 validates everything a run needs before any work starts (see there).
 
 Checkpoint schedule (dense early, sparse late): epoch 0 (the initialisation), ``count``
-log-spaced epochs in [1, E] (integers, distinct) and the final epoch E, plus any ``extra`` epochs.
+log-spaced epochs in [1, E] (integers, distinct) and the final epoch E, plus any ``extra`` epochs,
+plus ``first_epoch`` checkpoints evenly spaced in optimizer steps inside the first epoch, at the
+fractional epochs ``j / (first_epoch + 1)`` (:class:`CheckpointSchedule`).
+
+Seeds: a run entry may declare ``seeds: [s0, s1, ...]``; it then stands for a *seed group* of one
+run per seed (:func:`expand_seeds`). The run of seed ``s_k`` trains with ``train.seed = s_k``
+(weight initialisation, batch order, dropout) on the same data: the subsets, the label noise, the
+evaluated samples and the players do not depend on it (``train.data_seed`` keeps the data seed of
+the entry). The first seed's run keeps the entry's name (so a run computed before it declared
+seeds stays cached and bit-identical when its first seed is its ``train.seed``), the others are
+named ``<run>-seed<s_k>``; every one knows its :attr:`RunConfig.group` (the entry's name) and its
+:attr:`RunConfig.seed`. :func:`load_matrix` returns every seed's run, :func:`seed_runs` the runs
+of one group, :func:`get_run` one run by its own (folder) name.
 """
 
 from __future__ import annotations
@@ -58,8 +70,9 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -84,7 +97,7 @@ from twophase.models.registry import (
 from twophase.pipeline.bounded import BoundError, load_yaml, short
 from twophase.pipeline.optim import LRSchedule, Optimizer
 from twophase.pipeline.solve import decompose_rewards
-from twophase.pipeline.storage import to_jsonable
+from twophase.pipeline.storage import OMIT_DEFAULT, to_jsonable
 
 __all__ = [
     "ConfigError",
@@ -102,9 +115,14 @@ __all__ = [
     "profiles",
     "load_matrix",
     "get_run",
+    "seed_runs",
+    "select_runs",
+    "expand_seeds",
+    "seed_run_name",
     "matrix_path",
     "parse_run",
     "run_names",
+    "group_names",
     "notebook_parameters",
 ]
 
@@ -152,18 +170,35 @@ class CheckpointSchedule:
     """Which epochs get a kept checkpoint (see :meth:`epochs`).
 
     ``count`` log-spaced distinct integer epochs in [1, E] (E always included), plus epoch 0 and
-    ``extra``.
+    ``extra``; plus ``first_epoch`` checkpoints inside the first epoch, evenly spaced in optimizer
+    steps: after step ``j S / (first_epoch + 1)`` of epoch 1 (``S`` steps per epoch,
+    ``j = 1..first_epoch``), i.e. at the fractional epochs ``j / (first_epoch + 1)``. ``S`` must be
+    a multiple of ``first_epoch + 1`` (checked when training starts, naming the valid values), so
+    every label is exactly ``step / S``. In YAML::
+
+        checkpoints: {count: 12, first_epoch: 9}   # + epochs 0.1, 0.2, ..., 0.9
+
+    ``first_epoch: 0`` (the default) places none; it is then left out of the stored settings, so
+    the runs computed before it existed keep their fingerprints.
     """
 
     count: int = 16
     extra: tuple[int, ...] = ()
+    first_epoch: int = field(default=0, metadata=OMIT_DEFAULT)
 
-    def epochs(self, total: int) -> tuple[int, ...]:
+    def fractions(self) -> tuple[Fraction, ...]:
+        """The sub-epoch checkpoints as exact fractions of the first epoch: ``j / (k + 1)`` for
+        ``j = 1..k``, ``k = first_epoch``."""
+        k = self.first_epoch
+        return tuple(Fraction(j, k + 1) for j in range(1, k + 1))
+
+    def epochs(self, total: int) -> tuple[int | float, ...]:
         """Sorted distinct checkpoint epochs for a run of ``total`` epochs.
 
         ``count`` points ``round(E^(j/(m-1)))`` for ``j = 0..m-1`` with the smallest ``m >= count``
         that yields ``min(count, E)`` distinct integers (at most ``m = 100 count + 1``); then 0, E
-        and ``extra`` (<= E) are added. Time: :func:`_log_points`.
+        and ``extra`` (<= E) are added (integers), and the :meth:`fractions` of the first epoch as
+        floats (``j / (k + 1)``, correctly rounded). Time: :func:`_log_points`.
         """
         if total < 0:
             raise ConfigError(f"epochs must be >= 0, got {total}")
@@ -174,7 +209,8 @@ class CheckpointSchedule:
         elif want == 1:
             chosen.add(total)
         chosen |= {e for e in self.extra if 0 <= e <= total}
-        return tuple(sorted(chosen))
+        inside = {float(f) for f in self.fractions()} if total >= 1 else set()
+        return tuple(sorted(chosen | inside))
 
 
 #: points that :func:`_log_points` tries one ``m`` after the other before it bisects
@@ -221,8 +257,15 @@ def _log_points(total: int, want: int) -> set[int]:
 class TrainConfig:
     """SGD training (P1 App. A.1 / P2 App. G: SGD, momentum 0.9, batch 128, no decay).
 
-    ``train_subset`` / ``test_subset``: size of a class-stratified subset of each split
-    (``None`` = the whole split), drawn once with ``seed``.
+    ``seed``: the training seed (weight initialisation, batch order, dropout).
+    ``data_seed``: the seed of the data, i.e. of the class-stratified ``train_subset`` /
+    ``test_subset`` (each the whole split when ``None``) and of the clean pre-training of the
+    low-confidence noise protocol; ``None`` (the default) = ``seed``. The runs of a seed group
+    (``seeds: [...]``, :func:`expand_seeds`) differ in ``seed`` and share ``data_seed``, so they
+    train on the same data. :meth:`data_rng_seed` gives the value in use.
+
+    ``checkpoints``: the :class:`CheckpointSchedule` (log-spaced epochs; optionally checkpoints
+    inside the first epoch).
 
     ``optimizer`` (:class:`~twophase.pipeline.optim.Optimizer`: ``sgd``, the papers', or ``adamw``),
     ``schedule`` (:class:`~twophase.pipeline.optim.LRSchedule`: ``constant``, the papers', or a
@@ -243,9 +286,16 @@ class TrainConfig:
     optimizer: Optimizer = Optimizer.SGD
     schedule: LRSchedule = LRSchedule.CONSTANT
     warmup_epochs: float = 0.0
+    data_seed: int | None = field(default=None, metadata=OMIT_DEFAULT)
 
-    def checkpoint_epochs(self) -> tuple[int, ...]:
-        """Epochs whose weights are kept: 0, log-spaced epochs, the final epoch."""
+    def data_rng_seed(self) -> int:
+        """The seed of the data subsets and of the noise pre-training: ``data_seed``, else
+        ``seed``."""
+        return self.seed if self.data_seed is None else self.data_seed
+
+    def checkpoint_epochs(self) -> tuple[int | float, ...]:
+        """Epochs whose weights are kept: 0, log-spaced epochs, the final epoch (integers) and
+        the checkpoints inside the first epoch (floats); :meth:`CheckpointSchedule.epochs`."""
         return self.checkpoints.epochs(self.epochs)
 
 
@@ -324,7 +374,12 @@ class TextConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One run: model x dataset x setting at a profile; its folder is ``<root>/<profile>/<name>``."""
+    """One run: model x dataset x setting at a profile; its folder is ``<root>/<profile>/<name>``.
+
+    ``seed_group``: set on the runs of a seed group other than the first (:func:`expand_seeds`),
+    the name of the group; ``None`` otherwise (it is then left out of the stored settings). Read
+    :attr:`group` and :attr:`seed` rather than it.
+    """
 
     name: str
     profile: str
@@ -339,6 +394,18 @@ class RunConfig:
     text: TextConfig = field(default_factory=TextConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     device: str = "auto"
+    seed_group: str | None = field(default=None, metadata=OMIT_DEFAULT)
+
+    @property
+    def group(self) -> str:
+        """The seed group of the run: the name of the matrix entry it comes from (its own name
+        for a run without ``seeds`` and for the first seed of a group)."""
+        return self.seed_group or self.name
+
+    @property
+    def seed(self) -> int:
+        """The training seed of the run (``train.seed``)."""
+        return self.train.seed
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
@@ -456,6 +523,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     :class:`ConfigError`. Cheap: no data, no model (:func:`check_run` adds those)."""
     check_name(cfg.profile, "profile")
     check_name(cfg.name, "run")
+    if cfg.seed_group is not None:
+        check_name(cfg.seed_group, "seed group")
     w = f"run {cfg.profile}/{cfg.name}"
     _choice(ModelName, cfg.model, f"{w}.model")
     _choice(DatasetName, cfg.dataset, f"{w}.dataset")
@@ -522,9 +591,11 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "train.batch_size": (1, 2**20),
     "train.eval_batch_size": (1, 2**20),
     "train.seed": (0, 2**32 - 1),
+    "train.data_seed": (0, 2**32 - 1),
     "train.train_subset": (1, 10**8),
     "train.test_subset": (1, 10**8),
     "train.checkpoints.count": (1, 10_000),
+    "train.checkpoints.first_epoch": (0, 1_000),
     "noise.seed": (0, 2**32 - 1),
     "noise.per_class": (1, 10**6),
     "noise.pretrain_epochs": (1, 100_000),
@@ -817,18 +888,161 @@ def _dataset_settings(doc: Mapping[str, Any], merged: dict[str, Any]) -> dict:
     return _deep_merge(base, merged)
 
 
-def _resolved(doc: Mapping[str, Any], profile: str, name: str) -> RunConfig:
-    return parse_run(_dataset_settings(doc, _resolve(doc, profile, name, ())),
-                     where=f"run {profile}/{name}")
+#: the key of a run entry that makes it a seed group (:func:`expand_seeds`)
+SEEDS_KEY = "seeds"
+
+
+def seed_run_name(group: str, seed: int) -> str:
+    """The name (and folder) of the run of ``seed`` in ``group`` other than the first:
+    ``<group>-seed<seed>``."""
+    return f"{group}-seed{seed}"
+
+
+def _seeds(value: Any, where: str) -> tuple[int, ...] | None:
+    """The ``seeds`` of a run entry: ``None`` (absent or ``null``: one run) or a non-empty list of
+    distinct integer seeds within the range of ``train.seed``."""
+    if value is None:
+        return None
+    low, high = INT_BOUNDS["train.seed"]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{where}.seeds must be a non-empty list of seeds, e.g. [0, 1, 2]; got "
+                          f"{short(value)}")
+    for seed in value:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high:
+            raise ConfigError(f"{where}.seeds: each seed must be an integer in {low}..{high}, got "
+                              f"{short(seed, 40)}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}.seeds lists a seed twice: {short(value)}")
+    return tuple(value)
+
+
+def expand_seeds(entry: Mapping[str, Any], where: str = "run") -> list[dict[str, Any]]:
+    """The resolved settings of one matrix entry (``name`` set) as one mapping per run.
+
+    Without ``seeds`` (or ``seeds: null``): the entry itself. With ``seeds: [s0, s1, ...]``: one
+    mapping per seed ``s``, with ``train.seed = s``; when ``s`` differs from the entry's data seed
+    (its ``train.data_seed``, else its ``train.seed``), ``train.data_seed`` is set to it, so the
+    data (subsets, noise pre-training) stay those of the entry. The first seed keeps the entry's
+    name; seed ``s`` of the others is named :func:`seed_run_name` and records
+    ``seed_group = <entry name>``. A first seed equal to the entry's ``train.seed`` leaves the
+    mapping exactly as it is without ``seeds``.
+    """
+    entry = dict(entry)
+    seeds = _seeds(entry.pop(SEEDS_KEY, None), where)
+    if "seed_group" in entry:
+        raise ConfigError(f"{where}: seed_group is set by the matrix (a run of `seeds: [...]`), not "
+                          "written in it")
+    if seeds is None:
+        return [entry]
+    group = str(entry.get("name"))
+    train = entry.get("train") or {}
+    if not isinstance(train, Mapping):
+        return [entry]  # parse_run reports it with the run's name
+    data_seed = train.get("data_seed")
+    data_seed = train.get("seed", TrainConfig.seed) if data_seed is None else data_seed
+    runs = []
+    for k, seed in enumerate(seeds):
+        settings = dict(train, seed=seed)
+        if seed != data_seed:
+            settings["data_seed"] = data_seed
+        run = dict(entry, train=settings)
+        if k:
+            run.update(name=seed_run_name(group, seed), seed_group=group)
+        runs.append(run)
+    return runs
+
+
+def _entry(doc: Mapping[str, Any], profile: str, name: str) -> list[dict[str, Any]]:
+    """The resolved, seed-expanded settings of the matrix entry ``name`` (not yet validated)."""
+    merged = _dataset_settings(doc, _resolve(doc, profile, name, ()))
+    return expand_seeds(merged, f"run {profile}/{name}")
+
+
+def _parse(profile: str, settings: Mapping[str, Any]) -> RunConfig:
+    return parse_run(settings, where=f"run {profile}/{settings.get('name')}")
+
+
+def _expanded(doc: Mapping[str, Any], profile: str) -> dict[str, list[dict[str, Any]]]:
+    """``{entry name: [settings of each of its runs]}`` of every entry of ``profile``, in file
+    order; a run name given twice (a seed's name equal to another run's) is a
+    :class:`ConfigError`."""
+    entries = {name: _entry(doc, profile, name)
+               for name in (_profile(doc, profile).get("runs") or {})}
+    seen: dict[str, str] = {}
+    for name, runs in entries.items():
+        for run in runs:
+            other = seen.setdefault(str(run["name"]), name)
+            if other != name:
+                raise ConfigError(f"profile {profile!r}: run name {run['name']!r} is given twice "
+                                  f"(by {other!r} and {name!r}); rename one of them")
+    return entries
+
+
+def _unknown(doc: Mapping[str, Any], profile: str, name: str) -> ConfigError:
+    """The error of a name that is no run of ``profile``, listing the valid names (a seed group
+    as ``group (+ group-seed1, ...)``)."""
+    try:
+        listed = [runs[0]["name"] + ("" if len(runs) == 1 else
+                                     f" (+ {', '.join(r['name'] for r in runs[1:])})")
+                  for runs in _expanded(doc, profile).values()]
+    except ConfigError:
+        listed = list(_profile(doc, profile).get("runs") or {})
+    return ConfigError(f"unknown run {name!r} in profile {profile!r}; valid runs: "
+                       f"{', '.join(listed)}")
 
 
 def get_run(profile: str, name: str, path: str | Path | None = None) -> RunConfig:
-    """The fully resolved, validated :class:`RunConfig` of run ``name`` in ``profile``."""
-    return _resolved(_load_yaml(path), profile, name)
+    """The fully resolved, validated :class:`RunConfig` of the run named ``name`` in ``profile``:
+    a matrix entry (for a seed group, its first seed, whose folder has the entry's name) or a
+    seed's own name ``<entry>-seed<s>``."""
+    doc = _load_yaml(path)
+    entries = _profile(doc, profile).get("runs") or {}
+    if name in entries:
+        return _parse(profile, _entry(doc, profile, name)[0])
+    for entry in entries:  # a seed's name: only the entries it can come from are resolved
+        if str(name).startswith(f"{entry}-seed"):
+            for run in _entry(doc, profile, entry)[1:]:
+                if run["name"] == name:
+                    return _parse(profile, run)
+    raise _unknown(doc, profile, name)
+
+
+def seed_runs(profile: str, group: str, path: str | Path | None = None) -> list[RunConfig]:
+    """The runs of the seed group ``group`` of ``profile`` (the matrix entry of that name), one
+    per seed in the order of its ``seeds``; a run without ``seeds`` is a group of one."""
+    doc = _load_yaml(path)
+    if group not in (_profile(doc, profile).get("runs") or {}):
+        try:
+            member = get_run(profile, group, path)
+        except ConfigError:
+            raise _unknown(doc, profile, group) from None
+        raise ConfigError(f"{group!r} is one seed of the seed group {member.group!r} of profile "
+                          f"{profile!r}; seed_runs takes the group's name")
+    return [_parse(profile, run) for run in _entry(doc, profile, group)]
+
+
+def select_runs(profile: str, names: Sequence[str], path: str | Path | None = None
+                ) -> list[RunConfig]:
+    """The runs that ``names`` stand for, each once, in the order given: a seed group's name
+    stands for every seed of the group (:func:`seed_runs`), any other name for its run
+    (:func:`get_run`)."""
+    doc = _load_yaml(path)
+    entries = _profile(doc, profile).get("runs") or {}
+    chosen: dict[str, RunConfig] = {}
+    for name in names:
+        for cfg in (seed_runs(profile, name, path) if name in entries
+                    else [get_run(profile, name, path)]):
+            chosen.setdefault(cfg.name, cfg)
+    return list(chosen.values())
 
 
 def run_names(profile: str, path: str | Path | None = None) -> list[str]:
-    """Names of the runs of ``profile``, in file order."""
+    """Names of the runs of ``profile`` (every seed of a seed group), in file order."""
+    return [run["name"] for runs in _expanded(_load_yaml(path), profile).values() for run in runs]
+
+
+def group_names(profile: str, path: str | Path | None = None) -> list[str]:
+    """Names of the matrix entries of ``profile`` (a seed group counts once), in file order."""
     return list((_profile(_load_yaml(path), profile).get("runs") or {}).keys())
 
 
@@ -843,7 +1057,6 @@ def notebook_parameters(profile: str, path: str | Path | None = None
 
 
 def load_matrix(profile: str, path: str | Path | None = None) -> list[RunConfig]:
-    """All runs of ``profile`` (validated), in file order."""
+    """All runs of ``profile`` (validated), every seed of a seed group, in file order."""
     doc = _load_yaml(path)
-    runs = _profile(doc, profile).get("runs") or {}
-    return [_resolved(doc, profile, name) for name in runs]
+    return [_parse(profile, run) for runs in _expanded(doc, profile).values() for run in runs]

@@ -2,7 +2,8 @@
 
 :func:`load_inputs` loads the train and test splits of the run's dataset, keeps the
 class-stratified subsets of :class:`~twophase.pipeline.config.TrainConfig` (drawn once with
-``train.seed``), and for text runs trains (or reuses) a WordPiece tokenizer on the training subset,
+the data seed, ``train.data_rng_seed()``: the same for every seed of a seed group), and for text
+runs trains (or reuses) a WordPiece tokenizer on the training subset,
 cached in the run folder's ``tokenizer/``. :func:`build_model` makes the run's network with fresh,
 seeded weights.
 """
@@ -70,8 +71,9 @@ def load_inputs(config: RunConfig, folder: Path, data_root: str | Path | None = 
     c = config
     train_full = load_dataset(c.dataset, data_root, split="train", **c.dataset_options)
     test_full = load_dataset(c.dataset, data_root, split="test", **c.dataset_options)
-    tr_idx = stratified(targets(train_full), c.train.train_subset, c.train.seed)
-    te_idx = stratified(targets(test_full), c.train.test_subset, c.train.seed + 1)
+    seed = c.train.data_rng_seed()
+    tr_idx = stratified(targets(train_full), c.train.train_subset, seed)
+    te_idx = stratified(targets(test_full), c.train.test_subset, seed + 1)
     train_clean = subset_of(train_full, tr_idx)
     tokenizer = None
     adapter = InputAdapter()
@@ -87,7 +89,7 @@ def _tokenizer(config: RunConfig, folder: Path, train_clean: Any) -> Any:
 
     c = config
     stamp = storage.fingerprint("tokenizer", c.dataset, c.dataset_options, c.train.train_subset,
-                                c.train.seed, c.text)
+                                c.train.data_rng_seed(), c.text)
     cached = storage.load_tokenizer(folder, stamp)
     if cached is not None:
         return cached
@@ -98,8 +100,9 @@ def _tokenizer(config: RunConfig, folder: Path, train_clean: Any) -> Any:
     return tok
 
 
-def build_model(config: RunConfig, inputs: RunInputs) -> SplitModel:
-    """A freshly initialised model (seeded with ``train.seed``) for the run's data."""
+def build_model(config: RunConfig, inputs: RunInputs, seed: int | None = None) -> SplitModel:
+    """A freshly initialised model for the run's data, seeded with ``seed`` (default: the
+    training seed ``train.seed``)."""
     info = inputs.info
     kw = dict(config.model_options)
     if info.modality is Modality.TEXT:
@@ -107,6 +110,6 @@ def build_model(config: RunConfig, inputs: RunInputs) -> SplitModel:
     elif info.modality is Modality.IMAGE:
         kw.setdefault("in_channels", info.channels)
         kw.setdefault("input_size", info.image_size)
-    seed_everything(config.train.seed)
+    seed_everything(config.train.seed if seed is None else seed)
     model: nn.Module = build_network(config.model, num_classes=info.num_classes, **kw)
     return model

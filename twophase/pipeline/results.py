@@ -36,11 +36,12 @@ from twophase.interactions.result import relative_gap
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 from twophase.models.bow import BowReference, reference_from_dict
 from twophase.pipeline import stages, storage, verify
-from twophase.pipeline.config import RunConfig, get_run
+from twophase.pipeline.config import RunConfig, get_run, seed_runs
 from twophase.pipeline.run import STAGES, Run, fingerprints, run_folder
 from twophase.pipeline.train import last_path
 
-__all__ = ["InteractionRecord", "MissingResultsError", "RunResults", "open_results"]
+__all__ = ["InteractionRecord", "MissingResultsError", "RunResults", "open_results",
+           "open_seed_results"]
 
 
 @dataclass
@@ -48,7 +49,11 @@ class InteractionRecord:
     r"""Interactions of one run over its checkpoints.
 
     Attributes:
-        epochs: ``LongTensor (C,)`` epoch of each checkpoint (0 = initialisation).
+        epochs: ``(C,)`` epoch of each checkpoint (0 = initialisation): a ``LongTensor`` when
+            every checkpoint is at a whole epoch, a float64 tensor when the schedule has
+            checkpoints inside the first epoch (fractional epochs ``step / steps_per_epoch``, e.g.
+            ``0.1, 0.2, ..., 1, 2, ...``; :func:`twophase.pipeline.verify.epochs_dtype`). Compare
+            them with ``metrics.epoch`` (whole epochs only) as numbers.
         v: ``(C, S, 2^n)`` float64 rewards :math:`v(x_T)` per checkpoint and sample.
         I_and, I_or: ``(C, S, 2^n)`` AND / OR interactions (OR of order <= 1 folded into AND).
         q: ``(C, S, 2^n)`` the bounded output corrections, ``v + q = AND + OR`` exactly.
@@ -273,7 +278,7 @@ def open_results(
     """
     config = get_run(profile, run, matrix)
     root = paths.runs_root(runs_root)
-    results = RunResults(run_folder(root, profile, run), config)
+    results = RunResults(run_folder(root, profile, config.name), config)
     missing = results.missing()
     if missing and compute_missing:
         Run(config, root, **run_options).execute()
@@ -285,3 +290,18 @@ def open_results(
             f"the results of run {profile}/{run} under {root} are {state}; compute them with "
             f"`twophase run {profile} {run}{where}` (or pass compute_missing=True)")
     return results
+
+
+def open_seed_results(
+    profile: str,
+    group: str,
+    runs_root: str | os.PathLike | None = None,
+    **options: Any,
+) -> list[RunResults]:
+    """The results of every seed of the seed group ``group`` of ``profile``
+    (:func:`twophase.pipeline.config.seed_runs`), in the order of its ``seeds``: one
+    :func:`open_results` each (same ``options``); a run without ``seeds`` gives one. Every seed
+    explains the same samples with the same players, so their records can be pooled sample by
+    sample (``record.samples`` rows align)."""
+    return [open_results(profile, cfg.name, runs_root, **options)
+            for cfg in seed_runs(profile, group, options.get("matrix"))]

@@ -9,11 +9,14 @@ Folder ``<root>/<profile>/<name>/`` (both names are simple names, checked by
     train:        metrics.csv (epoch, train_loss, train_acc, test_loss, test_acc,
                   train_acc_clean), timing.csv (epoch, seconds: wall clock, apart from results),
                   last.safetensors (rolling checkpoint, resume), checkpoints/epoch_XXXX.safetensors
-                  (kept epochs), noise.safetensors (label noise), pretrain/ (clean model of the
+                  (kept epochs; epoch_0000.DDDDDD.safetensors inside the first epoch),
+                  noise.safetensors (label noise), pretrain/ (clean model of the
                   low-confidence protocol), tokenizer/ (WordPiece tokenizer of text runs)
     eval:         eval.safetensors, the fixed evaluated samples and their players (plain data)
-    rewards:      rewards.safetensors, v: (checkpoints C, samples S, 2^n) float64 and epochs (C,);
-                  rewards_parts/ holds finished checkpoints while the stage runs
+    rewards:      rewards.safetensors, v: (checkpoints C, samples S, 2^n) float64 and epochs (C,)
+                  (int64, or float64 when the schedule has fractional epochs:
+                  twophase.pipeline.verify.epochs_dtype); rewards_parts/ holds finished
+                  checkpoints while the stage runs
     interactions: interactions.safetensors, I_and, I_or, q, gamma: (C, S, 2^n) of the canonical
                   split, I_and_high, I_or_high of the high-order one; objective, lower_bound (C, S)
 
@@ -38,6 +41,14 @@ confined to the runs root (:func:`twophase.pipeline.storage.confined`): a ``chec
 ``rewards_parts/`` or ``interactions_parts/`` replaced by a symbolic link out of the root is
 refused at the first write into it, and nothing is written there. Read the results with
 :mod:`twophase.pipeline.results`.
+
+Seeds: the runs of a seed group (``seeds: [...]``, :func:`twophase.pipeline.config.expand_seeds`)
+are ordinary runs, each in its own folder; their training seed differs (``train.seed``: weight
+initialisation, batch order), their data do not: the subsets are drawn with
+``train.data_rng_seed()``, the clean pre-training of the low-confidence protocol is seeded with it
+too, and the label noise (``noise.seed``), the evaluated samples and the players
+(``interactions.seed``) do not depend on ``train.seed``. So every seed explains the same samples
+with the same players, in the same order.
 
 Rewards (book/methods/interactions.md (method-players), (method-reward)): for every kept checkpoint
 the weights are loaded, ``front`` runs once per evaluated sample and
@@ -88,13 +99,17 @@ from twophase.pipeline.noise import NoiseResult, apply_noise
 from twophase.pipeline.samples import choose_samples
 from twophase.pipeline.stages import Stage, StageResult, run_stage
 from twophase.pipeline.train import (
+    checkpoint_epoch,
     checkpoint_path,
+    epoch_tag,
     fit,
     last_path,
     load_checkpoint,
     predict_proba,
     resolve_device,
     runtime_record,
+    steps_per_epoch,
+    sub_epoch_steps,
 )
 
 __all__ = ["STAGES", "VARYING_FILES", "Run", "StageName", "StageError", "fingerprints",
@@ -175,13 +190,13 @@ def _checkpoint_rewards(model: nn.Module, ev: dict, ia: InteractionConfig, eval_
     return masked_rewards(model.tail, feats, ev["players"], labels, **kw).cpu()
 
 
-def _checkpoint_part(folder: Path, kind: str, fingerprint: str, epoch: int,
+def _checkpoint_part(folder: Path, kind: str, fingerprint: str, epoch: int | float,
                      fits: Callable[[Any], bool], compute: Callable[[], Any]) -> Any:
-    """The result of one checkpoint of a stage, kept in ``folder/epoch_XXXX.safetensors`` so that
+    """The result of one checkpoint of a stage, kept in ``folder/epoch_<tag>.safetensors`` so that
     a killed stage resumes without losing the checkpoints it finished (the stage's ``scratch``).
     A part is reused when its stored fingerprint and epoch match and ``fits(value)`` holds;
     otherwise (absent, damaged or of other settings) it is computed again and saved."""
-    part = folder / f"epoch_{epoch:04d}{storage.PAYLOAD_SUFFIX}"
+    part = folder / f"epoch_{epoch_tag(epoch)}{storage.PAYLOAD_SUFFIX}"
     try:
         cached = storage.load_payload(part, kind)
         if (cached.get("fingerprint") == fingerprint and cached.get("epoch") == epoch
@@ -271,9 +286,10 @@ class Run:
             self._inputs = load_inputs(self.config, self.dir, self.data_root)
         return self._inputs
 
-    def build_model(self) -> nn.Module:
-        """A freshly initialised model (seeded with ``train.seed``) for this run's data."""
-        return build_model(self.config, self.inputs())
+    def build_model(self, seed: int | None = None) -> nn.Module:
+        """A freshly initialised model for this run's data, seeded with ``seed`` (default:
+        ``train.seed``)."""
+        return build_model(self.config, self.inputs(), seed)
 
     def noise(self) -> NoiseResult:
         """The label-noise result of this run (``noise.safetensors``, written by ``train``)."""
@@ -284,8 +300,9 @@ class Run:
         """The training subset with the labels the model is trained on."""
         return RelabeledDataset(self.inputs().train_clean, self.noise().targets)
 
-    def checkpoint_epochs(self) -> list[int]:
-        """Epochs of the kept checkpoints of this run's schedule."""
+    def checkpoint_epochs(self) -> list[int | float]:
+        """Epochs of the kept checkpoints of this run's schedule (fractional ones inside the first
+        epoch are floats)."""
         return list(self.config.train.checkpoint_epochs())
 
     @contextlib.contextmanager
@@ -299,7 +316,7 @@ class Run:
     def _hint(self, stage: str) -> str:
         return f"recompute it with {self.command(stage)}"
 
-    def _checkpoint(self, epoch: int) -> dict:
+    def _checkpoint(self, epoch: int | float) -> dict:
         """The verified checkpoint of ``epoch``. A damaged one is deleted (so that the ``train``
         stage recomputes it from the checkpoint before it) and reported."""
         path = checkpoint_path(self.dir, epoch)
@@ -311,7 +328,7 @@ class Run:
                 stages.unmark(self.dir, *STAGES)
             raise RunFileError(path, f"{exc}; the checkpoint was removed: run "
                                      f"{self.command()} again to recompute it") from None
-        if ckpt.get("fingerprint") != self.fingerprints["train"] or ckpt.get("epoch") != epoch:
+        if ckpt.get("fingerprint") != self.fingerprints["train"] or checkpoint_epoch(ckpt) != epoch:
             raise RunFileError(path, f"{path} does not belong to this run's training; "
                                      f"{self._hint('train')}")
         return ckpt
@@ -415,8 +432,10 @@ class Run:
             other = False  # absent or damaged: fit resumes from the kept checkpoints
         if other:
             self._clear_training()  # outputs of other settings
-        self._make_noise(fp)
         inputs = self.inputs()
+        t = self.config.train  # a schedule off the steps fails now, not after the noise stage
+        sub_epoch_steps(t.checkpoints, steps_per_epoch(len(inputs.train_clean), t.batch_size))
+        self._make_noise(fp)
         return fit(self.build_model(), self.train_set(), inputs.test, self.config.train,
                    self.dir, adapter=inputs.adapter, device=self.device, fingerprint=fp,
                    extra_config=self.config.to_dict(), show_progress=self.show_progress)
@@ -442,7 +461,9 @@ class Run:
         probs = None
         if c.noise.kind is NoiseKind.LOW_CONFIDENCE:
             pre_epochs = c.noise.pretrain_epochs or c.train.epochs
-            pre_cfg = replace(c.train, epochs=pre_epochs, checkpoints=CheckpointSchedule(count=1))
+            # seeded with the data seed: every run of a seed group flips the same samples
+            pre_cfg = replace(c.train, epochs=pre_epochs, checkpoints=CheckpointSchedule(count=1),
+                              seed=c.train.data_rng_seed(), data_seed=None)
             pre_dir = self.dir / "pretrain"
             pre_fp = storage.fingerprint("pretrain", fp)
             try:
@@ -452,7 +473,7 @@ class Run:
                 stale = False
             if stale:
                 storage.remove(pre_dir, within=self.dir)
-            model = self.build_model()
+            model = self.build_model(pre_cfg.seed)
             fit(model, clean, inputs.test, pre_cfg, pre_dir, adapter=inputs.adapter,
                 device=self.device, fingerprint=pre_fp, show_progress=self.show_progress)
             probs = predict_proba(model, clean, adapter=inputs.adapter, device=self.device,
@@ -504,7 +525,7 @@ class Run:
                                lambda e=e: compute(e))
               for e in tqdm(epochs, desc=f"rewards {self.config.name}",
                             disable=not self.show_progress)]
-        return {"epochs": torch.tensor(epochs), "v": torch.stack(vs),
+        return {"epochs": verify.epochs_tensor(epochs), "v": torch.stack(vs),
                 "players": ev["players_description"], "runtime": runtime_record(self.device)}
 
     def _interactions(self, v: torch.Tensor | None) -> dict[str, Any]:

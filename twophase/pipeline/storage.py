@@ -47,6 +47,12 @@ the root of :func:`confined`).
 
 Fingerprints are hex SHA-256 digests of a canonical JSON rendering (sorted keys, no whitespace) so
 that equal settings give equal fingerprints across processes and machines.
+
+**Settings added later.** A dataclass field declared with ``metadata=OMIT_DEFAULT`` is left out of
+the plain-data form (:func:`to_jsonable`, payloads) while it holds its default value: a setting
+added to the configuration after runs were computed leaves their fingerprints, ``config.json``
+and checkpoints byte-identical as long as they do not use it (reading them back gives the
+default again).
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ import shutil
 import stat
 import struct
 import tempfile
+import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -76,9 +83,11 @@ from twophase.errors import RunFileError, UnsafePathError, WriteError
 from twophase.pipeline import bounded
 
 __all__ = [
+    "OMIT_DEFAULT",
     "PAYLOAD_SUFFIX",
     "PayloadHeader",
     "atomic_write_bytes",
+    "dataclass_items",
     "atomic_write_text",
     "atomic_save_json",
     "atomic_save_csv",
@@ -109,6 +118,9 @@ _ITEMS = "__items__"
 #: infix of the temporary files of atomic writes (``.<name>.twophase-<random>.tmp``)
 _TEMP_INFIX = ".twophase-"
 _TEMP_PATTERN = re.compile(r"\..+\.twophase-[a-z0-9_]{8}\.tmp")
+#: ``dataclasses.field(metadata=OMIT_DEFAULT)``: the field is left out of the plain-data form
+#: while it equals its default (module docstring, *Settings added later*)
+OMIT_DEFAULT = types.MappingProxyType({"twophase_omit_default": True})
 #: the runs root that writes must stay inside (:func:`confined`); ``None``: not confined
 _ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("twophase_root", default=None)
 
@@ -192,10 +204,27 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def dataclass_items(obj: Any) -> dict[str, Any]:
+    """``{field: value}`` of the dataclass instance ``obj``, without the fields marked
+    :data:`OMIT_DEFAULT` that hold their default value."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)
+            if not (f.metadata.get("twophase_omit_default")
+                    and getattr(obj, f.name) == _field_default(f))}
+
+
 def to_jsonable(obj: Any) -> Any:
-    """Convert dataclasses, enums, paths, tuples and tensors/arrays into plain JSON values."""
+    """Convert dataclasses (:func:`dataclass_items`), enums, paths, tuples and tensors/arrays into
+    plain JSON values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {k: to_jsonable(v) for k, v in dataclass_items(obj).items()}
     if isinstance(obj, enum.Enum):
         return to_jsonable(obj.value)
     if isinstance(obj, Mapping):
@@ -272,7 +301,7 @@ def _flatten(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(obj, enum.Enum):
         return _flatten(obj.value, path, tensors)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        obj = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        obj = dataclass_items(obj)
     if isinstance(obj, Mapping):
         keys = list(obj)
         if all(isinstance(k, str) for k in keys) and not {_TENSOR, _ITEMS} & set(keys):

@@ -26,10 +26,24 @@ atomically at the scheduled epochs (``checkpoints/epoch_XXXX.safetensors``), the
 ``last.safetensors``, then ``metrics.csv``, after every epoch. ``rng_state`` holds the torch CPU
 (and CUDA) generator, numpy, Python ``random`` and the private shuffling generator as plain data.
 
+**Checkpoints inside the first epoch** (``train.checkpoints.first_epoch = k``,
+:class:`~twophase.pipeline.config.CheckpointSchedule`): with ``S`` optimizer steps per epoch
+(:func:`steps_per_epoch`), the weights after step ``j S / (k + 1)`` of epoch 1 (``j = 1..k``) are
+kept as ``checkpoints/epoch_0000.DDDDDD.safetensors`` (:func:`epoch_tag`: the fractional epoch
+``j / (k + 1)`` with six decimals), the same dict with ``epoch = 0`` (the epochs completed, so
+``metrics`` holds the one row of epoch 0), ``step`` (steps into epoch 1) and ``steps_per_epoch``;
+:func:`checkpoint_epoch` reads its fractional epoch ``(epoch S + step) / S``. ``S`` must be a
+multiple of ``k + 1`` (:func:`sub_epoch_steps`), so the label is exact. They do not replace
+``last.safetensors`` and carry no metrics row of their own (a row is an evaluation of a whole
+epoch).
+
 **Resume.** A run started again continues from ``last.safetensors`` when every scheduled
-checkpoint up to its epoch is present and intact; otherwise from the latest intact checkpoint
-before the first missing or damaged one (every checkpoint holds the full training state), and from
-scratch when there is none, so a deleted checkpoint is recomputed, never left missing.
+checkpoint up to its epoch is present and intact; otherwise from the latest intact epoch
+checkpoint before the first missing or damaged one (every checkpoint holds the full training
+state), and from scratch when there is none, so a deleted checkpoint is recomputed, never left
+missing. A run resumes at epoch boundaries only: a missing checkpoint inside epoch 1 (or a run
+killed during epoch 1) trains epoch 1 again from the checkpoint of epoch 0, which writes the same
+sub-epoch checkpoints again, byte for byte.
 ``metrics.csv`` is rewritten from the resume point's metrics first (a kill between the checkpoint
 and the table cannot leave it short).
 
@@ -63,6 +77,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +92,7 @@ from tqdm.auto import tqdm
 from twophase import cpu_dispatch
 from twophase.errors import ConfigError, DeterminismError, RunFileError, TrainingDivergedError
 from twophase.pipeline import storage
-from twophase.pipeline.config import TrainConfig
+from twophase.pipeline.config import CheckpointSchedule, TrainConfig
 from twophase.pipeline.optim import StepSchedule, make_optimizer
 
 __all__ = [
@@ -91,7 +106,11 @@ __all__ = [
     "train_one_epoch",
     "fit",
     "CHECKPOINT_KIND",
+    "checkpoint_epoch",
     "checkpoint_path",
+    "epoch_tag",
+    "steps_per_epoch",
+    "sub_epoch_steps",
     "checkpoint_problem",
     "last_path",
     "list_checkpoints",
@@ -303,9 +322,53 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def checkpoint_path(out_dir: str | Path, epoch: int) -> Path:
-    """``out_dir/checkpoints/epoch_XXXX.safetensors``."""
-    return Path(out_dir) / "checkpoints" / f"epoch_{epoch:04d}{storage.PAYLOAD_SUFFIX}"
+def epoch_tag(epoch: int | float) -> str:
+    """The epoch in a file name: ``0003`` for a whole epoch, ``0000.250000`` for a fractional one
+    (six decimals: distinct for every schedule, whose fractions are at least 1/1001 apart)."""
+    if float(epoch).is_integer():
+        return f"{int(epoch):04d}"
+    return f"{float(epoch):011.6f}"
+
+
+def checkpoint_path(out_dir: str | Path, epoch: int | float) -> Path:
+    """``out_dir/checkpoints/epoch_<epoch_tag>.safetensors``."""
+    return Path(out_dir) / "checkpoints" / f"epoch_{epoch_tag(epoch)}{storage.PAYLOAD_SUFFIX}"
+
+
+def steps_per_epoch(samples: int, batch_size: int) -> int:
+    """Optimizer steps of one epoch: ``ceil(samples / batch_size)`` (at least 1)."""
+    return max(1, -(-int(samples) // int(batch_size)))
+
+
+def sub_epoch_steps(schedule: CheckpointSchedule, steps: int) -> dict[int, float]:
+    """``{step of epoch 1: fractional epoch}`` of the checkpoints inside the first epoch, for
+    ``steps`` optimizer steps per epoch: step ``f S`` for each fraction ``f`` of
+    :meth:`~twophase.pipeline.config.CheckpointSchedule.fractions`. Raises
+    :class:`~twophase.errors.ConfigError` naming the valid ``first_epoch`` values when ``S`` is no
+    multiple of ``first_epoch + 1``."""
+    out: dict[int, float] = {}
+    for fraction in schedule.fractions():
+        step = fraction * steps
+        if step.denominator != 1:
+            valid = [d - 1 for d in range(2, min(steps, 1001) + 1) if steps % d == 0]
+            raise ConfigError(
+                f"train.checkpoints.first_epoch={schedule.first_epoch} splits the first epoch into "
+                f"{schedule.first_epoch + 1} equal parts, but it has {steps} optimizer steps "
+                f"(training samples / batch_size, rounded up), not a multiple of "
+                f"{schedule.first_epoch + 1}; valid first_epoch values for this run: "
+                f"{', '.join(map(str, valid)) or 'none (one step per epoch)'}")
+        out[int(step)] = float(fraction)
+    return out
+
+
+def checkpoint_epoch(record: Any) -> int | float:
+    """The (fractional) epoch of a checkpoint payload or header: ``epoch``, or
+    ``(epoch S + step) / S`` for a checkpoint inside an epoch (``step``, ``steps_per_epoch``)."""
+    epoch, step = record.get("epoch"), record.get("step")
+    if step is None:
+        return epoch
+    total = record.get("steps_per_epoch")
+    return float(Fraction(epoch * total + step, total))
 
 
 def last_path(out_dir: str | Path) -> Path:
@@ -314,7 +377,8 @@ def last_path(out_dir: str | Path) -> Path:
 
 
 def list_checkpoints(out_dir: str | Path) -> dict[int, Path]:
-    """``{epoch: path}`` of the checkpoint files present in ``out_dir`` (not verified)."""
+    """``{epoch: path}`` of the whole-epoch checkpoint files present in ``out_dir`` (not
+    verified; the checkpoints inside an epoch are left out)."""
     folder = Path(out_dir) / "checkpoints"
     found = {}
     for p in sorted(folder.glob(f"epoch_*{storage.PAYLOAD_SUFFIX}")):
@@ -325,11 +389,12 @@ def list_checkpoints(out_dir: str | Path) -> dict[int, Path]:
     return found
 
 
-def checkpoint_problem(path: Path, fingerprint: str, epoch: int | None = None) -> str | None:
+def checkpoint_problem(path: Path, fingerprint: str, epoch: int | float | None = None
+                       ) -> str | None:
     """Why the checkpoint ``path`` cannot serve a run of ``fingerprint`` (``None``: it can).
 
-    Reads the header only (format, length, kind, fingerprint, epoch); the tensor digest is checked
-    when the weights are loaded (:func:`load_checkpoint`).
+    Reads the header only (format, length, kind, fingerprint, epoch: :func:`checkpoint_epoch`);
+    the tensor digest is checked when the weights are loaded (:func:`load_checkpoint`).
     """
     try:
         head = storage.read_header(path, CHECKPOINT_KIND)
@@ -342,18 +407,23 @@ def checkpoint_problem(path: Path, fingerprint: str, epoch: int | None = None) -
     problem = _record_problem(head)
     if problem:
         return f"{path} is damaged ({problem})"
-    if epoch is not None and head.get("epoch") != epoch:
-        return f"{path} holds epoch {head.get('epoch')}, not {epoch}"
+    if epoch is not None and checkpoint_epoch(head) != epoch:
+        return f"{path} holds epoch {checkpoint_epoch(head)}, not {epoch}"
     return None
 
 
 def _record_problem(head: storage.PayloadHeader) -> str | None:
     """What is wrong with the plain data of a checkpoint's header (``None``: nothing): an integer
     ``epoch >= 0``, a ``runtime`` with a positive integer thread count and device and torch
-    names, and ``epoch + 1`` rows of ``metrics`` (mappings)."""
+    names, and ``epoch + 1`` rows of ``metrics`` (mappings); a checkpoint inside an epoch also
+    an integer ``0 < step < steps_per_epoch``."""
     epoch, runtime, metrics = head.get("epoch"), head.get("runtime"), head.get("metrics")
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         return f"epoch {str(epoch)[:40]!r} is not an integer >= 0"
+    step, steps = head.get("step"), head.get("steps_per_epoch")
+    if step is not None and not (all(isinstance(x, int) and not isinstance(x, bool)
+                                     for x in (step, steps)) and 0 < step < steps):
+        return f"step {str(step)[:40]!r} of {str(steps)[:40]!r} is not a step inside an epoch"
     if not isinstance(runtime, dict):
         return "no runtime record"
     threads = runtime.get("threads")
@@ -385,8 +455,10 @@ def _state_cpu(model: nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
-def _resume_point(out: Path, fingerprint: str, schedule: set[int]) -> tuple[Path | None, str]:
-    """The file to resume from and why (module docstring, *Resume*)."""
+def _resume_point(out: Path, fingerprint: str, schedule: set[int | float]
+                  ) -> tuple[Path | None, str]:
+    """The file to resume from and why (module docstring, *Resume*): only whole-epoch checkpoints
+    are resumed from; a fractional epoch counts as scheduled once the epoch after it is done."""
     last = last_path(out)
     head = None
     try:
@@ -403,13 +475,14 @@ def _resume_point(out: Path, fingerprint: str, schedule: set[int]) -> tuple[Path
                   f"{str(head.get('fingerprint'))[:12]} != {fingerprint[:12]}); delete {out} to "
                   "retrain")
     reached = int(head.get("epoch")) if head is not None else None
-    kept = {e: p for e, p in list_checkpoints(out).items()
-            if e in schedule and checkpoint_problem(p, fingerprint, e) is None}
-    top = reached if reached is not None else max(kept, default=-1)
+    kept = {e: checkpoint_path(out, e) for e in schedule
+            if checkpoint_problem(checkpoint_path(out, e), fingerprint, e) is None}
+    whole = [e for e in kept if float(e).is_integer()]
+    top = reached if reached is not None else max(whole, default=-1)
     missing = [e for e in sorted(schedule) if e <= top and e not in kept]
     if reached is not None and not missing:
         return last, f"epoch {reached} (last)"
-    before = [e for e in kept if not missing or e < missing[0]]
+    before = [e for e in whole if not missing or e < missing[0]]
     if not before:
         return None, "the start"
     e = max(before)
@@ -441,9 +514,11 @@ def train_one_epoch(
     epoch: int,
     batch_size: int,
     num_workers: int = 0,
+    after_step: Callable[[int], None] | None = None,
 ) -> None:
     """One epoch of SGD on ``dataset``: one permutation drawn from ``generator``, cut into
-    ``batch_size`` batches, the rate of each step set by ``rates`` before it."""
+    ``batch_size`` batches, the rate of each step set by ``rates`` before it; ``after_step(b)``
+    is called after the ``b``-th step of the epoch (1-based)."""
     model.train()
     order = torch.randperm(len(dataset), generator=generator)
     batches = iterate_batches(dataset, order, batch_size, num_workers=num_workers)
@@ -456,6 +531,8 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if after_step is not None:
+            after_step(b + 1)
 
 
 @dataclass(frozen=True)
@@ -470,7 +547,10 @@ class _FitContext:
     adapter: InputAdapter
     device: torch.device
     clean_mask: torch.Tensor
-    schedule: set[int]
+    schedule: set[int | float]
+    #: ``{step of epoch 1: fractional epoch}`` of the checkpoints inside the first epoch
+    within: dict[int, float]
+    steps_per_epoch: int
     #: ``runtime``, ``config`` and ``fingerprint``, the same in every checkpoint
     record: dict
 
@@ -517,10 +597,10 @@ def _write_tables(ctx: _FitContext, progress: _Progress) -> None:
                             pd.DataFrame(progress.timing, columns=["epoch", "seconds"]))
 
 
-def _save(ctx: _FitContext, progress: _Progress, epoch: int, optimizer: torch.optim.Optimizer,
-          generator: torch.Generator) -> None:
-    """The checkpoint of ``epoch`` (when scheduled), ``last.safetensors``, then the tables."""
-    ckpt = {
+def _state(ctx: _FitContext, progress: _Progress, epoch: int, optimizer: torch.optim.Optimizer,
+           generator: torch.Generator) -> dict:
+    """The checkpoint dict after ``epoch`` complete epochs (the training state, the record)."""
+    return {
         "model": _state_cpu(ctx.model),
         "optimizer": optimizer.state_dict(),
         "epoch": epoch,
@@ -530,6 +610,23 @@ def _save(ctx: _FitContext, progress: _Progress, epoch: int, optimizer: torch.op
         "fingerprint": ctx.record["fingerprint"],
         "metrics": list(progress.rows),
     }
+
+
+def _save_within(ctx: _FitContext, progress: _Progress, step: int,
+                 optimizer: torch.optim.Optimizer, generator: torch.Generator) -> None:
+    """The checkpoint after ``step`` steps of epoch 1, when one is scheduled there (module
+    docstring, *Checkpoints inside the first epoch*)."""
+    if step not in ctx.within:
+        return
+    ckpt = {**_state(ctx, progress, 0, optimizer, generator), "step": step,
+            "steps_per_epoch": ctx.steps_per_epoch}
+    storage.save_payload(checkpoint_path(ctx.out, ctx.within[step]), ckpt, CHECKPOINT_KIND)
+
+
+def _save(ctx: _FitContext, progress: _Progress, epoch: int, optimizer: torch.optim.Optimizer,
+          generator: torch.Generator) -> None:
+    """The checkpoint of ``epoch`` (when scheduled), ``last.safetensors``, then the tables."""
+    ckpt = _state(ctx, progress, epoch, optimizer, generator)
     if epoch in ctx.schedule:
         storage.save_payload(checkpoint_path(ctx.out, epoch), ckpt, CHECKPOINT_KIND)
     storage.save_payload(last_path(ctx.out), ckpt, CHECKPOINT_KIND)
@@ -565,7 +662,7 @@ def fit(
         model: the network (moved to ``device``).
         train_set, test_set: datasets yielding ``(x, y)``; ``test_set`` may be ``None``.
         config: :class:`TrainConfig` (epochs, batch_size, lr, momentum, weight_decay, seed,
-            checkpoint schedule).
+            checkpoint schedule, including the checkpoints inside the first epoch).
         out_dir: folder for ``metrics.csv``, ``last.safetensors`` and ``checkpoints/``.
         adapter: :class:`InputAdapter` (needed for text).
         device: ``None``/``"auto"`` picks CUDA when available.
@@ -582,6 +679,8 @@ def fit(
         DataFrame with :data:`METRIC_COLUMNS`, one row per epoch ``0..E`` (fewer if stopped).
 
     Raises:
+        ConfigError: the checkpoints inside the first epoch do not fall on whole steps
+            (:func:`sub_epoch_steps`).
         TrainingDivergedError: a non-finite training loss or weight after an epoch.
         DeterminismError: the resume point was computed on another device type or with another
             intra-op thread count.
@@ -590,6 +689,8 @@ def fit(
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
     schedule = set(config.checkpoint_epochs())
+    steps = steps_per_epoch(len(train_set), config.batch_size)
+    within = sub_epoch_steps(config.checkpoints, steps)
     start_file, _ = _resume_point(out, fingerprint, schedule)
     ckpt = None
     if start_file is not None:
@@ -599,13 +700,12 @@ def fit(
     model.to(device)
     optimizer = make_optimizer(model.parameters(), config.optimizer, lr=config.lr,
                                momentum=config.momentum, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, -(-len(train_set) // config.batch_size))
-    rates = StepSchedule(config.lr, config.schedule, config.warmup_epochs, config.epochs,
-                         steps_per_epoch)
+    rates = StepSchedule(config.lr, config.schedule, config.warmup_epochs, config.epochs, steps)
     ctx = _FitContext(
         model=model, train_set=train_set, test_set=test_set, config=config, out=out,
         adapter=adapter or InputAdapter(), device=device,
-        clean_mask=_clean_mask(train_set, clean_mask), schedule=schedule,
+        clean_mask=_clean_mask(train_set, clean_mask), schedule=schedule, within=within,
+        steps_per_epoch=steps,
         record={"runtime": runtime_record(device),
                 "config": storage.to_jsonable(extra_config if extra_config is not None
                                               else config),
@@ -637,9 +737,12 @@ def fit(
                initial=start, total=end)
     for epoch in bar:
         t0 = time.perf_counter()
+        inside = None if epoch != 1 or not within else (
+            lambda step: _save_within(ctx, progress, step, optimizer, generator))
         train_one_epoch(model, train_set, optimizer=optimizer, rates=rates, generator=generator,
                         adapter=ctx.adapter, device=device, epoch=epoch,
-                        batch_size=config.batch_size, num_workers=num_workers)
+                        batch_size=config.batch_size, num_workers=num_workers,
+                        after_step=inside)
         seconds = time.perf_counter() - t0
         row = _metrics_row(ctx, epoch)
         _check_finite(model, row, epoch, config, out)

@@ -15,7 +15,8 @@ recorded by the ``eval`` stage, ``n`` = players):
   samples, the players are those of the settings (kind, ``n``, grid, border, seed; recorded patch
   positions equal to the drawn ones);
 - ``rewards``: ``rewards.safetensors`` carries the fingerprint, ``v`` is ``(C, S, 2**n)`` of a
-  floating-point dtype and ``epochs`` (integers) are the kept epochs;
+  floating-point dtype and ``epochs`` are the kept epochs, of :func:`epochs_dtype` (integers for
+  a schedule of whole epochs, float64 once it has checkpoints inside the first epoch);
 - ``interactions``: ``interactions.safetensors`` carries the fingerprint and ``I_and``, ``I_or``,
   ``q`` (and ``v`` if stored) are ``(C, S, 2**n)`` of a floating-point dtype; other keys are
   accepted as they are.
@@ -44,8 +45,9 @@ from twophase.pipeline import storage
 from twophase.pipeline.config import RunConfig
 from twophase.pipeline.train import checkpoint_path, checkpoint_problem, last_path
 
-__all__ = ["NOISE", "OUTPUTS", "content_problem", "eval_problem", "interactions_problem",
-           "rewards_problem", "stage_problem", "train_problem"]
+__all__ = ["NOISE", "OUTPUTS", "content_problem", "epochs_dtype", "epochs_tensor",
+           "eval_problem", "interactions_problem", "rewards_problem", "stage_problem",
+           "train_problem"]
 
 #: The file that holds each stage's result.
 OUTPUTS = {"train": "metrics.csv", "eval": f"eval{storage.PAYLOAD_SUFFIX}",
@@ -53,6 +55,19 @@ OUTPUTS = {"train": "metrics.csv", "eval": f"eval{storage.PAYLOAD_SUFFIX}",
            "interactions": f"interactions{storage.PAYLOAD_SUFFIX}"}
 #: The label-noise result written by the ``train`` stage.
 NOISE = f"noise{storage.PAYLOAD_SUFFIX}"
+
+
+def epochs_dtype(epochs: Any) -> torch.dtype:
+    """The dtype of a run's stored checkpoint epochs: ``int64`` when every epoch is whole (the
+    files of the runs computed before fractional epochs existed stay as they were), else
+    ``float64``."""
+    return torch.int64 if all(float(e).is_integer() for e in epochs) else torch.float64
+
+
+def epochs_tensor(epochs: Any) -> torch.Tensor:
+    """``(C,)`` tensor of the checkpoint ``epochs`` in :func:`epochs_dtype`."""
+    epochs = list(epochs)
+    return torch.tensor(epochs, dtype=epochs_dtype(epochs))
 
 
 def _header(path: Path, kind: str, fingerprint: str, full: bool) -> tuple[storage.PayloadHeader |
@@ -132,10 +147,11 @@ def _rewards_content(path: Path, payload: dict, config: RunConfig) -> str | None
     problem = _finite_problem(path, payload, ("v",))
     if problem:
         return problem
-    epochs = payload.get("epochs")
-    if not isinstance(epochs, torch.Tensor) or epochs.dtype.is_floating_point or \
-            epochs.tolist() != list(config.train.checkpoint_epochs()):
-        return f"{path}: epochs are not the checkpoint epochs {list(config.train.checkpoint_epochs())}"
+    epochs, wanted = payload.get("epochs"), list(config.train.checkpoint_epochs())
+    fractional = epochs_dtype(wanted) == torch.float64  # else any integer dtype, as before
+    if not isinstance(epochs, torch.Tensor) or epochs.dtype == torch.bool or \
+            epochs.dtype.is_floating_point != fractional or epochs.tolist() != wanted:
+        return f"{path}: epochs are not the checkpoint epochs {wanted}"
     return None
 
 
@@ -295,8 +311,9 @@ def rewards_problem(folder: Path, config: RunConfig, fingerprint: str, full: boo
         return f"{path}: epochs have shape {head.shape('epochs')}, expected ({shape[0]},)"
     if head.dtype("v") not in storage.FLOAT_DTYPES:
         return f"{path}: v has dtype {head.dtype('v')}, expected a floating-point dtype"
-    if head.dtype("epochs") not in storage.INT_DTYPES:
-        return f"{path}: epochs have dtype {head.dtype('epochs')}, expected integers"
+    dtype = epochs_dtype(config.train.checkpoint_epochs())
+    if head.dtype("epochs") not in (storage.INT_DTYPES if dtype == torch.int64 else {"F64"}):
+        return f"{path}: epochs have dtype {head.dtype('epochs')}, expected {dtype}"
     return _content(path, "rewards", config, fingerprint) if full else None
 
 
