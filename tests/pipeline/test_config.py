@@ -181,7 +181,8 @@ def test_unknown_profile_run_and_structure(tmp_path):
     bad = _write(tmp_path, "profile: {}\n")
     with pytest.raises(ConfigError, match="valid: defaults, datasets, profiles"):
         profiles(bad)
-    loop = _write(tmp_path, "profiles:\n  a:\n    runs:\n      r: {extends: s}\n      s: {extends: r}\n")
+    loop = _write(tmp_path, "profiles:\n  a:\n    runs:\n      r: {extends: s}\n"
+                            "      s: {extends: r}\n")
     with pytest.raises(ConfigError, match="circular"):
         get_run("a", "r", loop)
 

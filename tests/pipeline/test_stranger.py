@@ -471,7 +471,8 @@ def _sst2(root: Path, train_row: bytes = b"", dev_row: bytes = b"") -> None:
 
 
 @pytest.mark.parametrize("train_row,dev_row,words", [
-    (b"0\tbad\textra", b"", ["train.tsv: line 3 has 3 tab-separated field(s) but the header has 2"]),
+    (b"0\tbad\textra", b"",
+     ["train.tsv: line 3 has 3 tab-separated field(s) but the header has 2"]),
     (b"1", b"", ["train.tsv: line 3 has 1 tab-separated field(s)"]),
     (b"0\tb\xffd film", b"", ["train.tsv: line 3 is not UTF-8 text (byte 0xff at column 4)"]),
     (b"", b"x\tgood", ["dev.tsv: line 3: label 'x' is not 0 or 1"]),

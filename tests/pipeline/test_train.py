@@ -1,4 +1,6 @@
-"""Training loop: checkpoints, metrics, exact resume, every model family (twophase.pipeline.train)."""
+"""Training loop: checkpoints, metrics, exact resume, every model family.
+
+Module under test: twophase.pipeline.train."""
 
 from __future__ import annotations
 
@@ -274,7 +276,8 @@ def test_checkpoints_hold_plain_data_only(tmp_path):
     path = last_path(tmp_path)
     assert path.read_bytes()[:8] != b"\x80\x02" and b"torch._utils" not in path.read_bytes()
     head = storage.read_header(path, "checkpoint")
-    assert head.get("epoch") == 1 and set(head.get("runtime")) == {"threads", "device", "torch", "cpu_dispatch"}
+    assert head.get("epoch") == 1
+    assert set(head.get("runtime")) == {"threads", "device", "torch", "cpu_dispatch"}
     rng = load_checkpoint(path)["rng_state"]
     assert set(rng["numpy"]) == {"kind", "keys", "pos", "has_gauss", "cached_gaussian"}
     assert rng["python"]["state"].shape == (625,)
@@ -435,7 +438,7 @@ def test_checkpoints_inside_the_first_epoch_are_kept_and_change_nothing_else(tmp
         _assert_same_state(state, _models(tmp_path / "a")[e])
 
 
-class _Killed(Exception):
+class _KilledError(Exception):
     """Stands for a SIGKILL in the middle of training."""
 
 
@@ -454,11 +457,11 @@ def test_a_run_stopped_inside_the_first_epoch_resumes_bit_identically(tmp_path, 
         def save_then_die(path, payload, kind):
             out = real(path, payload, kind)
             if Path(path) == half:
-                raise _Killed
+                raise _KilledError
             return out
 
         monkeypatch.setattr(storage, "save_payload", save_then_die)
-        with pytest.raises(_Killed):
+        with pytest.raises(_KilledError):
             fit(_model(), train, test, _within(), tmp_path / "b", show_progress=False)
         monkeypatch.undo()
         assert half.exists() and not checkpoint_path(tmp_path / "b", 0.75).exists()

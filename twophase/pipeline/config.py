@@ -2,8 +2,8 @@
 
 One *run* = one model x dataset x setting. A run is described by a :class:`RunConfig`
 (model, dataset, :class:`TrainConfig`, :class:`NoiseConfig`, :class:`InteractionConfig`,
-:class:`TextConfig`, :class:`GuardConfig`). Runs are grouped in *profiles* (``smoke``, ``quick``, ``cpu``, ``paper``)
-in one YAML file shipped with the package::
+:class:`TextConfig`, :class:`GuardConfig`). Runs are grouped in *profiles* (``smoke``,
+``quick``, ``cpu``, ``paper``) in one YAML file shipped with the package::
 
     defaults: {...}                 # applied to every run of every profile
     datasets:                       # per-dataset settings (only the fit guard's thresholds)
@@ -439,7 +439,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping for {_type_name(tp)}, got {short(value)}")
+            raise ConfigError(f"{where}: expected a mapping for {_type_name(tp)}, "
+                              f"got {short(value)}")
         return _parse_dataclass(tp, value, where)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _choice(tp, value, where)
@@ -799,7 +800,8 @@ def _load_yaml(path: str | Path | None) -> dict[str, Any]:
     doc = {k: v for k, v in doc.items() if not str(k).startswith(".")}  # .anchors: helpers
     unknown = [k for k in doc if k not in _MATRIX_KEYS]
     if unknown:
-        raise ConfigError(f"{p}: unknown top-level key(s) {unknown}; valid: {', '.join(_MATRIX_KEYS)}")
+        raise ConfigError(f"{p}: unknown top-level key(s) {unknown}; "
+                          f"valid: {', '.join(_MATRIX_KEYS)}")
     _mapping(doc.get("defaults"), f"{p}: defaults")
     for name, entry in _mapping(doc.get("datasets"), f"{p}: datasets").items():
         if name != _ANY_DATASET:
@@ -930,8 +932,8 @@ def expand_seeds(entry: Mapping[str, Any], where: str = "run") -> list[dict[str,
     entry = dict(entry)
     seeds = _seeds(entry.pop(SEEDS_KEY, None), where)
     if "seed_group" in entry:
-        raise ConfigError(f"{where}: seed_group is set by the matrix (a run of `seeds: [...]`), not "
-                          "written in it")
+        raise ConfigError(f"{where}: seed_group is set by the matrix (a run of `seeds: [...]`), "
+                          "not written in it")
     if seeds is None:
         return [entry]
     group = str(entry.get("name"))

@@ -75,8 +75,8 @@ class InteractionRecord:
 
     epochs: torch.Tensor
     v: torch.Tensor
-    I_and: torch.Tensor  # noqa: N815
-    I_or: torch.Tensor  # noqa: N815
+    I_and: torch.Tensor
+    I_or: torch.Tensor
     q: torch.Tensor
     objective: torch.Tensor
     samples: pd.DataFrame
@@ -85,14 +85,15 @@ class InteractionRecord:
     metrics: pd.DataFrame | None = None
     lower_bound: torch.Tensor | None = None
     engine: torch.Tensor | None = None
-    I_and_high: torch.Tensor | None = None  # noqa: N815
-    I_or_high: torch.Tensor | None = None  # noqa: N815
+    I_and_high: torch.Tensor | None = None
+    I_or_high: torch.Tensor | None = None
     tie_break: str = "low-order"
     extra: dict = field(default_factory=dict)
 
     @property
     def relative_gap(self) -> torch.Tensor:
-        """``(objective - lower_bound) / objective`` per game ``(C, S)`` (0 where objective is 0)."""
+        """``(objective - lower_bound) / objective`` per game ``(C, S)`` (0 where the objective
+        is 0)."""
         lower = self.objective if self.lower_bound is None else self.lower_bound
         return relative_gap(self.objective, lower)
 

@@ -1,4 +1,5 @@
-r"""One run = one model x dataset x setting: its four stages, train -> eval -> rewards -> interactions.
+r"""One run = one model x dataset x setting, and its four stages: train -> eval -> rewards ->
+interactions.
 
 Folder ``<root>/<profile>/<name>/`` (both names are simple names, checked by
 :func:`twophase.pipeline.config.check_name`, and the folder is checked to lie inside ``root``)::

@@ -567,7 +567,7 @@ def load_payload(path: str | os.PathLike, kind: str | None = None, hint: str = "
     meta, _, _ = _parse_header(path, data, len(data), kind, hint)
     try:
         tensors = load_safetensors(data)
-    except Exception as exc:  # noqa: BLE001 - safetensors' own error type
+    except Exception as exc:  # safetensors raises its own error type
         raise RunFileError(path, f"{path} cannot be read ({bounded.short(str(exc), 200)})"
                                  f"{_hint(hint)}") from None
     if _digest(tensors) != meta.get("digest"):
@@ -704,7 +704,7 @@ def load_tokenizer(folder: str | os.PathLike, stamp: str) -> Any | None:
 
     try:
         return load_pretrained(folder)
-    except Exception:  # noqa: BLE001 - a damaged tokenizer folder is rebuilt, never trusted
+    except Exception:  # a damaged tokenizer folder is rebuilt, never trusted
         return None
 
 

@@ -5,7 +5,8 @@ batch size 128, cross-entropy loss
 
 .. math::
 
-    \mathcal L(\theta) = -\frac{1}{|B|}\sum_{i \in B} \log \operatorname{softmax}(f_\theta(x_i))_{y_i}.
+    \mathcal L(\theta) = -\frac{1}{|B|}\sum_{i \in B}
+        \log \operatorname{softmax}(f_\theta(x_i))_{y_i}.
 
 The optimiser and learning-rate schedule come from :mod:`twophase.pipeline.optim` (SGD with a
 constant rate unless ``train.optimizer`` / ``train.schedule`` say otherwise); the rate is set
@@ -16,9 +17,10 @@ the labels it is trained on, i.e. the noisy ones under label noise) and on the t
 ``epoch, train_loss, train_acc, test_loss, test_acc, train_acc_clean`` per epoch (epoch 0
 = the initialisation) is written to ``metrics.csv``. The wall-clock seconds of each epoch go to
 ``timing.csv`` (``epoch, seconds``) only, never into a checkpoint or ``metrics.csv``: two
-identical runs give byte-identical results, and only their timing differs. ``train_acc_clean`` is the accuracy on the
-training samples whose label the noise protocol left clean (the fit guard's measure,
-:func:`twophase.stats.guard.fit_guard`); without label noise it equals ``train_acc``.
+identical runs give byte-identical results, and only their timing differs.
+``train_acc_clean`` is the accuracy on the training samples whose label the noise protocol left
+clean (the fit guard's measure, :func:`twophase.stats.guard.fit_guard`); without label noise it
+equals ``train_acc``.
 
 Checkpoints (``{model, optimizer, epoch, rng_state, runtime, config, fingerprint, metrics}``,
 tensors and plain data only: :func:`twophase.pipeline.storage.save_payload`) are written
@@ -403,7 +405,8 @@ def checkpoint_problem(path: Path, fingerprint: str, epoch: int | float | None =
     except RunFileError as exc:
         return str(exc)
     if head.get("fingerprint") != fingerprint:
-        return f"{path} was written by other settings (fingerprint {str(head.get('fingerprint'))[:12]})"
+        return (f"{path} was written by other settings "
+                f"(fingerprint {str(head.get('fingerprint'))[:12]})")
     problem = _record_problem(head)
     if problem:
         return f"{path} is damaged ({problem})"

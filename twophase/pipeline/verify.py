@@ -306,7 +306,8 @@ def rewards_problem(folder: Path, config: RunConfig, fingerprint: str, full: boo
     if shape is None:
         return f"{Path(folder) / OUTPUTS['eval']} is missing or damaged"
     if head.shape("v") != shape:
-        return f"{path}: v has shape {head.shape('v')}, expected {shape} (checkpoints, samples, 2**n)"
+        return (f"{path}: v has shape {head.shape('v')}, expected {shape} "
+                "(checkpoints, samples, 2**n)")
     if head.shape("epochs") != (shape[0],):
         return f"{path}: epochs have shape {head.shape('epochs')}, expected ({shape[0]},)"
     if head.dtype("v") not in storage.FLOAT_DTYPES:
