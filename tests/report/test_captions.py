@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tests.helpers.records import fake_record, guarded_config
 from twophase import theory as th
@@ -27,6 +28,11 @@ def test_run_header_has_no_python_repr():
     assert "10 image patches (grid 8, seed 0, border 1, baseline zero)" in text
     assert "<" not in text and "Baseline." not in text
     assert "3 epochs of SGD (learning rate 0.02, batch 32)" in text
+    record.epochs = torch.tensor([0.0, 0.25, 0.5, 1.0, 2.0, 3.0], dtype=torch.float64)
+    seeded = get_run("smoke", "mlp-digits-seed1")
+    text = captions.run_header(record, seeded)
+    assert "checkpoints at epochs 0, 0.25, 0.5, 1, 2, 3" in text
+    assert "seed 1 of the seed group `mlp-digits`" in text
 
 
 @pytest.mark.parametrize("description, expected", [

@@ -317,14 +317,16 @@ def run_header(record: InteractionRecord, config: RunConfig) -> str:
     Python representation in it."""
     counts = record.samples.groupby("split").size().to_dict()
     flipped = int(record.samples["flipped"].sum())
-    epochs = ", ".join(f"{int(e)}" for e in record.epochs)
+    epochs = ", ".join(f"{float(e):g}" for e in record.epochs)  # fractional inside an epoch
+    seed = f"; seed {config.seed} of the seed group `{config.group}`" if config.seed_group else ""
+    optimizer = {"sgd": "SGD", "adamw": "AdamW"}[config.train.optimizer.value]
     lines = [
         f"**Run `{config.name}`** (profile `{config.profile}`): {config.model} on "
         f"{config.dataset}. " + (f"*{config.description.rstrip('.')}.*" if config.description
                                  else ""),
-        f"- **training:** {config.train.epochs} epochs of SGD (learning rate "
+        f"- **training:** {config.train.epochs} epochs of {optimizer} (learning rate "
         f"{config.train.lr:g}, batch {config.train.batch_size}); {len(record.epochs)} "
-        f"checkpoints at epochs {epochs}",
+        f"checkpoints at epochs {epochs}{seed}",
         f"- **players:** {players(record.players)}",
         "- **evaluated samples:** " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
         + (f", of which {flipped} with a flipped label" if flipped else ""),
