@@ -8,8 +8,9 @@ The flow, one folder per stage::
 
     pipeline (config -> train -> eval -> rewards -> interactions, cached)
         game (players, masking, rewards)  ->  interactions (transforms, AND-OR solver)
-    stats (salience, phases, generalization, guard) -> theory (fusiform, response, sigma_fit,
-        simulate) -> report (plots, captions, tables) -> book (notebooks, page, execute, build)
+    stats (salience, orders, phases, generalization, bootstrap, guard) -> theory (fusiform,
+        response, sigma_fit, simulate) -> claims (each claim of the papers: interval, verdict)
+        -> report (plots, captions, tables) -> book (notebooks, pages, execute, build)
 
 Subsets of the ``n`` players are bitmasks (bit ``i`` = player ``i`` present); tensors over subsets
 have shape ``(..., 2**n)``.  This module is the public map: the names below are imported on first
@@ -57,12 +58,18 @@ _EXPORTS = {
     "salient_mask": "stats.salience",
     "order_profile": "stats.salience",
     "OrderProfile": "stats.salience",
+    "Orders": "stats.orders",
+    "bootstrap": "stats.bootstrap",
+    "Interval": "stats.bootstrap",
     "loss_gap_boundary": "stats.phases",
     "interaction_boundary": "stats.phases",
     "PhaseBoundary": "stats.phases",
     "jaccard_by_order": "stats.generalization",
     "weighted_jaccard": "stats.generalization",
     "fusiform_curve": "theory.fusiform",
+    "run_claims": "claims.run",
+    "Claim": "claims.verdict",
+    "Verdict": "claims.rule",
     "response_matrix": "theory.response",
     "masked_rewards": "game.masking",
     "evaluate_all_masks": "game.masking",
@@ -97,8 +104,8 @@ _EXPORTS = {
     "from_shapiq": "shapiq_interop",
 }
 _SUBPACKAGES = {
-    "book", "choices", "cli", "data", "explanation", "extras", "game", "interactions", "models",
-    "pipeline", "report", "shapiq_interop", "stats", "theory",
+    "book", "choices", "claims", "cli", "data", "explanation", "extras", "game", "interactions",
+    "models", "pipeline", "report", "shapiq_interop", "stats", "theory",
 }
 
 __all__ = sorted(_EXPORTS)
