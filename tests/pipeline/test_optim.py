@@ -1,4 +1,5 @@
-"""The optimiser and learning-rate schedule (twophase.pipeline.optim) and their use by fit()."""
+"""The optimiser and learning-rate schedule (twophase.pipeline.optim) and their use by
+train_model()."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 from twophase.pipeline.config import CheckpointSchedule, ConfigError, TrainConfig, parse_run
 from twophase.pipeline.optim import LRSchedule, Optimizer, StepSchedule, lr_factor, make_optimizer
-from twophase.pipeline.train import fit, last_path, load_checkpoint
+from twophase.pipeline.train import last_path, load_checkpoint, train_model
 
 
 def test_lr_factor_warmup_then_each_schedule():
@@ -79,11 +80,11 @@ def _model():
 def test_adamw_with_warmup_and_decay_resumes_bit_identically(tmp_path):
     cfg = TrainConfig(epochs=4, batch_size=16, lr=0.01, optimizer="adamw", weight_decay=0.01,
                       schedule="cosine", warmup_epochs=1, checkpoints=CheckpointSchedule(count=2))
-    a = fit(_model(), _Data(), None, cfg, tmp_path / "a", device="cpu", show_progress=False)
-    fit(_model(), _Data(), None, cfg, tmp_path / "b", device="cpu", show_progress=False,
+    a = train_model(_model(), _Data(), None, cfg, tmp_path / "a", device="cpu", show_progress=False)
+    train_model(_model(), _Data(), None, cfg, tmp_path / "b", device="cpu", show_progress=False,
         stop_after=2)
     torch.manual_seed(999)
-    b = fit(_model(), _Data(), None, cfg, tmp_path / "b", device="cpu", show_progress=False)
+    b = train_model(_model(), _Data(), None, cfg, tmp_path / "b", device="cpu", show_progress=False)
     cols = ["epoch", "train_loss", "train_acc"]
     pd.testing.assert_frame_equal(a[cols], b[cols], check_exact=True)
     last = load_checkpoint(last_path(tmp_path / "b"))
@@ -93,7 +94,7 @@ def test_adamw_with_warmup_and_decay_resumes_bit_identically(tmp_path):
     for k, v in load_checkpoint(last_path(tmp_path / "a"))["model"].items():
         assert torch.equal(v, last["model"][k])
     # the schedule changes the trajectory: constant SGD ends elsewhere
-    c = fit(_model(), _Data(), None, TrainConfig(epochs=4, batch_size=16, lr=0.01,
+    c = train_model(_model(), _Data(), None, TrainConfig(epochs=4, batch_size=16, lr=0.01,
             checkpoints=CheckpointSchedule(count=2)), tmp_path / "c", device="cpu",
             show_progress=False)
     assert c.train_loss.iloc[-1] != a.train_loss.iloc[-1]

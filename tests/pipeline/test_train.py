@@ -21,13 +21,13 @@ from twophase.pipeline.train import (
     checkpoint_epoch,
     checkpoint_path,
     evaluate,
-    fit,
     last_path,
     list_checkpoints,
     load_checkpoint,
     predict_proba,
     resolve_device,
     restore_rng,
+    train_model,
 )
 
 
@@ -93,7 +93,7 @@ def _model(seed=7):
 
 def test_fit_writes_metrics_checkpoints_and_learns(tmp_path):
     train, test = _blobs(), _blobs(seed=1)
-    m = fit(_model(), train, test, _cfg(), tmp_path, device="cpu", show_progress=False)
+    m = train_model(_model(), train, test, _cfg(), tmp_path, device="cpu", show_progress=False)
     assert list(m.columns) == METRIC_COLUMNS
     assert m.epoch.tolist() == [0, 1, 2, 3, 4]
     assert m.train_loss.iloc[-1] < 0.5 * m.train_loss.iloc[0]
@@ -129,13 +129,14 @@ def test_resume_is_bit_identical(tmp_path, data):
     if data == "list":  # DataLoader path
         train = ListData(list(train.x), train.targets)
     cfg = _cfg()
-    straight = fit(_model(), train, test, cfg, tmp_path / "a", device="cpu", show_progress=False)
-    part = fit(_model(), train, test, cfg, tmp_path / "b", device="cpu", show_progress=False,
-               stop_after=2)
+    straight = train_model(_model(), train, test, cfg, tmp_path / "a", device="cpu",
+                           show_progress=False)
+    part = train_model(_model(), train, test, cfg, tmp_path / "b", device="cpu",
+                       show_progress=False, stop_after=2)
     assert part.epoch.tolist() == [0, 1, 2]
     # scramble the global RNGs as a fresh process would have them
     torch.manual_seed(12345)
-    resumed = fit(_model(seed=99), train, test, cfg, tmp_path / "b", device="cpu",
+    resumed = train_model(_model(seed=99), train, test, cfg, tmp_path / "b", device="cpu",
                   show_progress=False)
     cols = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]
     pd.testing.assert_frame_equal(straight[cols], resumed[cols], check_exact=True)
@@ -149,22 +150,25 @@ def test_resume_is_bit_identical(tmp_path, data):
     _assert_same_state(load_checkpoint(checkpoint_path(tmp_path / "a", 1))["model"],
                        load_checkpoint(checkpoint_path(tmp_path / "b", 1))["model"])
     # a finished run returns at once, unchanged
-    again = fit(_model(), train, test, cfg, tmp_path / "b", device="cpu", show_progress=False)
+    again = train_model(_model(), train, test, cfg, tmp_path / "b", device="cpu",
+                        show_progress=False)
     pd.testing.assert_frame_equal(again[cols], straight[cols], check_exact=True)
 
 
 def test_resume_refuses_other_settings(tmp_path):
     train = _blobs()
-    fit(_model(), train, None, _cfg(epochs=1), tmp_path, fingerprint="aaa", show_progress=False)
+    train_model(_model(), train, None, _cfg(epochs=1), tmp_path, fingerprint="aaa",
+                show_progress=False)
     with pytest.raises(RunFileError, match="other settings"):
-        fit(_model(), train, None, _cfg(epochs=2), tmp_path, fingerprint="bbb",
-            show_progress=False)
+        train_model(_model(), train, None, _cfg(epochs=2), tmp_path, fingerprint="bbb",
+                    show_progress=False)
 
 
 def test_seed_changes_the_run(tmp_path):
     train = _blobs()
-    a = fit(_model(), train, None, _cfg(epochs=1), tmp_path / "a", show_progress=False)
-    b = fit(_model(), train, None, _cfg(epochs=1, seed=8), tmp_path / "b", show_progress=False)
+    a = train_model(_model(), train, None, _cfg(epochs=1), tmp_path / "a", show_progress=False)
+    b = train_model(_model(), train, None, _cfg(epochs=1, seed=8), tmp_path / "b",
+                    show_progress=False)
     assert a.train_loss.iloc[1] != b.train_loss.iloc[1]
 
 
@@ -211,7 +215,7 @@ def test_every_image_model_trains(tmp_path, name):
 
     cfg = _cfg(epochs=1, batch_size=6, lr=0.01, checkpoints=CheckpointSchedule(count=1))
     before = {k: v.clone() for k, v in make().state_dict().items()}
-    m = fit(make(), data, data, cfg, tmp_path, show_progress=False)
+    m = train_model(make(), data, data, cfg, tmp_path, show_progress=False)
     assert m.train_loss.notna().all() and len(m) == 2
     ck = _check_roundtrip(make, tmp_path, x[:4], InputAdapter())
     assert any(not torch.equal(before[k], ck["model"][k]) for k in before)
@@ -229,7 +233,7 @@ def test_point_cloud_model_trains(tmp_path):
         return build_model("dgcnn", num_classes=2, k=8, dims=(8, 8, 16, 16), emb=32,
                            head_dims=(16, 8))
 
-    m = fit(make(), data, data, _cfg(epochs=1, batch_size=8), tmp_path, show_progress=False)
+    m = train_model(make(), data, data, _cfg(epochs=1, batch_size=8), tmp_path, show_progress=False)
     assert m.train_loss.notna().all()
     _check_roundtrip(make, tmp_path, pts[:4], InputAdapter())
 
@@ -260,7 +264,7 @@ def test_text_model_trains_with_tokenizer_and_padding(tmp_path, name="bert-tiny"
         torch.manual_seed(0)
         return build_model(name, num_classes=2, tokenizer=tok)
 
-    m = fit(make(), data, data, _cfg(epochs=1, batch_size=4, lr=0.01), tmp_path / "run",
+    m = train_model(make(), data, data, _cfg(epochs=1, batch_size=4, lr=0.01), tmp_path / "run",
             adapter=adapter, show_progress=False)
     assert m.train_loss.notna().all()
     _check_roundtrip(make, tmp_path / "run", list(texts[:4]), adapter)
@@ -272,7 +276,7 @@ def _models(folder):
 
 def test_checkpoints_hold_plain_data_only(tmp_path):
     """Every value of a checkpoint is a tensor or plain JSON data (no pickle), RNG states too."""
-    fit(_model(), _blobs(), None, _cfg(epochs=1), tmp_path, show_progress=False)
+    train_model(_model(), _blobs(), None, _cfg(epochs=1), tmp_path, show_progress=False)
     path = last_path(tmp_path)
     assert path.read_bytes()[:8] != b"\x80\x02" and b"torch._utils" not in path.read_bytes()
     head = storage.read_header(path, "checkpoint")
@@ -308,15 +312,15 @@ def test_a_missing_or_damaged_checkpoint_is_recomputed_bit_identically(tmp_path,
     checkpoint never leaves a run stuck (and the recomputed one equals the lost one)."""
     train, test = _blobs(), _blobs(seed=1)
     cfg = _cfg(epochs=6, checkpoints=CheckpointSchedule(count=3))  # kept: 0, 1, 2, 6
-    fit(_model(), train, test, cfg, tmp_path / "a", show_progress=False)
-    fit(_model(), train, test, cfg, tmp_path / "b", show_progress=False)
+    train_model(_model(), train, test, cfg, tmp_path / "a", show_progress=False)
+    train_model(_model(), train, test, cfg, tmp_path / "b", show_progress=False)
     lost = checkpoint_path(tmp_path / "b", 2)
     if damage == "delete":
         lost.unlink()
     else:
         lost.write_bytes(lost.read_bytes()[:-100])
     seen = []
-    again = fit(_model(seed=99), train, test, cfg, tmp_path / "b", show_progress=False,
+    again = train_model(_model(seed=99), train, test, cfg, tmp_path / "b", show_progress=False,
                 on_epoch=lambda row: seen.append(row["epoch"]))
     assert seen == [2, 3, 4, 5, 6]  # from the checkpoint of epoch 1
     a, b = _models(tmp_path / "a"), _models(tmp_path / "b")
@@ -330,10 +334,10 @@ def test_a_missing_or_damaged_checkpoint_is_recomputed_bit_identically(tmp_path,
 
 def test_a_short_metrics_table_is_repaired_on_resume(tmp_path):
     train = _blobs()
-    fit(_model(), train, None, _cfg(epochs=2), tmp_path, show_progress=False)
+    train_model(_model(), train, None, _cfg(epochs=2), tmp_path, show_progress=False)
     full = pd.read_csv(tmp_path / "metrics.csv")
     full.iloc[:-1].to_csv(tmp_path / "metrics.csv", index=False)  # as after a kill
-    m = fit(_model(), train, None, _cfg(epochs=2), tmp_path, show_progress=False)
+    m = train_model(_model(), train, None, _cfg(epochs=2), tmp_path, show_progress=False)
     assert len(m) == 3
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "metrics.csv"), full)
 
@@ -347,20 +351,20 @@ def test_a_short_metrics_table_is_repaired_on_resume(tmp_path):
 ])
 def test_a_resume_that_would_not_be_bit_identical_is_refused(tmp_path, field, value, expected):
     train = _blobs()
-    fit(_model(), train, None, _cfg(), tmp_path, show_progress=False, stop_after=1)
+    train_model(_model(), train, None, _cfg(), tmp_path, show_progress=False, stop_after=1)
     ck = load_checkpoint(last_path(tmp_path))
     assert ck["runtime"]["threads"] == torch.get_num_threads()
     ck["runtime"][field] = value
     storage.save_payload(last_path(tmp_path), ck, "checkpoint")
     with pytest.raises(DeterminismError, match=expected):
-        fit(_model(), train, None, _cfg(), tmp_path, show_progress=False)
+        train_model(_model(), train, None, _cfg(), tmp_path, show_progress=False)
 
 
 @pytest.mark.parametrize("lr", [1e12, 1e30])
 def test_diverging_training_stops_with_a_clear_error(tmp_path, lr):
     train = _blobs()
     with pytest.raises(TrainingDivergedError, match=r"diverged at epoch 1 .*lower train.lr"):
-        fit(_model(), train, None, _cfg(lr=lr), tmp_path, show_progress=False)
+        train_model(_model(), train, None, _cfg(lr=lr), tmp_path, show_progress=False)
     assert storage.read_header(last_path(tmp_path), "checkpoint").get("epoch") == 0  # kept: 0
 
 
@@ -381,7 +385,8 @@ def test_train_acc_clean_counts_only_the_clean_labels(tmp_path):
     noisy = base.targets.clone()
     noisy[:30] = (noisy[:30] + 1) % 3  # a quarter of the labels flipped
     train = RelabeledDataset(base, noisy)
-    m = fit(_model(), train, None, _cfg(epochs=3), tmp_path, device="cpu", show_progress=False)
+    m = train_model(_model(), train, None, _cfg(epochs=3), tmp_path, device="cpu",
+                    show_progress=False)
     model = _model()
     model.load_state_dict(load_checkpoint(last_path(tmp_path))["model"])
     with torch.no_grad():
@@ -392,11 +397,11 @@ def test_train_acc_clean_counts_only_the_clean_labels(tmp_path):
     assert m.train_acc.iloc[-1] == pytest.approx(float((pred == noisy).double().mean()))
     assert m.train_acc_clean.iloc[-1] > m.train_acc.iloc[-1]  # the flipped labels are not learnt
     # an explicit mask wins; without label noise the clean accuracy is the accuracy
-    m2 = fit(_model(), base, None, _cfg(epochs=1), tmp_path / "b", device="cpu",
+    m2 = train_model(_model(), base, None, _cfg(epochs=1), tmp_path / "b", device="cpu",
              show_progress=False)
     assert (m2.train_acc_clean == m2.train_acc).all()
     with pytest.raises(ValueError, match="one entry per training sample"):
-        fit(_model(), base, None, _cfg(epochs=1), tmp_path / "c", show_progress=False,
+        train_model(_model(), base, None, _cfg(epochs=1), tmp_path / "c", show_progress=False,
             clean_mask=torch.ones(3, dtype=torch.bool))
 
 
@@ -415,7 +420,7 @@ def _files(folder):
 
 def test_checkpoints_inside_the_first_epoch_are_kept_and_change_nothing_else(tmp_path):
     train, test = _blobs(), _blobs(seed=1)
-    m = fit(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
+    m = train_model(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
     assert _within().checkpoint_epochs() == (0, 0.25, 0.5, 0.75, 1, 4)
     assert m.epoch.tolist() == [0, 1, 2, 3, 4]  # metrics stay per whole epoch
     assert sorted(list_checkpoints(tmp_path / "a")) == [0, 1, 4]  # whole epochs only
@@ -432,7 +437,7 @@ def test_checkpoints_inside_the_first_epoch_are_kept_and_change_nothing_else(tmp
     assert not torch.equal(quarter["net.0.weight"], first["net.0.weight"])
     # saving inside the epoch leaves the training untouched: the same weights and metrics as
     # a run without those checkpoints
-    plain = fit(_model(), train, test, _cfg(), tmp_path / "b", show_progress=False)
+    plain = train_model(_model(), train, test, _cfg(), tmp_path / "b", show_progress=False)
     pd.testing.assert_frame_equal(plain, m, check_exact=True)
     for e, state in _models(tmp_path / "b").items():
         _assert_same_state(state, _models(tmp_path / "a")[e])
@@ -449,7 +454,7 @@ def test_a_run_stopped_inside_the_first_epoch_resumes_bit_identically(tmp_path, 
     finished and then missing it (recomputed from epoch 0): every file ends byte-identical to the
     uninterrupted run's."""
     train, test = _blobs(), _blobs(seed=1)
-    fit(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
+    train_model(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
     half = checkpoint_path(tmp_path / "b", 0.5)
     if where == "after-sub-epoch-checkpoint":
         real = storage.save_payload
@@ -462,15 +467,15 @@ def test_a_run_stopped_inside_the_first_epoch_resumes_bit_identically(tmp_path, 
 
         monkeypatch.setattr(storage, "save_payload", save_then_die)
         with pytest.raises(_KilledError):
-            fit(_model(), train, test, _within(), tmp_path / "b", show_progress=False)
+            train_model(_model(), train, test, _within(), tmp_path / "b", show_progress=False)
         monkeypatch.undo()
         assert half.exists() and not checkpoint_path(tmp_path / "b", 0.75).exists()
     else:
-        fit(_model(), train, test, _within(), tmp_path / "b", show_progress=False)
+        train_model(_model(), train, test, _within(), tmp_path / "b", show_progress=False)
         half.unlink()
     seen = []
     torch.manual_seed(12345)  # the global RNGs of a fresh process
-    fit(_model(seed=99), train, test, _within(), tmp_path / "b", show_progress=False,
+    train_model(_model(seed=99), train, test, _within(), tmp_path / "b", show_progress=False,
         on_epoch=lambda row: seen.append(row["epoch"]))
     assert seen == [1, 2, 3, 4]  # from the checkpoint of epoch 0
     assert _files(tmp_path / "b") == _files(tmp_path / "a")
@@ -480,5 +485,5 @@ def test_sub_epoch_checkpoints_off_the_steps_are_a_config_error(tmp_path):
     cfg = _cfg(checkpoints=CheckpointSchedule(count=2, first_epoch=2))  # thirds of 8 steps
     with pytest.raises(ConfigError, match="first_epoch=2 .* 8 optimizer steps.*valid first_epoch "
                                           "values for this run: 1, 3, 7"):
-        fit(_model(), _blobs(), None, cfg, tmp_path, show_progress=False)
+        train_model(_model(), _blobs(), None, cfg, tmp_path, show_progress=False)
     assert not list(tmp_path.rglob("*.safetensors"))

@@ -53,7 +53,8 @@ def test_a_model_that_does_not_fit_gets_inconclusive_everywhere():
     assert frame.iloc[0]["result"] == "fail"
     assert set(frame.iloc[1:]["result"]) == {"inconclusive"}
     assert "does not fit" in captions.run_verdict(bad)
-    assert "inconclusive" in captions.fit(bad.fit) and "Fit guard:" in captions.fit(_claims().fit)
+    assert "inconclusive" in captions.fit_guard(bad.fit)
+    assert "Fit guard:" in captions.fit_guard(_claims().fit)
 
 
 def test_claims_page_one_row_per_claim_one_column_per_run_and_a_tally():

@@ -83,7 +83,7 @@ def open_run_page(profile: str, notebook: str, run: str, runs_root: str | None =
     fit = fit_guard(results.config, metrics)
     page = Page(profile, notebook, run)
     display(Markdown(captions.run_header(record, results.config)))
-    display(Markdown(captions.fit(fit)))
+    display(Markdown(captions.fit_guard(fit)))
     if solver:
         display(Markdown(captions.solver_status(record.solver_status())))
     display(page.links(run_pages(results.config)))

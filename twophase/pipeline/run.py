@@ -103,7 +103,6 @@ from twophase.pipeline.train import (
     checkpoint_epoch,
     checkpoint_path,
     epoch_tag,
-    fit,
     last_path,
     load_checkpoint,
     predict_proba,
@@ -111,6 +110,7 @@ from twophase.pipeline.train import (
     runtime_record,
     steps_per_epoch,
     sub_epoch_steps,
+    train_model,
 )
 
 __all__ = ["STAGES", "VARYING_FILES", "Run", "StageName", "StageError", "fingerprints",
@@ -430,14 +430,14 @@ class Run:
         try:
             other = storage.read_header(last, "checkpoint").get("fingerprint") != fp
         except (FileNotFoundError, RunFileError):
-            other = False  # absent or damaged: fit resumes from the kept checkpoints
+            other = False  # absent or damaged: training resumes from the kept checkpoints
         if other:
             self._clear_training()  # outputs of other settings
         inputs = self.inputs()
         t = self.config.train  # a schedule off the steps fails now, not after the noise stage
         sub_epoch_steps(t.checkpoints, steps_per_epoch(len(inputs.train_clean), t.batch_size))
         self._make_noise(fp)
-        return fit(self.build_model(), self.train_set(), inputs.test, self.config.train,
+        return train_model(self.build_model(), self.train_set(), inputs.test, self.config.train,
                    self.dir, adapter=inputs.adapter, device=self.device, fingerprint=fp,
                    extra_config=self.config.to_dict(), show_progress=self.show_progress)
 
@@ -475,7 +475,7 @@ class Run:
             if stale:
                 storage.remove(pre_dir, within=self.dir)
             model = self.build_model(pre_cfg.seed)
-            fit(model, clean, inputs.test, pre_cfg, pre_dir, adapter=inputs.adapter,
+            train_model(model, clean, inputs.test, pre_cfg, pre_dir, adapter=inputs.adapter,
                 device=self.device, fingerprint=pre_fp, show_progress=self.show_progress)
             probs = predict_proba(model, clean, adapter=inputs.adapter, device=self.device,
                                   batch_size=c.train.eval_batch_size)

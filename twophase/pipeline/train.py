@@ -106,7 +106,7 @@ __all__ = [
     "evaluate",
     "predict_proba",
     "train_one_epoch",
-    "fit",
+    "train_model",
     "CHECKPOINT_KIND",
     "checkpoint_epoch",
     "checkpoint_path",
@@ -540,7 +540,7 @@ def train_one_epoch(
 
 @dataclass(frozen=True)
 class _FitContext:
-    """The fixed context of one :func:`fit`: what every epoch reads and none changes."""
+    """The fixed context of one :func:`train_model`: what every epoch reads and none changes."""
 
     model: nn.Module
     train_set: Dataset
@@ -560,14 +560,15 @@ class _FitContext:
 
 @dataclass
 class _Progress:
-    """What one :func:`fit` has measured so far: a metrics row and a timing row per epoch."""
+    """What one :func:`train_model` has measured so far: a metrics row and a timing row per
+    epoch."""
 
     rows: list[dict] = field(default_factory=list)
     timing: list[dict] = field(default_factory=list)
 
 
 def _clean_mask(train_set: Dataset, clean_mask: torch.Tensor | None) -> torch.Tensor:
-    """The boolean ``(N,)`` of the training samples with a clean label (:func:`fit`)."""
+    """The boolean ``(N,)`` of the training samples with a clean label (:func:`train_model`)."""
     n = len(train_set)
     if clean_mask is None:
         flipped = getattr(train_set, "flipped", None)
@@ -636,7 +637,7 @@ def _save(ctx: _FitContext, progress: _Progress, epoch: int, optimizer: torch.op
     _write_tables(ctx, progress)
 
 
-def fit(
+def train_model(
     model: nn.Module,
     train_set: Dataset,
     test_set: Dataset | None,

@@ -42,7 +42,7 @@ __all__ = [
     "boundary_comparison",
     "checks",
     "figure",
-    "fit",
+    "fit_guard",
     "flipped_orders",
     "jaccard_trend",
     "norm_ratio_check",
@@ -366,7 +366,7 @@ def run_verdict(claims: RunClaims) -> str:
     return f"{head}: " + ", ".join(parts)
 
 
-def fit(verdict: FitVerdict) -> str:
+def fit_guard(verdict: FitVerdict) -> str:
     """The fit guard's sentence at the top of a run's page: the model fits its data, or a warning
     that every claim is inconclusive on it (:func:`twophase.stats.guard.fit_guard`)."""
     if verdict.fits:
