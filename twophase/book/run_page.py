@@ -63,7 +63,7 @@ class RunPage:
     def show_checks(self, claims: Sequence[Claim],
                     checks: Mapping[str, Check] | None = None) -> None:
         """The page's checks footer: the table (fit guard, ``checks``, the guarded ``claims``)
-        and its sentence, then the page's downloads."""
+        and its sentence."""
         claims = self.guard(claims)
         display(self.page.table(checks_table(claims, checks, self.fit), "checks",
                                 f"Checks of run {self.run}: each claim with its 95 % interval "

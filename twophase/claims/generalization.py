@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from twophase.claims.registry import JACCARD
 from twophase.claims.verdict import Claim, judge
@@ -50,19 +50,15 @@ class JaccardClaims:
 def _rho(mean: np.ndarray) -> float:
     """Spearman's rho between the orders ``1..n`` and ``mean`` ``(n,)`` over the orders where it
     is defined (NaN with fewer than 3 of them or a constant curve): the Pearson correlation of
-    the ranks, ties sharing their average rank."""
+    the ranks, ties sharing their average rank. (``scipy.stats.spearmanr`` gives the same number
+    but costs about 9 ms a call, most of a 1,000-replicate bootstrap; the p-value it adds is not
+    needed per replicate.)"""
     y = np.asarray(mean, dtype=np.float64)
     keep = np.isfinite(y)
     if keep.sum() < 3 or np.unique(y[keep]).size < 2:
         return np.nan
     x = np.arange(1, len(y) + 1, dtype=np.float64)[keep]
-    return float(np.corrcoef(_average_ranks(x), _average_ranks(y[keep]))[0, 1])
-
-
-def _average_ranks(a: np.ndarray) -> np.ndarray:
-    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return (ends - (counts - 1) / 2.0)[inverse]
+    return float(np.corrcoef(rankdata(x), rankdata(y[keep]))[0, 1])
 
 
 class _ClassMeans:

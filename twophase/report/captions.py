@@ -25,7 +25,7 @@ from twophase.claims.registry import BOUNDARY_TOLERANCE, CLAIMS
 from twophase.claims.rule import Verdict
 from twophase.claims.run import RunClaims
 from twophase.claims.theory import TheoryClaims
-from twophase.claims.two_phase import TwoPhaseClaims
+from twophase.claims.two_phase import TwoPhaseClaims, checkpoint_position
 from twophase.claims.verdict import Claim
 from twophase.pipeline.config import RunConfig
 from twophase.pipeline.results import InteractionRecord
@@ -505,7 +505,8 @@ def onsets(evidence: OnsetClaims, checkpoint_epochs: Any) -> str:
                     f"{np.quantile(found, 0.25):g} to {np.quantile(found, 0.75):g}).")
         loss = evidence.loss_gap
         if math.isfinite(loss.value):
-            apart = np.abs(np.searchsorted(epochs, found) - np.searchsorted(epochs, loss.value))
+            apart = np.abs(checkpoint_position(epochs, found)
+                           - checkpoint_position(epochs, loss.value))
             near = int((apart <= BOUNDARY_TOLERANCE).sum())
             text.append(
                 f"{near} of them ({near / len(found):.0%}) lie within {BOUNDARY_TOLERANCE} "
