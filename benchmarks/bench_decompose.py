@@ -19,7 +19,17 @@ baseline solves the same two LPs with HiGHS (interior point + crossover on the c
 ``twophase.interactions.lp.solve_highs``), the strongest exact solver available here. The ratio
 columns are HiGHS's time over ours: of the medians, and of the totals (= of the means).
 
+Kept (measured on the quick runs' n = 10 games, 1 thread): the basis inverse by an in-place
+Gauss-Jordan elimination (``k^3`` multiply-adds instead of ``2 k^3``), HiGHS's basis sorted before
+its vertex is recomputed, and no second refactorisation of a sorted basis that did not move: on
+the dense games (HiGHS's low-order split, then its recomputation and the repricing to the
+high-order one) the work after HiGHS fell from about 0.8 s to 0.2-0.35 s per game at k = 560-730.
+
 Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
+  * other HiGHS settings for the dense games (presolve off, interior-point tolerance 1e-7, dual
+    or primal simplex, interior point without crossover): 1.23-8.6 s per LP against 1.30-1.72 s
+    for interior point + crossover; none below 1.2 s, which is the floor the dense games pay as
+    long as HiGHS solves them;
   * warm starts along the checkpoints of one sample (the previous optimal basis stays dual
     feasible when only v changes): the dual simplex from the neighbour's basis took more pivots
     than a cold start (median about 2x, up to 13,000 pivots) and more often met a singular basis;

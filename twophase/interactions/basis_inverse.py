@@ -43,36 +43,46 @@ SINGULAR_TOL = 1e-11
 
 
 @njit(cache=True, nogil=True)
-def invert(M, W, k):
-    """``W[:k, :k] = M^{-1}`` by Gauss-Jordan elimination with partial pivoting (``M`` is
-    overwritten).  Returns ``False`` for a singular ``M``."""
-    for p in range(k):
-        for q in range(k):
-            W[p, q] = 1.0 if p == q else 0.0
+def invert(W, k, swaps):
+    """``W[:k, :k] <- W[:k, :k]^{-1}`` in place by Gauss-Jordan elimination with partial pivoting
+    (first largest pivot on ties; ``swaps`` ``(k,)`` int64 work space).  Returns ``False`` for a
+    singular matrix.
+
+    ``k^3`` multiply-adds: the inverse of the row-swapped matrix overwrites it column by column
+    (the eliminated column of ``M`` is where its column of the inverse goes), and the swaps are
+    undone on the columns at the end.  Row updates are ``axpy`` loops, which vectorise without
+    reassociating any sum.
+    """
     for col in range(k):
         piv = col
-        best = abs(M[col, col])
+        best = abs(W[col, col])
         for r in range(col + 1, k):
-            if abs(M[r, col]) > best:
-                best = abs(M[r, col])
+            a = abs(W[r, col])
+            if a > best:
+                best = a
                 piv = r
         if best < SINGULAR_TOL:
             return False
+        swaps[col] = piv
         if piv != col:
             for q in range(k):
-                M[col, q], M[piv, q] = M[piv, q], M[col, q]
                 W[col, q], W[piv, q] = W[piv, q], W[col, q]
-        inv = 1.0 / M[col, col]
+        inv = 1.0 / W[col, col]
+        W[col, col] = 1.0
         for q in range(k):
-            M[col, q] *= inv
             W[col, q] *= inv
         for r in range(k):
-            f = M[r, col]
+            f = W[r, col]
             if r == col or f == 0.0:
                 continue
+            W[r, col] = 0.0
             for q in range(k):
-                M[r, q] -= f * M[col, q]
                 W[r, q] -= f * W[col, q]
+    for col in range(k - 1, -1, -1):
+        piv = swaps[col]
+        if piv != col:
+            for r in range(k):
+                W[r, col], W[r, piv] = W[r, piv], W[r, col]
     return True
 
 
@@ -82,12 +92,11 @@ def refactor(P, B, k):
     ``False`` (and leaves the state unusable) when the basis matrix is singular."""
     if k == 0:
         return True
-    M = np.empty((k, k))
+    W = B.W  # rows follow J, columns follow A: W = (Phi[A, J])^{-1}
     for q in range(k):
         for p in range(k):
-            M[q, p] = phi_entry(B.A[q], B.J[p], P.size)
-    W = B.W  # rows follow J, columns follow A: W = (Phi[A, J])^{-1}
-    if not invert(M, W, k):
+            W[q, p] = phi_entry(B.A[q], B.J[p], P.size)
+    if not invert(W, k, np.empty(k, np.int64)):
         return False
     for p in range(k):
         s0 = 0.0

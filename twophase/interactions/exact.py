@@ -162,8 +162,8 @@ def _canonical(v, zeta, c, allowed, x, z, basis) -> tuple[np.ndarray, np.ndarray
 
 def _highs(v, zeta, c, allowed, pivots: int) -> GameSolution:
     x, z, basis = solve_highs(v, zeta, c)
-    basis = None if basis is None else simplex.Basis(basis["A"], basis["sig"], basis["J"],
-                                                     basis["sgn"])
+    if basis is not None:
+        basis = simplex.Basis(basis["A"], basis["sig"], basis["J"], basis["sgn"]).sorted()
     x, z = _canonical(v, zeta, c, allowed, x, z, basis)
     return GameSolution(x, z, Engine.HIGHS, pivots, basis)
 

@@ -124,6 +124,13 @@ class Basis(NamedTuple):
     J: np.ndarray
     sgn: np.ndarray
 
+    def sorted(self) -> Basis:
+        """The same basis with rows and columns in index order (the order a finished path leaves
+        them in): a path that starts from it and does not pivot refactorises once, not twice."""
+        oa = np.argsort(self.A, kind="mergesort")
+        oj = np.argsort(self.J, kind="mergesort")
+        return Basis(self.A[oa], self.sig[oa], self.J[oj], self.sgn[oj])
+
 
 class PathResult(NamedTuple):
     """The end of a path: its basis, pivots, :class:`Status`, and the basic values ``x_J``
@@ -397,6 +404,15 @@ def _any_nonzero(x):
 
 
 @njit(cache=True, nogil=True)
+def _is_sorted(B, k):
+    """Whether the basis is in :func:`_sort_basis`'s order already."""
+    for q in range(1, k):
+        if B.A[q] < B.A[q - 1] or B.J[q] < B.J[q - 1]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _sort_basis(B, k):
     """Reorder the basis by row and by column index (a canonical ``M`` for the final values)."""
     oa = np.argsort(B.A[:k], kind="mergesort")
@@ -425,7 +441,7 @@ def solve(P, B, k, budget, refactor_every, max_steps, max_basis):
         return k, 0, _NUMERICS
     has_dv = P.dzeta != 0.0 or _any_nonzero(P.dv)
     has_dc = _any_nonzero(P.dc)
-    t, steps, since, stalled = 1.0, 0, 0, 0
+    t, steps, since, stalled, pivots = 1.0, 0, 0, 0, 0
     y_valid = False  # y0 = Phi^T z0 is current (updated in place by dual pivots at fixed costs)
     status = _OPTIMAL
     work, unit = 0.0, 12.0 * P.n * size
@@ -453,15 +469,17 @@ def solve(P, B, k, budget, refactor_every, max_steps, max_basis):
         if piv == 0.0:
             status = _NUMERICS
             break
+        pivots += 1
         since += 1
         if since >= refactor_every or piv < REFACTOR_PIVOT:
             if not refactor(P, B, k):
                 status = _NUMERICS
                 break
-            work += 2.0 * k * k * k
+            work += 1.0 * k * k * k
             since = 0
             y_valid = False
-    if status == _OPTIMAL:
+    if status == _OPTIMAL and (pivots > 0 or not _is_sorted(B, k)):
+        # (a sorted basis that did not move already holds the values of its first refactor)
         _sort_basis(B, k)
         if not refactor(P, B, k):
             status = _NUMERICS
