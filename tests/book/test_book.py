@@ -44,9 +44,18 @@ def test_every_applicable_notebook_executed(smoke_book):
         if spec.scope is book.Scope.PROFILE:
             expected.add((spec.stem, None))
         else:
-            expected |= {(spec.stem, c.name) for c in configs if spec.applies(c)}
+            expected |= {(spec.stem, c.name) for c in configs if spec.has_page(c)}
     assert {(r.job.spec.stem, r.job.run) for r in results} == expected
     assert all(r.status == "executed" for r in results)
+    # a seed group has the pages of its group, pooling both seeds; its later seed has none
+    assert ("02_two_phase", "mlp-digits") in expected
+    assert not any(run == "mlp-digits-seed1" for _, run in expected)
+    pooled = next(r for r in results if (r.job.spec.stem, r.job.run) == ("02_two_phase",
+                                                                         "mlp-digits"))
+    text = "".join(o.get("data", {}).get("text/markdown", "")
+                   for c in nbformat.read(pooled.job.output, as_version=4).cells
+                   if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "2 training seeds, pooled" in text
     # per-run notebooks exist for every run, the flip notebook only for runs with flipped samples
     assert ("02_two_phase", "lenet-digits") in expected
     assert ("04_mislabeled", "lenet-digits") not in expected

@@ -241,3 +241,14 @@ def test_raw_papermill_in_the_checkout_writes_next_to_the_notebook(tmp_path):
     assert _tree(book_files) == before
     assert {p for p in Path(tempfile.gettempdir()).iterdir()
             if p.name.startswith("twophase")} <= temp_before
+
+
+def test_a_seed_group_has_one_page_per_notebook_reading_every_seed(tmp_path):
+    """The smoke profile's ``mlp-digits`` has seeds [0, 1]: its pages are the group's (named
+    after it, fingerprinting both seeds' folders); its second seed has none of its own."""
+    jobs = book.plan_jobs("smoke", tmp_path, only=["02"])
+    runs = {j.run: j for j in jobs}
+    assert "mlp-digits" in runs and "mlp-digits-seed1" not in runs
+    folders = [Path(d).name for d in runs["mlp-digits"].run_dirs]
+    assert folders == ["mlp-digits", "mlp-digits-seed1"]
+    assert [Path(d).name for d in runs["lenet-digits-flip"].run_dirs] == ["lenet-digits-flip"]

@@ -138,6 +138,20 @@ def test_phase_boundaries(run, evidence):
         legend_labels=["95 % bootstrap band", "mean order over samples"])
 
 
+def test_phase_boundaries_of_a_seed_group_draws_each_seed_thin(run, evidence):
+    record, epochs, _, orders_ps, bounds = run
+    curve = np.nanmean(orders_ps.numpy(), axis=1)
+    seeds = [(s, record.metrics.assign(test_loss=record.metrics["test_loss"] + 0.1 * s),
+              curve + 0.1 * s) for s in range(3)]
+    fig = plots.phase_boundaries_plot(epochs, record.metrics, bounds.loss_gap.smoothed,
+                                      orders_ps, bounds.interactions.smoothed,
+                                      boundaries=bounds.epochs, seed_series=seeds)
+    _check(fig, legend_labels=["one seed", "train loss (mean over seeds)"])
+    losses, gap, orders = (fig.axes[i] for i in range(3))
+    assert len(losses.lines) >= 2 * 3 + 2 and len(gap.lines) >= 3 + 1
+    assert sum(line.get_linewidth() < 1 for line in orders.lines) == 3
+
+
 def test_order_curves_with_bands(run, evidence):
     epochs = run[1]
     band = evidence.order_curve

@@ -74,9 +74,13 @@ def test_results_frame_reads_like_a_paper_table(judged):
     row = tables.results_row(get_run("smoke", "lenet-digits-flip"), record.metrics, good,
                              record.solver_status())
     frame = tables.results_frame([row], [captions.run_verdict(good)])
-    assert list(frame.columns) == ["run", "model · data", "test acc.", "fits", "loss-gap boundary",
-                                   "interaction boundary", "verdicts", "solver"]
+    assert list(frame.columns) == ["run", "seeds", "model · data", "test acc.", "fits",
+                                   "loss-gap boundary", "interaction boundary", "verdicts",
+                                   "solver"]
     first = frame.iloc[0]
+    assert first["seeds"] == 1
+    pooled = tables.results_row(get_run("smoke", "mlp-digits"), record.metrics, good, seeds=2)
+    assert tables.results_frame([pooled], ["v"]).iloc[0]["seeds"] == 2
     assert first["test acc."] == "80%" and first["solver"] == f"100% · {row['max gap']:.0e}"
     assert first["model · data"] == "lenet · digits, 2 low-confidence flips per class"
     assert re.fullmatch(r"[0-9.]+ \[[0-9.]+, ([0-9.]+|n/a|inf)\]", first["loss-gap boundary"])

@@ -4,7 +4,14 @@ strata kept, missing replicates open the interval instead of narrowing it."""
 import numpy as np
 import pytest
 
-from twophase.stats.bootstrap import Interval, bootstrap, from_draws, resample, wild_bootstrap
+from twophase.stats.bootstrap import (
+    Interval,
+    bootstrap,
+    from_draws,
+    resample,
+    resample_clustered,
+    wild_bootstrap,
+)
 
 
 def test_interval_of_the_mean_covers_the_true_mean_at_the_stated_rate():
@@ -74,7 +81,7 @@ def test_wild_bootstrap_keeps_the_trend_and_flips_residuals():
     y = trend + np.random.default_rng(1).normal(0, 0.5, 40)
     iv = wild_bootstrap(lambda s: float(np.polyfit(t, s, 1)[0]), y, trend)
     assert iv.contains(0.1)
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="same shape"):
         wild_bootstrap(lambda s: 0.0, y, trend[:-1])
 
 
@@ -84,3 +91,54 @@ def test_bad_arguments_are_refused_with_what_is_valid():
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         bootstrap(lambda idx: 0.0, [np.arange(3)], confidence=1.5)
     assert isinstance(from_draws(1.0, np.ones(100)), Interval)
+
+
+def test_two_stage_interval_covers_under_a_seed_effect_where_one_stage_does_not():
+    # 16 seeds x 6 samples, a seed effect as large as the sample noise: the samples of one seed
+    # are not independent draws. Drawing the seeds, then their samples, covers the true mean
+    # 95 % +- 3 % of 400 repetitions; drawing the samples alone covers far less.
+    rng = np.random.default_rng(11)
+    g, s = 16, 6
+    labels = np.repeat(np.arange(g), s)
+    two = one = 0
+    for rep in range(400):
+        x = (rng.normal(0, 1, g)[:, None] + rng.normal(0, 1, (g, s))).reshape(-1)
+        f = lambda idx, x=x: x[idx].mean()  # noqa: E731
+        two += bootstrap(f, [np.arange(g * s)], seed=rep, clusters=labels,
+                         resamples=200).contains(0.0)
+        one += bootstrap(f, [np.arange(g * s)], seed=rep, resamples=200).contains(0.0)
+    assert 0.92 <= two / 400 <= 0.98
+    assert one / 400 < 0.85
+
+
+def test_clustered_draw_keeps_strata_within_each_drawn_seed():
+    nested = [[np.array([0, 1]), np.array([2])], [np.array([3, 4]), np.array([5])]]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        idx = resample_clustered(rng, nested)
+        assert len(idx) == 6
+        for part in (idx[:3], idx[3:]):  # one drawn seed: 2 train indices, then 1 test index
+            seed = 0 if part[0] <= 2 else 1
+            assert set(part[:2]) <= set(nested[seed][0]) and part[2] in nested[seed][1]
+
+
+def test_one_cluster_is_the_one_stage_bootstrap_draw_for_draw():
+    x = np.random.default_rng(3).normal(size=40)
+    strata = [np.arange(25), np.arange(25, 40)]
+    a = bootstrap(lambda idx: x[idx].mean(), strata)
+    b = bootstrap(lambda idx: x[idx].mean(), strata, clusters=np.zeros(40, int))
+    assert np.array_equal(a.draws, b.draws)
+
+
+def test_wild_bootstrap_of_several_seeds_pools_their_mean_and_widens_with_their_spread():
+    t = np.arange(30, dtype=float)
+    trend = np.stack([0.1 * t, 0.1 * t, 0.1 * t])
+    noise = np.random.default_rng(2).normal(0, 0.3, (3, 30))
+    slope = lambda s: float(np.polyfit(t, s, 1)[0])  # noqa: E731
+    same = wild_bootstrap(slope, trend + noise, trend)
+    assert same.value == pytest.approx(slope((trend + noise).mean(0)))
+    apart = trend + noise + np.array([[-0.05], [0.0], [0.05]]) * t  # seeds with other slopes
+    wide = wild_bootstrap(slope, apart, apart - noise)
+    assert wide.half_width > 3 * same.half_width
+    single = wild_bootstrap(slope, (trend + noise)[:1], trend[:1])
+    assert np.array_equal(single.draws, wild_bootstrap(slope, trend[0] + noise[0], trend[0]).draws)

@@ -227,10 +227,11 @@ def plan_jobs(
         else:
             assert configs is not None
             for cfg in configs:
-                if spec.applies(cfg):
+                if spec.has_page(cfg):  # a seed group's page reads every seed's folder
+                    dirs = tuple(run_folder(root, profile, c.name) for c in configs
+                                 if c.group == cfg.name)
                     jobs.append(Job(spec, profile, flag, cfg.name,
-                                    out_dir / spec.stem / f"{cfg.name}.ipynb",
-                                    (run_folder(root, profile, cfg.name),), given))
+                                    out_dir / spec.stem / f"{cfg.name}.ipynb", dirs, given))
     for job in jobs:  # every parameter the runner injects is declared, with a value of its type
         check_known(job.spec.path, job.parameters)
     return jobs

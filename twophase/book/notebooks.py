@@ -88,6 +88,12 @@ class NotebookSpec:
     def path(self) -> Path:
         return self.source or project_root() / "notebooks" / f"{self.stem}.ipynb"
 
+    def has_page(self, config: RunConfig) -> bool:
+        """Whether the run ``config`` has a page of this ``RUN`` notebook: the notebook applies
+        to it and it is not a later seed of a seed group (the group's page, under the group's
+        name, pools every seed)."""
+        return self.scope is Scope.RUN and self.applies(config) and config.seed_group is None
+
 
 NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("00_claims", "Claims and results of all runs", Scope.PROFILE),
@@ -157,7 +163,7 @@ def run_pages(config: RunConfig) -> list[tuple[str, str]]:
     except FileNotFoundError:
         return []
     return [(spec.title, page_docname(config.profile, spec.stem, config.name))
-            for spec in specs if spec.scope is Scope.RUN and spec.applies(config)]
+            for spec in specs if spec.has_page(config)]
 
 
 def claim_links(profile: str, runs: Iterable[tuple[RunConfig, Iterable[tuple[str, str, str]]]]
@@ -175,7 +181,7 @@ def claim_links(profile: str, runs: Iterable[tuple[RunConfig, Iterable[tuple[str
             spec = specs.get(stem)
             if spec is None or not text:
                 continue
-            if spec.scope is Scope.RUN and spec.applies(config):
+            if spec.has_page(config):
                 links.setdefault(config.name, {})[text] = page_docname(profile, stem, config.name)
             elif spec.scope is Scope.PROFILE:
                 links.setdefault(config.name, {})[text] = page_docname(profile, stem)

@@ -73,12 +73,15 @@ class _ClassMeans:
         self.rows: list[np.ndarray] = []  # per (split, class): indices into the draw's space
         self.data: list[torch.Tensor] = []  # per (split, class): (n_c, 2, 2^n)
         self.strata: list[np.ndarray] = []  # per split: the indices of its samples
+        seeds: list[np.ndarray] = []  # per (split, class): the samples' seeds (pooled groups)
         start = 0
         for orders in (train, test):
             labels = orders.samples["label"].to_numpy()
             split_rows = []
             for y in classes:
                 rows = np.flatnonzero(labels == y)
+                if orders.clusters is not None:
+                    seeds.append(orders.clusters[rows])
                 self.data.append(torch.stack([orders.record.I_and[c][rows],
                                               orders.record.I_or[c][rows]], 1).double())
                 self.rows.append(np.arange(start, start + len(rows)))
@@ -86,6 +89,8 @@ class _ClassMeans:
                 start += len(rows)
             self.strata.append(np.concatenate(split_rows))
         self.size = start
+        #: the seed of every index of the draw space (``None`` for a single seed)
+        self.clusters = np.concatenate(seeds) if seeds else None
 
     def similarity(self, idx: np.ndarray) -> np.ndarray:
         """Mean similarity per order ``(n,)`` over the classes of the draw ``idx``."""
@@ -126,7 +131,7 @@ def jaccard_claims(orders: Orders, checkpoint: int = -1) -> JaccardClaims:
         return np.r_[_rho(curve), curve]
 
     # one pass over the same draws (within each split): rho and the curve
-    both = bootstrap(rho_and_curve, means.strata)
+    both = bootstrap(rho_and_curve, means.strata, clusters=means.clusters)
     rho = from_draws(_rho(observed.to_numpy()), both.draws[:, 0])
     band = from_draws(observed.to_numpy(), both.draws[:, 1:])
     clean = observed.dropna()

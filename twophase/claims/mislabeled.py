@@ -80,8 +80,12 @@ def flipped_claims(orders: Orders, checkpoint: int = -1) -> FlippedClaims:
     def split(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return values[idx[idx < n_f]], values[idx[idx >= n_f]]
 
-    diff = bootstrap(lambda idx: (lambda f, k: f.mean() - k.mean())(*split(idx)), strata)
-    rb = bootstrap(lambda idx: rank_biserial(*split(idx)), strata)
+    seed = train.clusters
+    seeds = (None if seed is None
+             else np.concatenate([seed[keep & is_flipped], seed[keep & ~is_flipped]]))
+    diff = bootstrap(lambda idx: (lambda f, k: f.mean() - k.mean())(*split(idx)), strata,
+                     clusters=seeds)
+    rb = bootstrap(lambda idx: rank_biserial(*split(idx)), strata, clusters=seeds)
     p = float(mannwhitneyu(flipped, clean, alternative="greater").pvalue)
     claim = judge(FLIPPED, diff, games=len(values), also={"rank-biserial correlation": rb})
     return FlippedClaims(claim, epoch, flipped, clean, p)

@@ -66,8 +66,10 @@ def onset_claims(orders: Orders, metrics: pd.DataFrame, *,
                       untestable="no training sample's order rises for good")
         return OnsetClaims(claim, onsets, None, loss)
     position = checkpoint_position(epochs, onsets)
-    median_pos = bootstrap(lambda idx: _median(position[idx]), [np.arange(games)])
-    median_epoch = bootstrap(lambda idx: _median(onsets[idx]), [np.arange(games)])
+    seeds = train.clusters
+    median_pos = bootstrap(lambda idx: _median(position[idx]), [np.arange(games)], clusters=seeds)
+    median_epoch = bootstrap(lambda idx: _median(onsets[idx]), [np.arange(games)],
+                             clusters=seeds)
 
     distance = from_draws(median_pos.value - checkpoint_position(epochs, loss.value),
                           median_pos.draws - checkpoint_position(epochs, loss.draws))

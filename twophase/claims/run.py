@@ -73,16 +73,21 @@ class RunClaims:
 
 
 def run_claims(config: RunConfig, record: InteractionRecord, metrics: pd.DataFrame, *,
-               theory: bool = True) -> RunClaims:
+               theory: bool = True, seed_metrics: list[pd.DataFrame] | None = None
+               ) -> RunClaims:
     """Every claim of one run: the two-phase claims, Jaccard, the per-sample onsets, the flipped
-    samples (runs with label noise), and P2's theory (on the test samples when there are some)."""
+    samples (runs with label noise), and P2's theory (on the test samples when there are some).
+
+    A pooled seed group (:func:`twophase.pipeline.seed_group.open_seed_group`) passes its pooled
+    ``record``, its mean ``metrics`` and each seed's ``seed_metrics``: every interval then draws
+    the seeds as well as the samples."""
     orders = Orders.of(record)
     flipped = (flipped_claims(orders) if bool(record.samples["flipped"].any()) else None)
     fitted = None
     if theory:
         sub = record.split("test") if (record.samples["split"] == "test").any() else record
         fitted = theory_claims(Orders.of(sub))
-    loss = loss_gap_interval(metrics)
+    loss = loss_gap_interval(metrics, seed_metrics)
     return RunClaims(config.name, fit_guard(config, metrics),
                      two_phase_claims(orders, metrics, loss_gap=loss), jaccard_claims(orders),
                      onset_claims(orders, metrics, loss_gap=loss), flipped, fitted)

@@ -68,7 +68,7 @@ def theory_claims(orders: Orders, sigma2_grid: torch.Tensor | None = None, *,
         fit = fit_sigma2(real, cmp.predicted, grid, monotone=True)
         return float(fit.error.double().mean()) / n
 
-    iv: Interval = bootstrap(error, split_strata(orders.samples))
+    iv: Interval = bootstrap(error, split_strata(orders.samples), clusters=orders.clusters)
     free = cmp.free.error.double()
     return TheoryClaims(judge(THEORY, iv, games=games), cmp,
                         float(free.mean()) / n if len(free) else None)

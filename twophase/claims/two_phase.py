@@ -70,11 +70,22 @@ def checkpoint_position(checkpoint_epochs: np.ndarray, epoch: float | np.ndarray
     return np.where(np.isnan(e), np.nan, pos)
 
 
-def loss_gap_interval(metrics: pd.DataFrame) -> Interval:
+def loss_gap_interval(metrics: pd.DataFrame,
+                      seed_metrics: list[pd.DataFrame] | None = None) -> Interval:
     """The loss-gap boundary (epoch) with its wild-bootstrap interval; replicates without a
-    boundary are NaN in ``draws`` (and count as beyond the last epoch in the ends)."""
+    boundary are NaN in ``draws`` (and count as beyond the last epoch in the ends).
+
+    ``seed_metrics``: each seed's own metrics in a pooled seed group (``metrics`` is then their
+    mean): the boundary is that of the seeds' mean gap, and the replicates draw the seeds again
+    (:func:`~twophase.stats.bootstrap.wild_bootstrap` of ``(G, T)`` series)."""
     epochs, gap = _metric_series(metrics)
-    trend = smooth_series(epochs, gap)  # the detector's own smoothing (window 5 checkpoints)
+    if seed_metrics is not None and len(seed_metrics) > 1:
+        series = [_metric_series(m) for m in seed_metrics]
+        keep = [np.isin(e, epochs) for e, _ in series]
+        gap = np.stack([g[k] for (_, g), k in zip(series, keep, strict=True)])
+    # the detector's own smoothing (window 5 checkpoints), of each seed's gap
+    trend = (smooth_series(epochs, gap) if gap.ndim == 1
+             else np.stack([smooth_series(epochs, g) for g in gap]))
 
     def statistic(y: np.ndarray) -> float:
         b = loss_gap_boundary(epochs, np.zeros_like(y), y)
@@ -123,7 +134,7 @@ def boundary_evidence(orders: Orders, metrics: pd.DataFrame, *,
         per_sample = orders.mean_order().double().numpy()  # (C, S)
         interactions = bootstrap(
             lambda idx: _boundary_epoch(epochs, nanmean_columns(per_sample[:, idx])),
-            split_strata(orders.samples))
+            split_strata(orders.samples), clusters=orders.clusters)
     inter = interactions
     loss = loss_gap_interval(metrics) if loss_gap is None else loss_gap
     dist = from_draws(checkpoint_position(epochs, inter.value)
@@ -200,7 +211,8 @@ def two_phase_claims(orders: Orders, metrics: pd.DataFrame, *,
         c0 = curve_from_strength(strength[:1, idx])[0]
         return np.nan if not np.isfinite(c0).all() else float(np.argmax(c0) + 1)
 
-    peak_iv = bootstrap(peak, strata)
+    seeds = orders.clusters  # a pooled seed group: draw the seeds, then their samples
+    peak_iv = bootstrap(peak, strata, clusters=seeds)
     spindle_iv = from_draws(np.minimum(peak_iv.value - 1, n - peak_iv.value),
                             np.minimum(peak_iv.draws - 1, n - peak_iv.draws))
     per_sample = orders.mean_order().double().numpy()  # (C, S), the figures' own numbers
@@ -210,7 +222,7 @@ def two_phase_claims(orders: Orders, metrics: pd.DataFrame, *,
         return np.r_[_phases(epochs, curve), curve]
 
     # one pass over the same draws: the interaction boundary, the phase changes, the mean curve
-    both = bootstrap(phases_and_curve, strata)
+    both = bootstrap(phases_and_curve, strata, clusters=seeds)
     fall = from_draws(both.value[1], both.draws[:, 1])
     rise = from_draws(both.value[2], both.draws[:, 2])
     bounds = boundary_evidence(orders, metrics, loss_gap=loss_gap,
@@ -225,6 +237,7 @@ def two_phase_claims(orders: Orders, metrics: pd.DataFrame, *,
         boundaries=judge(BOUNDARIES, bounds.distance, games=games, untestable=untestable),
         bounds=bounds,
         mean_curve=from_draws(both.value[3:], both.draws[:, 3:]),
-        order_curve=bootstrap(lambda idx: curve_from_strength(strength[:, idx]), strata),
+        order_curve=bootstrap(lambda idx: curve_from_strength(strength[:, idx]), strata,
+                              clusters=seeds),
         spindle_peak=peak_iv,
     )

@@ -366,6 +366,15 @@ def run_verdict(claims: RunClaims) -> str:
     return f"{head}: " + ", ".join(parts)
 
 
+def seed_group(seeds: Sequence[int], games: int) -> str:
+    """The header line of a pooled seed group's page."""
+    listed = ", ".join(str(s) for s in seeds)
+    return (f"**{len(seeds)} training seeds, pooled** (seeds {listed}; {games} games per "
+            f"checkpoint over the seeds, {games // len(seeds)} per seed): the curves are the "
+            "pooled ones, each seed is drawn thin, and every interval draws the seeds again, "
+            "then the samples within them.")
+
+
 def fit_guard(verdict: FitVerdict) -> str:
     """The fit guard's sentence at the top of a run's page: the model fits its data, or a warning
     that every claim is inconclusive on it (:func:`twophase.stats.guard.fit_guard`)."""

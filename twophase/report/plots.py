@@ -411,7 +411,8 @@ def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
                           mean_order_smoothed: Any | None, *,
                           boundaries: Mapping[str, float | None],
                           mean_order_band: tuple[Any, Any] | None = None,
-                          boundary_intervals: Mapping[str, tuple[float, float]] | None = None
+                          boundary_intervals: Mapping[str, tuple[float, float]] | None = None,
+                          seed_series: Sequence[tuple[Any, pd.DataFrame, Any]] | None = None
                           ) -> Figure:
     """Losses, loss gap and mean interaction order on one epoch axis, with both boundaries (the
     loss panel of P1 Fig. 2; book/methods/salience.md (method-phase-boundary)).
@@ -428,16 +429,30 @@ def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
             (:attr:`twophase.claims.two_phase.TwoPhaseClaims.mean_curve`); drawn instead of the
             samples' spread.
         boundary_intervals: name -> ``(low, high)`` epochs: each boundary's 95 % interval, shaded.
+        seed_series: a pooled seed group's seeds, each ``(seed, its metrics, its mean-order curve
+            (E,))``, drawn as thin lines under the pooled ones (``metrics`` and ``mean_orders``
+            are then the pooled group's).
     """
     m = metrics.sort_values("epoch")
     ep = m["epoch"].to_numpy(float)
+    seeds = [(s, f.sort_values("epoch"), _np(c)) for s, f, c in (seed_series or ())]
+    thin = dict(lw=0.7, alpha=0.45)
     fig, axes = _figure(3, 1, width=7.0, height=7.0, sharex=True)
     ax = axes[0, 0]
-    ax.plot(ep, m["train_loss"], label="train loss", color=POS_COLOR)
-    ax.plot(ep, m["test_loss"], label="test loss", color=NEG_COLOR)
+    for i, (_, f, _) in enumerate(seeds):
+        e = f["epoch"].to_numpy(float)
+        ax.plot(e, f["train_loss"], color=POS_COLOR, **thin,
+                label="one seed" if i == 0 else None)
+        ax.plot(e, f["test_loss"], color=NEG_COLOR, **thin)
+    pooled = " (mean over seeds)" if seeds else ""
+    ax.plot(ep, m["train_loss"], label=f"train loss{pooled}", color=POS_COLOR)
+    ax.plot(ep, m["test_loss"], label=f"test loss{pooled}", color=NEG_COLOR)
     ax.set_ylabel("loss")
     _mark_boundaries(ax, boundaries, intervals=boundary_intervals)
     ax = axes[1, 0]
+    for _, f, _ in seeds:
+        ax.plot(f["epoch"].to_numpy(float), f["test_loss"] - f["train_loss"], color="0.55",
+                **thin)
     ax.plot(ep, m["test_loss"] - m["train_loss"], color="0.55", lw=1,
             label="loss gap (test - train)")
     if gap_smoothed is not None:
@@ -447,6 +462,8 @@ def phase_boundaries_plot(checkpoint_epochs: Any, metrics: pd.DataFrame,
     ax = axes[2, 0]
     ce = _np(checkpoint_epochs)
     mo = _np(mean_orders)
+    for _, _, c in seeds:
+        ax.plot(ce, c, color=POS_COLOR, **thin)
     if mean_order_band is not None:
         mean = np.nanmean(mo.reshape(len(ce), -1), axis=1)
         ax.fill_between(ce, _np(mean_order_band[0]), _np(mean_order_band[1]), color=POS_COLOR,

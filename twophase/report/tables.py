@@ -65,7 +65,8 @@ def signed_by_group_table(record: InteractionRecord, groups: Mapping[str, Any],
 
     Args:
         groups: group name -> boolean mask over the record's samples.
-        tau: the per-checkpoint thresholds ``(C,)`` (over all samples).
+        tau: the thresholds ``(C,)`` (over all samples) or ``(C, S)`` (a pooled seed group:
+            each sample's seed's; :attr:`twophase.stats.orders.Orders.tau`).
     Returns:
         columns ``order``, ``group``, ``pos``, ``neg`` (the input of
         :func:`twophase.report.plots.order_distribution_groups_plot`).
@@ -73,8 +74,9 @@ def signed_by_group_table(record: InteractionRecord, groups: Mapping[str, Any],
     rows = []
     for name, mask in groups.items():
         sel = torch.tensor(np.asarray(mask))
-        p, q = signed_order_curve(record.I_and[checkpoint][sel], record.I_or[checkpoint][sel],
-                                  tau[checkpoint], normalize=True)
+        t = tau[checkpoint] if tau.dim() == 1 else tau[checkpoint][sel][:, None]
+        p, q = signed_order_curve(record.I_and[checkpoint][sel], record.I_or[checkpoint][sel], t,
+                                  normalize=True)
         rows += [{"order": k + 1, "group": name, "pos": float(p[k]), "neg": float(q[k])}
                  for k in range(record.n)]
     return pd.DataFrame(rows)
@@ -113,17 +115,18 @@ def _noise(config: RunConfig) -> str:
 
 def results_row(config: RunConfig, metrics: pd.DataFrame, claims: RunClaims,
                 status: Mapping[str, Any] | None = None,
-                high_boundary: float | None = None) -> dict[str, Any]:
+                high_boundary: float | None = None, seeds: int = 1) -> dict[str, Any]:
     """One row of the summary table from a run's claims (:func:`twophase.claims.run.run_claims`):
     the run, its final accuracies, both boundaries and their distance with 95 % intervals, the
     interaction boundary under the high-order tie-break (``high_boundary``), the solver's
     status, the fit guard, the mean order at initialisation, lowest and final, and the tally of
-    the verdicts (book/methods/checks.md (method-verdicts))."""
+    the verdicts (book/methods/checks.md (method-verdicts)). ``seeds``: the training seeds a
+    seed group pools (its metrics are then their mean)."""
     tp = claims.two_phase
     curve = np.asarray(tp.mean_curve.value, dtype=np.float64)
     counts = tally(list(claims.claims.values()))
     row = {
-        "run": config.name, "model": config.model, "dataset": config.dataset,
+        "run": config.name, "seeds": seeds, "model": config.model, "dataset": config.dataset,
         "label noise": _noise(config), "epochs": config.train.epochs,
         "final train acc": float(metrics["train_acc"].iloc[-1]) if "train_acc" in metrics
         else np.nan,
@@ -167,6 +170,7 @@ def results_frame(rows: Sequence[Mapping[str, Any]], verdicts: Sequence[str]) ->
                   f"{row['certified']:.0%} · {row['max gap']:.0e}")
         out.append({
             "run": row["run"],
+            "seeds": row.get("seeds", 1),
             "model · data": f"{row['model']} · {row['dataset']}, {row['label noise']}",
             "test acc.": f"{row['final test acc']:.0%}",
             "fits": "yes" if row["fits"] else "**no**",

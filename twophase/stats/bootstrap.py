@@ -33,6 +33,7 @@ __all__ = [
     "bootstrap",
     "from_draws",
     "resample",
+    "resample_clustered",
     "wild_bootstrap",
 ]
 
@@ -95,6 +96,21 @@ def resample(rng: np.random.Generator, strata: Sequence[np.ndarray]) -> np.ndarr
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+def _nested(strata: Sequence[np.ndarray], clusters: np.ndarray) -> list[list[np.ndarray]]:
+    """The strata cut by cluster: ``[cluster][stratum] -> indices`` (clusters in sorted order)."""
+    labels = np.asarray(clusters).reshape(-1)
+    return [[s[labels[s] == g] for s in strata] for g in np.unique(labels)]
+
+
+def resample_clustered(rng: np.random.Generator, nested: Sequence[Sequence[np.ndarray]]
+                       ) -> np.ndarray:
+    """One two-stage draw (Davison & Hinkley, *Bootstrap Methods and their Application*, 1997,
+    Sec. 3.8): as many clusters (seeds) as there are, with replacement, then within each drawn
+    cluster every stratum's indices as in :func:`resample`; concatenated in draw order."""
+    picks = rng.integers(0, len(nested), len(nested))
+    return np.concatenate([resample(rng, nested[g]) for g in picks])
+
+
 def _quantiles(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile ends per entry; NaN where the quantile would fall on a missing replicate."""
     a = (1 - confidence) / 2
@@ -118,6 +134,7 @@ def bootstrap(
     resamples: int = RESAMPLES,
     seed: int = SEED,
     confidence: float = CONFIDENCE,
+    clusters: np.ndarray | Sequence[int] | None = None,
 ) -> Interval:
     r"""Percentile bootstrap of ``statistic`` over the indices in ``strata``.
 
@@ -126,12 +143,19 @@ def bootstrap(
     per entry), or ``None``/NaN when it has no value. The interval is
     ``[q_{(1-c)/2}, q_{(1+c)/2}]`` of the ``B = resamples`` replicates.
 
+    With ``clusters`` (a label per index, e.g. the training seed of each sample) the draws are
+    two-stage (:func:`resample_clustered`): the seeds are drawn again, then the samples within
+    each drawn seed, so that the interval holds the seed-to-seed spread as well as the
+    sample-to-sample one (samples of one seed share its network and are not independent draws).
+    A single cluster is the one-stage bootstrap, draw for draw.
+
     Args:
         statistic: the statistic, a function of the sample indices.
         strata: index arrays resampled separately (their sizes are kept), e.g. train and test.
         resamples: ``B`` (at least 100).
         seed: seed of the generator (default :data:`SEED`).
         confidence: coverage ``c`` in (0, 1).
+        clusters: ``(N,)`` cluster label of every index the strata hold, or ``None``.
     Returns:
         :class:`Interval`.
     """
@@ -148,7 +172,11 @@ def bootstrap(
 
     observed = value_of(np.concatenate(groups) if groups else np.empty(0, dtype=np.int64))
     rng = np.random.default_rng(seed)
-    draws = np.stack([value_of(resample(rng, groups)) for _ in range(resamples)])
+    nested = None if clusters is None else _nested(groups, np.asarray(clusters))
+    if nested is not None and len(nested) > 1:
+        draws = np.stack([value_of(resample_clustered(rng, nested)) for _ in range(resamples)])
+    else:
+        draws = np.stack([value_of(resample(rng, groups)) for _ in range(resamples)])
     return from_draws(observed, draws, confidence)
 
 
@@ -184,14 +212,21 @@ def wild_bootstrap(
     keeps each point's own noise level and needs no model of it. The interval is the percentile
     interval of ``statistic(y*)`` (book/methods/checks.md (method-intervals)).
 
+    Several seeds' series ``(G, T)`` (one per training seed, same epochs) are pooled by their
+    mean, and a replicate draws the seeds again with replacement before flipping each drawn
+    series' residuals: ``y* = mean_g (trend_g + w_g (y_g - trend_g))`` over the drawn ``g``, so
+    the interval holds the seed-to-seed spread too. A single row is the one-series case, draw for
+    draw.
+
     Args:
         statistic: a function of a series ``(T,)``; ``None``/NaN for no value.
-        series: the observed series ``(T,)``; trend: its smoothed version ``(T,)``.
+        series: the observed series ``(T,)`` or ``(G, T)``; trend: its smoothed version, same
+            shape.
     """
     y = np.asarray(series, dtype=np.float64)
     m = np.asarray(trend, dtype=np.float64)
-    if y.shape != m.shape or y.ndim != 1:
-        raise ValueError(f"series and trend must be one-dimensional of the same length; got "
+    if y.shape != m.shape or y.ndim not in (1, 2):
+        raise ValueError(f"series and trend must be (T,) or (G, T) arrays of the same shape; got "
                          f"{y.shape} and {m.shape}")
 
     def value_of(x: np.ndarray) -> float:
@@ -199,6 +234,15 @@ def wild_bootstrap(
         return np.nan if out is None else float(out)
 
     rng = np.random.default_rng(seed)
+    if y.ndim == 2 and len(y) > 1:
+        g = len(y)
+        draws = np.empty(resamples)
+        for b in range(resamples):
+            rows = rng.integers(0, g, g)
+            w = rng.integers(0, 2, size=(g, y.shape[1])) * 2.0 - 1.0
+            draws[b] = value_of((m[rows] + w * (y[rows] - m[rows])).mean(0))
+        return from_draws(value_of(y.mean(0)), draws, confidence)
+    y, m = y.reshape(-1), m.reshape(-1)
     signs = rng.integers(0, 2, size=(resamples, len(y))) * 2.0 - 1.0
     draws = np.array([value_of(m + w * (y - m)) for w in signs])
     return from_draws(value_of(y), draws, confidence)

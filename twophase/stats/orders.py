@@ -11,6 +11,10 @@ with the run's.
 The per-sample strengths ``s_k(x)`` (:meth:`Orders.strength`) are what the bootstrap intervals
 resample: the mean order of a sample and P2's normalised curve of a set of samples are both
 functions of them (book/methods/checks.md (method-intervals)).
+
+A seed group's pooled record (:func:`twophase.pipeline.seed_group.pool_records`) keeps each
+seed's own threshold (``tau`` is then ``(C, S)``: each sample's seed's ``tau_c``), and its
+:attr:`Orders.clusters` tell the bootstrap which samples share a network.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import Tensor
 
+from twophase.pipeline.seed_group import SEED_COLUMN
 from twophase.stats.phases import Boundaries, find_boundaries
 from twophase.stats.salience import (
     mean_order,
@@ -47,7 +53,8 @@ class Orders:
 
     Args:
         record: the interactions ``(C, S, 2^n)`` of ``C`` checkpoints and ``S`` samples.
-        tau: threshold per checkpoint ``(C,)`` (:meth:`Orders.of` computes P2's).
+        tau: threshold per checkpoint ``(C,)`` (:meth:`Orders.of` computes P2's), or per
+            checkpoint and sample ``(C, S)`` (a seed group: each seed's own).
     """
 
     record: InteractionRecord
@@ -55,18 +62,40 @@ class Orders:
 
     @classmethod
     def of(cls, record: InteractionRecord, ratio: float = SALIENCE_RATIO) -> Orders:
-        """The run's orders with P2's threshold over all its evaluated samples."""
-        return cls(record, salient_threshold(record.v, ratio))
+        """The run's orders with P2's threshold over all its evaluated samples (over each seed's
+        own samples in a pooled seed group)."""
+        if SEED_COLUMN not in record.samples:
+            return cls(record, salient_threshold(record.v, ratio))
+        seed = record.samples[SEED_COLUMN].to_numpy()
+        tau = torch.empty(record.v.shape[:2], dtype=record.v.dtype)
+        for g in np.unique(seed):
+            cols = torch.from_numpy(np.flatnonzero(seed == g))
+            tau[:, cols] = salient_threshold(record.v[:, cols], ratio)[:, None]
+        return cls(record, tau)
+
+    @property
+    def threshold(self) -> Tensor:
+        """``tau`` broadcastable to ``(C, S)``."""
+        return self.tau[:, None] if self.tau.dim() == 1 else self.tau
+
+    @property
+    def clusters(self) -> np.ndarray | None:
+        """Each sample's training seed ``(S,)`` in a pooled seed group, else ``None`` (the
+        ``clusters`` of :func:`~twophase.stats.bootstrap.bootstrap`)."""
+        s = self.record.samples
+        return s[SEED_COLUMN].to_numpy() if SEED_COLUMN in s else None
 
     # -- subsets, all with the run's threshold ---------------------------------------------------
 
     def select(self, mask: Any) -> Orders:
         """The samples where the boolean ``mask`` ``(S,)`` is true."""
-        return Orders(self.record.select(mask), self.tau)
+        keep = np.array(mask, dtype=bool)  # a writable copy (pandas may hand out views)
+        tau = self.tau if self.tau.dim() == 1 else self.tau[:, torch.from_numpy(keep)]
+        return Orders(self.record.select(keep), tau)
 
     def split(self, name: str) -> Orders:
         """The samples of one split, ``"train"`` or ``"test"``."""
-        return Orders(self.record.split(name), self.tau)
+        return self.select((self.record.samples["split"] == name).to_numpy())
 
     def clean_train(self) -> Orders:
         """The training samples whose label was not flipped (the generalisation pages' train
@@ -77,6 +106,10 @@ class Orders:
     def high(self) -> Orders:
         """The high-order split of the tie-break band (same threshold)."""
         return Orders(self.record.high(), self.tau)
+
+    def seed(self, seed: int) -> Orders:
+        """The samples of one training seed of a pooled seed group (its own threshold)."""
+        return self.select((self.record.samples[SEED_COLUMN] == seed).to_numpy())
 
     @property
     def has_band(self) -> bool:
@@ -102,7 +135,7 @@ class Orders:
 
     def mean_order(self) -> Tensor:
         """Mean order of every sample ``(C, S)`` (:func:`~twophase.stats.salience.mean_order`)."""
-        return mean_order(self.record.I_and, self.record.I_or, self.tau[:, None])
+        return mean_order(self.record.I_and, self.record.I_or, self.threshold)
 
     def mean_curve(self) -> np.ndarray:
         """The mean order averaged over samples, ignoring samples without salient interactions,
@@ -113,19 +146,19 @@ class Orders:
         """P2's normalised per-order strength ``(C, n)``
         (:func:`~twophase.stats.salience.normalized_order_curve`)."""
         return normalized_order_curve(self.record.I_and, None if and_only else self.record.I_or,
-                                      self.tau[:, None])
+                                      self.threshold)
 
     def signed_curve(self, normalize: bool = True) -> tuple[Tensor, Tensor]:
         """P1's ``(E_x A_k^+, E_x A_k^-)`` ``(C, n)`` each
         (:func:`~twophase.stats.salience.signed_order_curve`)."""
-        return signed_order_curve(self.record.I_and, self.record.I_or, self.tau[:, None],
+        return signed_order_curve(self.record.I_and, self.record.I_or, self.threshold,
                                   normalize=normalize)
 
     def strength(self, *, and_only: bool = False) -> np.ndarray:
         """Salient strength per sample and order ``s_k(x)`` ``(C, S, n)``, k = 1..n: the sum of
         ``|I(S|x)|`` over the salient AND and OR interactions of order k (AND only on request)."""
         return salient_strength(self.record.I_and, None if and_only else self.record.I_or,
-                                self.tau[:, None]).double().numpy()
+                                self.threshold).double().numpy()
 
     def boundaries(self, metrics: pd.DataFrame) -> Boundaries:
         """Both phase boundaries of the run (:func:`~twophase.stats.phases.find_boundaries`)."""
