@@ -66,7 +66,7 @@ def signed_by_group_table(record: InteractionRecord, groups: Mapping[str, Any],
     Args:
         groups: group name -> boolean mask over the record's samples.
         tau: the thresholds ``(C,)`` (over all samples) or ``(C, S)`` (a pooled seed group:
-            each sample's seed's; :attr:`twophase.stats.orders.Orders.tau`).
+            each sample's seed's: the ``tau`` of :class:`twophase.stats.orders.Orders`).
     Returns:
         columns ``order``, ``group``, ``pos``, ``neg`` (the input of
         :func:`twophase.report.plots.order_distribution_groups_plot`).
