@@ -182,9 +182,10 @@ def test_a_notebook_opened_in_notebooks_reads_the_root_runs_folder(tmp_path, mon
     monkeypatch.delenv("TWOPHASE_RUNS", raising=False)
     monkeypatch.setenv("PYTHONPATH", str(repo))  # the kernel imports this checkout's package
     monkeypatch.chdir(project)
-    run = Run.open("smoke", "mlp-digits", show_progress=False)
-    assert run.dir == project / "runs" / "smoke" / "mlp-digits"
-    run.execute()
+    for name in ("mlp-digits", "mlp-digits-seed1"):  # a seed group: its page reads both seeds
+        run = Run.open("smoke", name, show_progress=False)
+        assert run.dir == project / "runs" / "smoke" / name
+        run.execute()
     out = tmp_path / "out.ipynb"
     papermill.execute_notebook(  # raises on any error, e.g. MissingResultsError for notebooks/runs
         str(project / "notebooks" / "02_two_phase.ipynb"), str(out),
