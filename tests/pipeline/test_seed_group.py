@@ -78,3 +78,19 @@ def test_pooled_claims_draw_seeds_and_their_loss_gaps():
     assert loss.value == loss_gap_interval(mean_metrics(frames)).value
     assert not np.array_equal(loss.draws, loss_gap_interval(mean_metrics(frames)).draws)
     assert claims.two_phase.bounds.loss_gap.value == loss.value
+
+
+def test_pooled_record_carries_the_mean_metrics_and_theory_reads_each_seeds_threshold():
+    from twophase.theory import compare_with_run, default_sigma2_grid
+
+    records = _seeds(2)
+    pooled = pool_records(records, [0, 1])
+    assert np.allclose(pooled.metrics["test_loss"], mean_metrics([r.metrics for r in records])
+                       ["test_loss"])
+    one = pool_records(records[:1], [0])  # one seed: per-sample thresholds all equal the run's
+    grid = default_sigma2_grid(20)
+    per_sample = compare_with_run(one, grid, tau=Orders.of(one).tau)
+    assert Orders.of(one).tau.shape == (6, 8)
+    assert torch.allclose(per_sample.real, compare_with_run(records[0], grid).real,
+                          equal_nan=True)
+    assert torch.allclose(per_sample.predicted, compare_with_run(records[0], grid).predicted)

@@ -55,7 +55,7 @@ def theory_claims(orders: Orders, sigma2_grid: torch.Tensor | None = None, *,
     """The theory claim on ``orders`` (the page passes the test samples when there are some)."""
     grid = default_sigma2_grid(GRID_POINTS) if sigma2_grid is None else sigma2_grid
     record = orders.record
-    cmp = compare_with_run(record, grid, and_only=and_only)
+    cmp = compare_with_run(record, grid, and_only=and_only, tau=orders.tau)
     n = record.n
     games = len(orders.samples)
     if not len(cmp.indices):

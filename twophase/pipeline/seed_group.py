@@ -38,7 +38,8 @@ SEED_COLUMN = "seed"
 
 def pool_records(records: list[InteractionRecord], seeds: list[int]) -> InteractionRecord:
     """The seeds' records side by side along the samples axis, ``samples[SEED_COLUMN]`` naming
-    each sample's seed (one record is returned as it is, with the column added).
+    each sample's seed, ``metrics`` the seeds' mean (:func:`mean_metrics`; one record is returned
+    as it is, with the column added).
 
     Raises:
         ValueError: the seeds' checkpoints, players or tie-break differ, or ``seeds`` does not
@@ -67,7 +68,8 @@ def pool_records(records: list[InteractionRecord], seeds: list[int]) -> Interact
                    objective=cat("objective"), lower_bound=cat("lower_bound"),
                    engine=cat("engine"), I_and_high=cat("I_and_high"),
                    I_or_high=cat("I_or_high"), samples=samples, extra=dict(first.extra),
-                   metrics=None)
+                   metrics=(None if any(r.metrics is None for r in records)
+                            else mean_metrics([r.metrics for r in records])))
 
 
 def mean_metrics(frames: list[pd.DataFrame]) -> pd.DataFrame:

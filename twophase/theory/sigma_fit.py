@@ -325,18 +325,23 @@ class RunComparison:
 
 
 def compare_with_run(record: InteractionRecord, sigma2_grid, *, and_only: bool = False,
-                     ratio: float = 0.03) -> RunComparison:
+                     ratio: float = 0.03, tau: torch.Tensor | None = None) -> RunComparison:
     """P2's prediction for a run against its measured curves (book/methods/theory.md
     (method-theory-fit)): targets from the salient interactions of the final checkpoint (threshold
     of that checkpoint, ``w*_{} = v(x_{})``), predicted curves over ``sigma2_grid``, measured
     curves with each checkpoint's own threshold, and ``sigma^2`` fitted to every phase-2
-    checkpoint, freely and non-increasing over epochs."""
-    tau = salient_threshold(record.v, ratio)  # (C,)
+    checkpoint, freely and non-increasing over epochs.
+
+    ``tau``: the thresholds ``(C,)``, or ``(C, S)`` per sample (a pooled seed group: each seed's
+    own, :attr:`twophase.stats.orders.Orders.tau`); default P2's over all samples."""
+    tau = salient_threshold(record.v, ratio) if tau is None else tau
     last = len(record.epochs) - 1
+    per_sample = tau.dim() == 2
     w_and, w_or = salient_targets(record.I_and[last], record.I_or[last], record.v[last][:, 0],
-                                  tau[last])
+                                  tau[last][:, None] if per_sample else tau[last])
     predicted = predict_order_curve(w_and, w_or, sigma2_grid, and_only=and_only, ratio=ratio)
-    real = normalized_order_curve(record.I_and, None if and_only else record.I_or, tau[:, None])
+    real = normalized_order_curve(record.I_and, None if and_only else record.I_or,
+                                  tau if per_sample else tau[:, None])
     indices, start = phase2_checkpoints(record)
     return RunComparison(
         predicted, real, indices, start,
