@@ -67,8 +67,8 @@ __all__ = ["Basis", "Event", "PathResult", "Status", "cold_start", "reprice"]
 
 #: A pivot element below this is treated as zero (not a candidate of a ratio test).  At 1e-12,
 #: 8 of 60 games of the quick runs' first checkpoints pivoted on elements of 1e-12-1e-9 and
-#: their basis refactorised as singular (the path gave up and HiGHS solved them); at 1e-9 all
-#: 60 paths end (the vertex is still checked by pricing every row and column).
+#: their basis refactorised as singular (the path gave up and HiGHS solved them); at 1e-9 none
+#: of the 60 gives up on numerics (the vertex is still checked by pricing every row and column).
 PIVOT_TOL = 1e-9
 #: Harris's relaxation of the ratio tests: among the candidates within this of the tightest
 #: ratio, the one with the largest pivot element is chosen (stability on degenerate vertices).
