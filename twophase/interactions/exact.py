@@ -11,7 +11,7 @@ row and column with the ``O(n 2**n)`` transforms before it is accepted:
 2. so a game is routed by its *density* ``d = min(||AND(v)||_1, ||OR(v)||_1) / zeta``: the L1 norm
    of the better pure decomposition in units of the box.  On games of trained networks at
    ``n = 10`` it ranks the optimal ``k`` almost perfectly (Spearman 0.99 over 60 games of the quick
-   runs); games with ``d > DENSE_DENSITY`` (``k`` about 420 and more) go to HiGHS
+   runs); games with ``d > DENSE_DENSITY`` (``k`` about 400 and more) go to HiGHS
    (:func:`twophase.interactions.lp.solve_highs`, interior point + crossover) at once, and a work
    budget and a basis-size limit hand over the rest when the prediction was wrong;
 3. the other tie-break of a band (:func:`solve_batch` with ``c_band``) starts from the optimal
@@ -67,7 +67,10 @@ DEFAULT_WORK_BUDGET = 3e9
 #: Largest basis (share of the ``2**n`` rows) the simplex keeps going with.
 DENSE_SHARE = 0.45
 #: Density (module docstring) above which a game of ``n >= 9`` players goes to HiGHS at once.
-DENSE_DENSITY = 3500.0
+#: Measured on 60 games of the quick runs' first checkpoints (n = 10): between 3000 and 3500, 4
+#: of 6 paths ran out of work budget (1.3-1.5 s spent before HiGHS took over) and the other 2
+#: took 1.3-1.5 s, as long as HiGHS; below 3000 the paths that end take at most 1.2 s.
+DENSE_DENSITY = 3000.0
 #: Relative feasibility tolerance a vertex must meet (rows and reduced costs).
 VERIFY_TOL = 1e-6
 
