@@ -30,6 +30,10 @@ Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
     or primal simplex, interior point without crossover): 1.23-8.6 s per LP against 1.30-1.72 s
     for interior point + crossover; none below 1.2 s, which is the floor the dense games pay as
     long as HiGHS solves them;
+  * routing the n = 8 games of density above 700 to HiGHS at once (30 of 31 such DGCNN games
+    outgrow the basis-size limit after 0.02-0.05 s): network games 1.2-1.4x faster, but planted
+    games (sparse optima of high density) 3.7x slower, as they then skip the simplex that ends in
+    0.01 s;
   * a plain dual simplex from ``x = 0`` at the game's own box (the most violated row or sign
     leaves, the same ratio test and updates as the path): 1.5-3.6x the pivots of the parametric
     path on 6 games at k = 285-724 (14,700-26,400 against 4,100-14,700), and slower;
