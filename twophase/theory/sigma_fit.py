@@ -333,7 +333,7 @@ def compare_with_run(record: InteractionRecord, sigma2_grid, *, and_only: bool =
     checkpoint, freely and non-increasing over epochs.
 
     ``tau``: the thresholds ``(C,)``, or ``(C, S)`` per sample (a pooled seed group: each seed's
-    own, :attr:`twophase.stats.orders.Orders.tau`); default P2's over all samples."""
+    own, the ``tau`` of :class:`twophase.stats.orders.Orders`); default P2's over all samples."""
     tau = salient_threshold(record.v, ratio) if tau is None else tau
     last = len(record.epochs) - 1
     per_sample = tau.dim() == 2
