@@ -125,4 +125,5 @@ def open_seed_group(profile: str, run: str, runs_root: str | os.PathLike | None 
     seeds = [r.config.seed for r in results]
     frames = [r.metrics() for r in results]
     record = pool_records([r.interactions() for r in results], seeds)
-    return SeedGroup(results, record, mean_metrics(frames), frames)
+    metrics = record.metrics if record.metrics is not None else mean_metrics(frames)
+    return SeedGroup(results, record, metrics, frames)
