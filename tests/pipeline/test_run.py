@@ -132,7 +132,8 @@ def test_fractional_epochs_reach_the_interaction_record(tmp_path):
     rec = RunResults(run.dir, cfg).interactions()
     assert rec.epochs.dtype == torch.float64 and rec.epochs.tolist() == [0, 0.5, 1, 3]
     assert rec.v.shape[0] == rec.I_and.shape[0] == 4
-    assert rec.metrics.epoch.tolist() == [0, 1, 2, 3]
+    assert rec.metrics.epoch.tolist() == [0, 0.5, 1, 2, 3]  # losses where the checkpoints are
+    assert RunResults(run.dir, cfg).steps_per_epoch() == 2
     model = checkpoint_model(run, 0.5)
     ev = RunResults(run.dir, cfg).eval()
     with torch.no_grad():

@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+import twophase.pipeline.train as T
 from twophase.errors import ConfigError, DeterminismError, RunFileError, TrainingDivergedError
 from twophase.pipeline import storage
 from twophase.pipeline.config import CheckpointSchedule, TrainConfig
@@ -270,6 +272,33 @@ def test_text_model_trains_with_tokenizer_and_padding(tmp_path, name="bert-tiny"
     _check_roundtrip(make, tmp_path / "run", list(texts[:4]), adapter)
 
 
+def test_sentences_are_evaluated_shortest_first_and_reported_in_their_order(tmp_path):
+    """A text dataset is evaluated in batches of similar lengths (little padding); the loss,
+    accuracies and probabilities are those of each sentence on its own, in the dataset's order."""
+    from twophase.data.base import DatasetInfo, DatasetName, Modality
+    from twophase.data.sst2 import TextDataset
+    from twophase.data.tokenizer import train_wordpiece_tokenizer
+    from twophase.models import build_model
+
+    texts, labels = zip(*SENTENCES, strict=True)
+    tok = train_wordpiece_tokenizer(texts, vocab_size=200, min_frequency=1)
+    adapter = InputAdapter(tok, max_length=16)
+    data = TextDataset(texts, labels, DatasetInfo(DatasetName.SST2, Modality.TEXT, 2))
+    order = T._evaluation_order(data)
+    assert [len(texts[i]) for i in order] == sorted(len(t) for t in texts)
+    assert T._evaluation_order(_blobs()).tolist() == list(range(120))  # images: by index
+    torch.manual_seed(0)
+    model = build_model("bert-tiny", num_classes=2, tokenizer=tok).eval()
+    with torch.no_grad():
+        alone = torch.cat([model(ids, **aux) for ids, aux in (adapter([t]) for t in texts)])
+    target = torch.tensor(labels)
+    loss, acc = evaluate(model, data, adapter=adapter, device=torch.device("cpu"), batch_size=3)
+    assert loss == pytest.approx(float(F.cross_entropy(alone, target)), rel=1e-5)
+    assert acc == float((alone.argmax(1) == target).double().mean())
+    proba = predict_proba(model, data, adapter=adapter, device=torch.device("cpu"), batch_size=3)
+    torch.testing.assert_close(proba, alone.softmax(1), rtol=1e-5, atol=1e-6)
+
+
 def _models(folder):
     return {e: load_checkpoint(p)["model"] for e, p in list_checkpoints(folder).items()}
 
@@ -422,23 +451,32 @@ def test_checkpoints_inside_the_first_epoch_are_kept_and_change_nothing_else(tmp
     train, test = _blobs(), _blobs(seed=1)
     m = train_model(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
     assert _within().checkpoint_epochs() == (0, 0.25, 0.5, 0.75, 1, 4)
-    assert m.epoch.tolist() == [0, 1, 2, 3, 4]  # metrics stay per whole epoch
+    # a metrics row per epoch and per checkpoint inside the first epoch
+    assert m.epoch.tolist() == [0, 0.25, 0.5, 0.75, 1, 2, 3, 4]
+    on_disk = pd.read_csv(tmp_path / "a" / "metrics.csv")
+    pd.testing.assert_frame_equal(on_disk, m, check_exact=True, check_dtype=False)
     assert sorted(list_checkpoints(tmp_path / "a")) == [0, 1, 4]  # whole epochs only
     for step, epoch in ((2, 0.25), (4, 0.5), (6, 0.75)):
         path = checkpoint_path(tmp_path / "a", epoch)
         assert path.name == f"epoch_0000.{round(epoch * 1e6):06d}.safetensors"
         head = storage.read_header(path, "checkpoint")
         assert (head.get("epoch"), head.get("step"), head.get("steps_per_epoch")) == (0, step, 8)
-        assert checkpoint_epoch(head) == epoch and len(head.get("metrics")) == 1
+        assert checkpoint_epoch(head) == epoch
+        assert [row["epoch"] for row in head.get("metrics")] == [0, *(0.25 * j for j in
+                                                                     range(1, step // 2 + 1))]
     quarter = load_checkpoint(checkpoint_path(tmp_path / "a", 0.25))["model"]
     first = load_checkpoint(checkpoint_path(tmp_path / "a", 1))["model"]
     start = load_checkpoint(checkpoint_path(tmp_path / "a", 0))["model"]
     assert not torch.equal(quarter["net.0.weight"], start["net.0.weight"])
     assert not torch.equal(quarter["net.0.weight"], first["net.0.weight"])
-    # saving inside the epoch leaves the training untouched: the same weights and metrics as
-    # a run without those checkpoints
+    # the loss moves inside the first epoch, and its rows lie between those of epochs 0 and 1
+    assert m.train_loss.iloc[0] > m.train_loss.iloc[2] > m.train_loss.iloc[4]
+    # saving and evaluating inside the epoch leave the training untouched (DropNet has dropout:
+    # an evaluation that left the model in eval mode would change the weights): the same weights
+    # and whole-epoch metrics as a run without those checkpoints
     plain = train_model(_model(), train, test, _cfg(), tmp_path / "b", show_progress=False)
-    pd.testing.assert_frame_equal(plain, m, check_exact=True)
+    whole = m[m.epoch.isin(range(5))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(plain, whole, check_exact=True, check_dtype=False)
     for e, state in _models(tmp_path / "b").items():
         _assert_same_state(state, _models(tmp_path / "a")[e])
 
@@ -478,6 +516,29 @@ def test_a_run_stopped_inside_the_first_epoch_resumes_bit_identically(tmp_path, 
     train_model(_model(seed=99), train, test, _within(), tmp_path / "b", show_progress=False,
         on_epoch=lambda row: seen.append(row["epoch"]))
     assert seen == [1, 2, 3, 4]  # from the checkpoint of epoch 0
+    assert _files(tmp_path / "b") == _files(tmp_path / "a")
+
+
+def test_a_run_without_rows_inside_the_first_epoch_computes_them(tmp_path, monkeypatch):
+    """A run trained when the checkpoints inside the first epoch had no metrics rows of their
+    own is resumed from epoch 0, not taken as finished: it ends byte-identical to a new run."""
+    train, test = _blobs(), _blobs(seed=1)
+    train_model(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
+
+    def without_row(ctx, progress, step, optimizer, generator):  # the earlier behaviour
+        if step in ctx.within:
+            ckpt = {**T._state(ctx, progress, 0, optimizer, generator), "step": step,
+                    "steps_per_epoch": ctx.steps_per_epoch}
+            storage.save_payload(checkpoint_path(ctx.out, ctx.within[step]), ckpt, "checkpoint")
+
+    with monkeypatch.context() as m:
+        m.setattr(T, "_save_within", without_row)
+        old = train_model(_model(), train, test, _within(), tmp_path / "b", show_progress=False)
+    assert old.epoch.tolist() == [0, 1, 2, 3, 4]
+    seen = []
+    new = train_model(_model(seed=99), train, test, _within(), tmp_path / "b",
+                      show_progress=False, on_epoch=lambda row: seen.append(row["epoch"]))
+    assert seen == [1, 2, 3, 4] and new.epoch.tolist() == [0, 0.25, 0.5, 0.75, 1, 2, 3, 4]
     assert _files(tmp_path / "b") == _files(tmp_path / "a")
 
 

@@ -31,8 +31,11 @@ def test_run_header_has_no_python_repr():
     record.epochs = torch.tensor([0.0, 0.25, 0.5, 1.0, 2.0, 3.0], dtype=torch.float64)
     seeded = get_run("smoke", "mlp-digits-seed1")
     text = captions.run_header(record, seeded)
-    assert "checkpoints at epochs 0, 0.25, 0.5, 1, 2, 3" in text
+    assert "checkpoints at epochs 0, 0.25, 0.5, 1, 2, 3;" in text
     assert "seed 1 of the seed group `mlp-digits`" in text
+    text = captions.run_header(record, seeded, steps_per_epoch=400)
+    assert ("checkpoints at epochs 0, 0.25, 0.5, 1, 2, 3 (optimizer steps 0, 100, 200, 400, "
+            "800, 1,200; 400 steps per epoch);") in text
 
 
 @pytest.mark.parametrize("description, expected", [

@@ -114,7 +114,7 @@ def open_run_page(profile: str, notebook: str, run: str, runs_root: str | None =
         record, metrics = results.interactions(), results.metrics()
     fit = fit_guard(results.config, metrics)
     page = Page(profile, notebook, run)
-    display(Markdown(captions.run_header(record, results.config)))
+    display(Markdown(captions.run_header(record, results.config, results.steps_per_epoch())))
     if group is not None:
         display(Markdown(captions.seed_group(group.seeds, len(record.samples))))
     display(Markdown(captions.fit_guard(fit)))

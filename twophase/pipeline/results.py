@@ -38,7 +38,7 @@ from twophase.models.bow import BowReference, reference_from_dict
 from twophase.pipeline import stages, storage, verify
 from twophase.pipeline.config import RunConfig, get_run, seed_runs
 from twophase.pipeline.run import STAGES, Run, fingerprints, run_folder
-from twophase.pipeline.train import last_path
+from twophase.pipeline.train import last_path, steps_per_epoch
 
 __all__ = ["InteractionRecord", "MissingResultsError", "RunResults", "open_results",
            "open_seed_results"]
@@ -53,7 +53,7 @@ class InteractionRecord:
             every checkpoint is at a whole epoch, a float64 tensor when the schedule has
             checkpoints inside the first epoch (fractional epochs ``step / steps_per_epoch``, e.g.
             ``0.1, 0.2, ..., 1, 2, ...``; :func:`twophase.pipeline.verify.epochs_dtype`). Compare
-            them with ``metrics.epoch`` (whole epochs only) as numbers.
+            them with ``metrics.epoch`` (which has a row at each of them) as numbers.
         v: ``(C, S, 2^n)`` float64 rewards :math:`v(x_T)` per checkpoint and sample.
         I_and, I_or: ``(C, S, 2^n)`` AND / OR interactions (OR of order <= 1 folded into AND).
         q: ``(C, S, 2^n)`` the bounded output corrections, ``v + q = AND + OR`` exactly.
@@ -187,6 +187,12 @@ class RunResults:
         """How the training was computed: ``threads`` (intra-op), ``device`` type, ``torch``."""
         path = self._file(last_path(Path()).name)
         return dict(storage.read_header(path, "checkpoint", self._hint()).get("runtime") or {})
+
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps of one epoch: ``ceil(N / batch_size)`` for the ``N`` training samples
+        (the labels of the noise stage, ``noise.safetensors``)."""
+        head = storage.read_header(self._file(verify.NOISE), "noise", self._hint())
+        return steps_per_epoch(head.shape("targets")[0], self.config.train.batch_size)
 
     def eval(self) -> dict[str, Any]:
         """The ``eval`` payload: samples (dict of lists), inputs, labels, ``players`` (rebuilt as

@@ -199,8 +199,18 @@ def _metrics_problem(folder: Path, config: RunConfig, recorded: list) -> str | N
     except RunFileError as exc:
         return str(exc)
     epochs = config.train.epochs
-    if list(table.get("epoch", [])) != list(range(epochs + 1)):
-        return f"{path} has epochs {list(table.get('epoch', []))[:3]}..., not 0..{epochs}"
+    expected = sorted([*range(epochs + 1), *map(float, config.train.checkpoints.fractions())])
+    found = list(table.get("epoch", []))
+    try:
+        same = len(found) == len(expected) and all(
+            math.isclose(float(a), b, rel_tol=0, abs_tol=1e-9)
+            for a, b in zip(found, expected, strict=True))
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        within = (f" with rows at {', '.join(f'{f:g}' for f in expected if f % 1)} inside epoch 1"
+                  if len(expected) > epochs + 1 else "")
+        return f"{path} has epochs {found[:3]}..., not 0..{epochs}{within}"
     if len(recorded) != len(table):
         return f"{path} has {len(table)} rows but the last checkpoint records {len(recorded)}"
     for row, rec in zip(table.to_dict(orient="records"), recorded, strict=True):

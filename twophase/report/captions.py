@@ -312,12 +312,17 @@ def players(description: str) -> str:
     return f"{n + ' ' if n else ''}{kind}" + (f" ({details})" if details else "")
 
 
-def run_header(record: InteractionRecord, config: RunConfig) -> str:
-    """What was run: model, data, training, checkpoints, players and evaluated samples, with no
-    Python representation in it."""
+def run_header(record: InteractionRecord, config: RunConfig,
+               steps_per_epoch: int | None = None) -> str:
+    """What was run: model, data, training, checkpoints (in epochs, and in optimizer steps when
+    ``steps_per_epoch`` is given), players and evaluated samples, with no Python representation
+    in it."""
     counts = record.samples.groupby("split").size().to_dict()
     flipped = int(record.samples["flipped"].sum())
     epochs = ", ".join(f"{float(e):g}" for e in record.epochs)  # fractional inside an epoch
+    if steps_per_epoch is not None:
+        steps = ", ".join(f"{round(float(e) * steps_per_epoch):,}" for e in record.epochs)
+        epochs += f" (optimizer steps {steps}; {steps_per_epoch:,} steps per epoch)"
     seed = f"; seed {config.seed} of the seed group `{config.group}`" if config.seed_group else ""
     optimizer = {"sgd": "SGD", "adamw": "AdamW"}[config.train.optimizer.value]
     lines = [
