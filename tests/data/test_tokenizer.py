@@ -11,6 +11,7 @@ from tests.helpers.data_fixtures import SHARED_DATA
 from twophase.data.tokenizer import (
     SPECIAL_TOKENS,
     EncodedBatch,
+    canonical_ids,
     encode_batch,
     load_tokenizer,
     save_tokenizer,
@@ -157,3 +158,41 @@ def test_sst2_vocabulary_covers_dev_like_text():
     unk_rate = (real == tok.unk_token_id).float().mean().item()
     assert unk_rate < 0.01
     assert len(tok) > 1000
+
+
+_TRAIN_IN_A_PROCESS = """
+import random, sys
+from twophase.data.tokenizer import train_wordpiece_tokenizer
+rng = random.Random(0)
+letters = "abcdefghijklmnopqrstuvwxyz"
+words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(400)]
+texts = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) for _ in range(3000)]
+tok = train_wordpiece_tokenizer(texts, vocab_size=600, min_frequency=1)
+sys.stdout.write(tok.backend_tokenizer.to_str())
+"""
+
+
+def test_a_tokenizer_trained_twice_numbers_its_tokens_alike():
+    """The ``tokenizers`` trainer numbers tokens of equal count in a per-process hash order; here
+    the ids depend on the token set alone (:func:`canonical_ids`): two processes that find the
+    same tokens write the same file. (On this corpus of random words many merges tie at the
+    vocabulary's cutoff, so even the token sets may differ between processes.)"""
+    import json
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", _TRAIN_IN_A_PROCESS], capture_output=True,
+                           text=True, check=True).stdout for _ in range(2)]
+    for run in runs:
+        vocab = json.loads(run)["model"]["vocab"]
+        assert vocab == canonical_ids(vocab)
+    if set(json.loads(runs[0])["model"]["vocab"]) == set(json.loads(runs[1])["model"]["vocab"]):
+        assert runs[0] == runs[1]
+
+
+def test_canonical_ids_keep_the_special_tokens_first():
+    vocab = {"##b": 7, "[PAD]": 0, "a": 5, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4, "b": 6}
+    assert canonical_ids(vocab) == {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4,
+                                    "##b": 5, "a": 6, "b": 7}
+    with pytest.raises(ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"):
+        canonical_ids({k: v for k, v in vocab.items() if k != "[MASK]"})

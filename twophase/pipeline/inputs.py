@@ -84,12 +84,27 @@ def load_inputs(config: RunConfig, folder: Path, data_root: str | Path | None = 
                      tokenizer, adapter)
 
 
+#: version of a text run's tokenizer, in its cache stamp and in the run's training fingerprint
+#: (:func:`text_version`); 2: token ids that depend on the vocabulary alone
+#: (:func:`twophase.data.tokenizer.canonical_ids`)
+TOKENIZER_VERSION = 2
+
+
+def text_version(config: RunConfig) -> tuple[int, ...]:
+    """``(TOKENIZER_VERSION,)`` for a run on text, ``()`` for the others: what a text run's
+    training depends on beyond its settings, so that a changed tokenizer retrains the text runs
+    and leaves the others' fingerprints as they were."""
+    from twophase.data.registry import get_spec
+
+    return (TOKENIZER_VERSION,) if get_spec(config.dataset).modality is Modality.TEXT else ()
+
+
 def _tokenizer(config: RunConfig, folder: Path, train_clean: Any) -> Any:
     from twophase.data.tokenizer import train_wordpiece_tokenizer  # lazy: loads transformers
 
     c = config
-    stamp = storage.fingerprint("tokenizer", c.dataset, c.dataset_options, c.train.train_subset,
-                                c.train.data_rng_seed(), c.text)
+    stamp = storage.fingerprint("tokenizer", *text_version(c), c.dataset, c.dataset_options,
+                                c.train.train_subset, c.train.data_rng_seed(), c.text)
     cached = storage.load_tokenizer(folder, stamp)
     if cached is not None:
         return cached

@@ -95,7 +95,7 @@ from twophase.pipeline.config import (
     check_name,
     get_run,
 )
-from twophase.pipeline.inputs import RunInputs, build_model, load_inputs, targets
+from twophase.pipeline.inputs import RunInputs, build_model, load_inputs, targets, text_version
 from twophase.pipeline.noise import NoiseResult, apply_noise
 from twophase.pipeline.samples import choose_samples
 from twophase.pipeline.stages import Stage, StageResult, run_stage
@@ -149,8 +149,8 @@ def fingerprints(config: RunConfig) -> dict[str, str]:
     """Input fingerprint of every stage of ``config`` (each includes its upstream stage's)."""
     c = config
     ia = c.interactions
-    train = storage.fingerprint("train", _VERSION, c.model, c.model_options, c.dataset,
-                                c.dataset_options, c.train, c.noise, c.text)
+    train = storage.fingerprint("train", _VERSION, *text_version(c), c.model, c.model_options,
+                                c.dataset, c.dataset_options, c.train, c.noise, c.text)
     evals = storage.fingerprint("eval", _EVAL_VERSION, train, ia.n, ia.grid, ia.border,
                                 ia.clusters, ia.baseline, ia.eval_train, ia.eval_test,
                                 ia.eval_flipped, ia.seed)
