@@ -519,6 +519,18 @@ def test_a_run_stopped_inside_the_first_epoch_resumes_bit_identically(tmp_path, 
     assert _files(tmp_path / "b") == _files(tmp_path / "a")
 
 
+def test_rows_inside_the_first_epoch_leave_a_dataloader_run_untouched(tmp_path):
+    """Without ``gather_inputs`` the sets are read by a DataLoader, which draws a seed from
+    torch's generator: the evaluations inside the epoch must not shift the dropout masks."""
+    train, test = _blobs(), _blobs(seed=1)
+    train, test = (ListData(list(d.x), d.targets) for d in (train, test))
+    a = train_model(_model(), train, test, _within(), tmp_path / "a", show_progress=False)
+    b = train_model(_model(), train, test, _cfg(), tmp_path / "b", show_progress=False)
+    assert len(a) == len(b) + 3
+    for e, state in _models(tmp_path / "b").items():
+        _assert_same_state(state, _models(tmp_path / "a")[e])
+
+
 def test_a_run_without_rows_inside_the_first_epoch_computes_them(tmp_path, monkeypatch):
     """A run trained when the checkpoints inside the first epoch had no metrics rows of their
     own is resumed from epoch 0, not taken as finished: it ends byte-identical to a new run."""

@@ -40,8 +40,9 @@ multiple of ``k + 1`` (:func:`sub_epoch_steps`), so the label is exact. They do 
 training set and test set, eval mode) at its step, with its fractional ``epoch``: ``metrics.csv``
 reads ``0, 0.1, ..., 0.9, 1, 2, ...`` and the losses are known where the checkpoints are (the
 loss-gap boundary is located inside the first epoch, like the interaction boundary). The
-evaluation uses no random numbers and the model is put back in training mode after it, so the
-weights are the same bits with or without these rows.
+evaluation runs on a copy of torch's random state (a ``DataLoader`` draws its seed from it) and
+the model is put back in training mode after it, so the weights are the same bits with or
+without these rows.
 
 **Resume.** A run started again continues from ``last.safetensors`` when every scheduled
 checkpoint up to its epoch is present and intact; otherwise from the latest intact epoch
@@ -679,7 +680,10 @@ def _save_within(ctx: _FitContext, progress: _Progress, step: int,
     docstring, *Checkpoints inside the first epoch*)."""
     if step not in ctx.within:
         return
-    progress.rows.append(_metrics_row(ctx, ctx.within[step]))
+    # the evaluation must not move the training's random numbers: a dataset without
+    # ``gather_inputs`` is read by a DataLoader, which draws its seed from torch's generator
+    with torch.random.fork_rng(devices=[]):
+        progress.rows.append(_metrics_row(ctx, ctx.within[step]))
     ctx.model.train()  # the evaluation left it in eval mode; the epoch goes on training
     ckpt = {**_state(ctx, progress, 0, optimizer, generator), "step": step,
             "steps_per_epoch": ctx.steps_per_epoch}
