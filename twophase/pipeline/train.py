@@ -82,7 +82,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -537,17 +537,32 @@ def _resume_point(out: Path, fingerprint: str, schedule: set[int | float]
     return kept[e], f"epoch {e} (checkpoint{why})"
 
 
+def metrics_epochs(epochs: int, fractions: Iterable[float], until: float | None = None
+                   ) -> list[float]:
+    """The ``epoch`` column ``metrics.csv`` holds after ``epochs`` whole epochs: ``0..epochs``
+    and the checkpoints inside the first epoch (``fractions``, those ``<= until`` when given),
+    sorted."""
+    inside = [float(f) for f in fractions if until is None or f <= until]
+    return sorted([*range(epochs + 1), *inside])
+
+
+def same_epochs(found: Sequence[Any], expected: Sequence[float]) -> bool:
+    """Whether a metrics ``epoch`` column equals :func:`metrics_epochs` (numbers within 1e-9)."""
+    try:
+        return len(found) == len(expected) and all(
+            not isinstance(a, bool) and math.isclose(float(a), b, rel_tol=0, abs_tol=1e-9)
+            for a, b in zip(found, expected, strict=True))
+    except (TypeError, ValueError):
+        return False
+
+
 def _rows_match(head: storage.PayloadHeader, fractions: list[float]) -> bool:
     """Whether the metrics rows of a checkpoint are those of the schedule up to it: one per whole
     epoch and one per checkpoint inside the first epoch (``fractions``) it has passed. A run
     trained before the checkpoints inside the first epoch had rows has not: it is resumed from an
     earlier checkpoint and computes them (the weights come out the same bits)."""
-    at = checkpoint_epoch(head)
-    expected = sorted([*range(int(head.get("epoch")) + 1), *(f for f in fractions if f <= at)])
-    found = [row.get("epoch") for row in head.get("metrics")]
-    return len(found) == len(expected) and all(
-        isinstance(a, int | float) and math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
-        for a, b in zip(found, expected, strict=True))
+    expected = metrics_epochs(int(head.get("epoch")), fractions, until=checkpoint_epoch(head))
+    return same_epochs([row.get("epoch") for row in head.get("metrics")], expected)
 
 
 def _check_finite(model: nn.Module, row: dict, epoch: int, config: TrainConfig, out: Path) -> None:

@@ -43,7 +43,13 @@ from twophase.errors import RunFileError
 from twophase.game.players import players_from_dict
 from twophase.pipeline import storage
 from twophase.pipeline.config import RunConfig
-from twophase.pipeline.train import checkpoint_path, checkpoint_problem, last_path
+from twophase.pipeline.train import (
+    checkpoint_path,
+    checkpoint_problem,
+    last_path,
+    metrics_epochs,
+    same_epochs,
+)
 
 __all__ = ["NOISE", "OUTPUTS", "content_problem", "epochs_dtype", "epochs_tensor",
            "eval_problem", "interactions_problem", "rewards_problem", "stage_problem",
@@ -199,15 +205,9 @@ def _metrics_problem(folder: Path, config: RunConfig, recorded: list) -> str | N
     except RunFileError as exc:
         return str(exc)
     epochs = config.train.epochs
-    expected = sorted([*range(epochs + 1), *map(float, config.train.checkpoints.fractions())])
+    expected = metrics_epochs(epochs, config.train.checkpoints.fractions())
     found = list(table.get("epoch", []))
-    try:
-        same = len(found) == len(expected) and all(
-            math.isclose(float(a), b, rel_tol=0, abs_tol=1e-9)
-            for a, b in zip(found, expected, strict=True))
-    except (TypeError, ValueError):
-        same = False
-    if not same:
+    if not same_epochs(found, expected):
         within = (f" with rows at {', '.join(f'{f:g}' for f in expected if f % 1)} inside epoch 1"
                   if len(expected) > epochs + 1 else "")
         return f"{path} has epochs {found[:3]}..., not 0..{epochs}{within}"
