@@ -1,12 +1,13 @@
-"""twophase.cpu_dispatch: one dispatch level, so a run gives the same bits on every machine.
+"""twophase.cpu_dispatch: one dispatch level and one intra-op thread, so a run gives the same bits
+on every machine.
 
 The machine-level test computes the smoke LeNet (training: torch's kernels, oneDNN's
 convolutions, MKL's products; the split: numba) in fresh processes whose environment says what
-two different processors would make the libraries pick, and compares the run folders byte for
-byte. One of the two processes starts with an empty numba cache and the other reuses it warm.
-The control (training only) shows that the emulated machines do change the bits when twophase
-leaves the dispatch to the libraries (``TWOPHASE_CPU_DISPATCH=native``), so the equality is the
-pin's doing.
+two different processors would make the libraries pick (instruction sets and thread counts), and
+compares the run folders byte for byte. One of the two processes starts with an empty numba
+cache and the other reuses it warm. The control (training only) shows that the emulated machines
+do change the bits when twophase leaves the dispatch to the libraries
+(``TWOPHASE_CPU_DISPATCH=native``), so the equality is the pin's doing.
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ from twophase import cpu_dispatch
 from twophase.pipeline.run import VARYING_FILES
 
 RUN = ("smoke", "lenet-digits")
-#: what an AVX2 machine (no AVX-512) makes the libraries pick, and what a machine without AVX does
+#: what a four-core AVX2 machine (no AVX-512) makes the libraries pick, and what a one-core
+#: machine without AVX does
 AVX2_MACHINE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
-                "NUMBA_CPU_NAME": "haswell"}
+                "NUMBA_CPU_NAME": "haswell", "OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"}
 OLD_MACHINE = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41",
-               "MKL_CBWR": "COMPATIBLE", "NUMBA_CPU_NAME": "nehalem"}
+               "MKL_CBWR": "COMPATIBLE", "NUMBA_CPU_NAME": "nehalem", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in cpu_dispatch.settings() and k != cpu_dispatch.MODE_VARIABLE}
-    env.update(HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", **extra)
+    env.update(HF_HUB_OFFLINE="1", **extra)
     return env
 
 
@@ -99,6 +102,26 @@ def test_pin_sets_every_variable_and_native_leaves_them(monkeypatch):
     assert {k: os.environ[k] for k in cpu_dispatch.settings()} == cpu_dispatch.settings()
     record = cpu_dispatch.record()
     assert record["mode"] == "portable" and record["ATEN_CPU_CAPABILITY"] == "default"
+
+
+def test_one_intra_op_thread_whatever_the_environment_says():
+    """The pin reaches torch when twophase comes first; ``native`` leaves the environment's
+    count; torch imported first keeps its own, and the record says so."""
+    code = ("import {first}, {second}, torch; from twophase import cpu_dispatch; "
+            "print(torch.get_num_threads(), cpu_dispatch.record()['torch_threads'])")
+
+    def threads(first: str, second: str, **env: str) -> str:
+        done = subprocess.run([sys.executable, "-c", code.format(first=first, second=second)],
+                              env=_clean_env(OMP_NUM_THREADS="3", MKL_NUM_THREADS="3", **env),
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip()
+
+    assert threads("twophase", "torch") == "1 1"
+    native = threads("twophase", "torch", **{cpu_dispatch.MODE_VARIABLE: "native"})
+    assert native == threads("torch", "twophase")  # torch's own count (at most the cores)
+    if (os.cpu_count() or 1) >= 2:
+        assert native.split() == [native.split()[0]] * 2 and native != "1 1"
 
 
 def test_unknown_mode_is_refused_with_the_valid_ones(monkeypatch):

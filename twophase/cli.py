@@ -186,6 +186,10 @@ def _submit(args, configs) -> int:
     slurm = slurm_settings(flags, args.slurm_option or (),
                            table=None if args.executor == "slurm" else {})
     checked = [check_run(cfg) for cfg in configs]  # the whole configuration, before any job
+    if args.executor == "local":  # the longest first: the machine's runs end soonest
+        from twophase.pipeline.cost import longest_first
+
+        checked = longest_first(checked)
     root = paths.runs_root(args.runs_root)
     jobs = [RunJob(cfg.profile, cfg.name, str(root), str(paths.data_root(args.data_root)),
                    None if args.matrix is None else str(Path(args.matrix).resolve()),

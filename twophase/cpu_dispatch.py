@@ -1,5 +1,5 @@
-"""One instruction-set level for the CPU kernels, so that a run gives the same bits on every
-x86-64 machine.
+"""One instruction-set level and one intra-op thread for the CPU kernels, so that a run gives the
+same bits on every x86-64 machine.
 
 The CPU libraries the runs use pick their kernels by the processor they find: torch's own
 vectorised kernels (``ATEN_CPU_CAPABILITY``: default / avx2 / avx512), oneDNN's convolutions
@@ -18,9 +18,19 @@ machine, is then left as it is: faster on wide vector units, bits tied to the ma
 interactions file (``runtime``) and printed on the book's introduction. A resume under another
 dispatch is refused like one under another thread count.
 
+**Threads.** How many threads share a reduction decides its order too, so two machines with
+different core counts train different weights: measured on the quick profile, dgcnn-primitives
+ends at 94 % test accuracy with one intra-op thread and at 85 % with two, lenet-digits at a
+training loss of 0.080 against 0.130. :data:`THREADS` pins torch's (OpenMP) and MKL's intra-op
+threads to one per process. Parallel work goes to processes instead (the book's ``-j``,
+``twophase run --executor local --jobs``) and to the solver's thread pool
+(:func:`twophase.interactions.exact.default_workers`), neither of which changes a bit. On two
+cores, two runs at one thread each finish sooner than one after the other at two threads
+(torch's second thread gains 1.3-1.6x on these small networks).
+
 Limits: a library imported and used *before* ``twophase`` keeps what it picked (the record then
-shows torch's actual capability); ARM machines are not covered; the intra-op thread count still
-changes reductions (it is recorded and checked separately).
+shows torch's actual capability and thread count, and a resume checks the count separately:
+:mod:`twophase.pipeline.train`); ARM machines are not covered.
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ PORTABLE = {
     "MKL_CBWR": "COMPATIBLE",  # MKL: the same results on all Intel-compatible processors
     "NUMBA_CPU_NAME": "generic",  # numba: code for a generic x86-64, not the host CPU
 }
+#: One intra-op thread per process (module docstring, **Threads**).
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 #: NumPy >= 2.4 names its x86-64-v2 baseline ``X86_V2``; enabling only it turns off the
 #: AVX2 / AVX-512 loops. Older NumPy does not know the name (and refuses to import with it).
 NUMPY_VARIABLE, NUMPY_LEVEL, NUMPY_SINCE = "NPY_ENABLE_CPU_FEATURES", "X86_V2", (2, 4)
@@ -67,7 +79,7 @@ def _numpy_knows_level() -> bool:
 def settings() -> dict[str, str]:
     """The variables :func:`pin` sets in the portable mode (NumPy's only where it knows the
     level)."""
-    out = dict(PORTABLE)
+    out = {**PORTABLE, **THREADS}
     if _numpy_knows_level():
         out[NUMPY_VARIABLE] = NUMPY_LEVEL
     return out
@@ -90,11 +102,13 @@ def pin() -> str:
 
 def record() -> dict[str, str]:
     """What is in force: the mode, every variable of :func:`settings` (``""`` when unset) and,
-    when torch is loaded, the capability its kernels actually dispatch to (``torch_capability``).
+    when torch is loaded, the capability its kernels actually dispatch to (``torch_capability``)
+    and its intra-op thread count (``torch_threads``).
     """
     out = {"mode": mode()}
-    out.update({k: os.environ.get(k, "") for k in (*PORTABLE, NUMPY_VARIABLE)})
+    out.update({k: os.environ.get(k, "") for k in (*PORTABLE, *THREADS, NUMPY_VARIABLE)})
     torch = sys.modules.get("torch")
     if torch is not None:
         out["torch_capability"] = str(torch.backends.cpu.get_cpu_capability())
+        out["torch_threads"] = str(torch.get_num_threads())
     return out

@@ -21,6 +21,8 @@ from twophase.book import checks
 from twophase.book.execute import _execute_job, _stored_fingerprint
 from twophase.errors import BookBuildError
 from twophase.pipeline.config import load_matrix
+from twophase.pipeline.storage import read_header
+from twophase.pipeline.train import last_path
 
 pytestmark = pytest.mark.book
 
@@ -83,6 +85,19 @@ def test_every_applicable_notebook_executed(smoke_book):
             and "data:image/png;base64," in o["data"].get("text/html", "")
         ]
         assert figures, f"{stem} produced no figure for any run"
+
+
+def test_runs_went_to_processes_with_one_thread_each(smoke_book):
+    """``jobs=2``: the runs are local jobs (their logs in ``<runs root>/.submitit``), each
+    process pinned to one intra-op thread (twophase.cpu_dispatch), as recorded with the
+    weights."""
+    runs_root, _, _ = smoke_book
+    assert any((runs_root / ".submitit").iterdir())
+    for cfg in load_matrix(PROFILE):
+        runtime = read_header(last_path(runs_root / PROFILE / cfg.name), "checkpoint").get(
+            "runtime")
+        assert runtime["threads"] == 1, cfg.name
+        assert runtime["cpu_dispatch"]["torch_threads"] == "1", cfg.name
 
 
 def test_up_to_date_notebooks_are_skipped(smoke_book):

@@ -11,6 +11,7 @@ from twophase.pipeline.cost import (
     estimate,
     estimate_table,
     forward_flops,
+    longest_first,
     solver_seconds,
     split_sizes,
 )
@@ -105,3 +106,15 @@ def test_sub_epoch_checkpoints_are_counted():
     cost = estimate(cfg, count=False, flops=False)
     assert cost.checkpoints == len(cfg.train.checkpoint_epochs()) == 6  # 0, .25, .5, .75, 1, 3
     assert cost.games == 6 * cost.evaluated_samples
+
+
+def test_longest_first_ranks_by_expected_time_and_keeps_ties_in_order():
+    small = _run(name="small", train={"epochs": 2})
+    big = _run(name="big", model="vgg11", model_options={"width": 0.25})
+    twin = _run(name="twin")  # the same cost as ``first``
+    first = _run(name="first")
+    wide = _run(name="wide", interactions={"n": 10, "eval_train": 30})
+    ranked = [c.name for c in longest_first([small, first, twin, big, wide])]
+    assert ranked[0] == "big" and ranked[-1] == "small"
+    assert ranked.index("first") + 1 == ranked.index("twin")  # a tie keeps the given order
+    assert ranked.index("wide") < ranked.index("first")  # more games, more solver time

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.helpers.oracles import checkpoint_model
+from twophase import cpu_dispatch
 from twophase.errors import ConfigError
 from twophase.interactions.transforms import and_reconstruct, or_reconstruct
 from twophase.pipeline import run as run_module
@@ -374,6 +375,8 @@ def _cli(root, *args, threads=1, kill=None):
 
     env = dict(os.environ)
     env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if threads != 1:  # twophase pins one thread unless the dispatch is left to the machine
+        env[cpu_dispatch.MODE_VARIABLE] = "native"
     entry = ["-m", "tests.helpers.kill_at", kill] if kill else ["-m", "twophase"]
     return subprocess.run([sys.executable, *entry, *args, "--runs-root", str(root),
                            "--no-progress", "--device", "cpu"], env=env, capture_output=True,

@@ -42,7 +42,9 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="do not execute the runs first (notebooks then stop on a missing run)")
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
         sp.add_argument("--jobs", "-j", type=int, default=1,
-                        help="notebooks executed in parallel (default 1)")
+                        help="runs (one process each, the longest first) and then notebooks "
+                             "executed in parallel (default 1); one intra-op thread each, so "
+                             "the bits do not depend on it")
         sp.add_argument("--wait", type=float, default=None, metavar="SECONDS",
                         help="wait this long for a run folder or notebook another process works "
                              "on (default: $TWOPHASE_LOCK_TIMEOUT or 0; -1: for ever)")

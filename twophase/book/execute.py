@@ -257,14 +257,20 @@ def _profile_settings(profile: str) -> dict[str, dict[str, Any]]:
 
 def _execute_runs(
     profile: str, runs_root: Path, names: Sequence[str], show_progress: bool,
-    lock_timeout: float | None = None,
+    lock_timeout: float | None = None, jobs: int = 1,
 ) -> dict[str, str]:
     """Run (train + interactions) every run the jobs read; cached stages are skipped by Run.
 
+    With ``jobs > 1`` the runs go to ``jobs`` processes at a time, the longest first
+    (:func:`_execute_runs_in_processes`); each process has one intra-op thread
+    (:mod:`twophase.cpu_dispatch`), so the bits are those of one run after the other.
     Returns ``{run name: error}`` for the runs that failed (the others are complete).
     """
     from tqdm.auto import tqdm
 
+    if jobs > 1 and len(names) > 1:
+        return _execute_runs_in_processes(profile, runs_root, names, show_progress,
+                                          lock_timeout, jobs)
     failed: dict[str, str] = {}
     bar = tqdm(names, desc=f"runs ({profile})", unit="run", disable=not show_progress)
     for name in bar:
@@ -276,6 +282,45 @@ def _execute_runs(
             failed[name] = str(exc) if isinstance(exc, TwophaseError) else \
                 f"{type(exc).__name__}: {exc}"
             tqdm.write(f"FAILED run {profile}/{name}: {failed[name]}", file=sys.stderr)
+    return failed
+
+
+def _execute_runs_in_processes(
+    profile: str, runs_root: Path, names: Sequence[str], show_progress: bool,
+    lock_timeout: float | None, jobs: int,
+) -> dict[str, str]:
+    """The runs as local jobs of :mod:`twophase.pipeline.executor` (one process each, ``jobs``
+    at a time, logs in ``<runs root>/.submitit``), the longest first
+    (:func:`twophase.pipeline.cost.longest_first`); ``{run name: error}`` of the failed ones."""
+    from tqdm.auto import tqdm
+
+    from twophase.pipeline import executor as ex
+    from twophase.pipeline.cost import longest_first
+
+    root = paths.runs_root(runs_root)
+    order = [cfg.name for cfg in longest_first([get_run(profile, name) for name in names])]
+    data_root = str(paths.data_root(None))
+    runs = [ex.RunJob(profile, name, str(root), data_root, lock_timeout=lock_timeout)
+            for name in order]
+    failed: dict[str, str] = {}
+    bar = tqdm(total=len(runs), desc=f"runs ({profile}, {jobs} at a time)", unit="run",
+               disable=not show_progress)
+
+    def done(outcome: ex.RunOutcome) -> None:
+        bar.update(1)
+        bar.set_postfix_str(outcome.job.name)
+        if outcome.error:
+            failed[outcome.job.name] = outcome.error
+            tqdm.write(f"FAILED run {profile}/{outcome.job.name}: {outcome.error}",
+                       file=sys.stderr)
+
+    try:
+        ex.run_jobs(runs, ex.make_executor("local", ex.log_folder(root), jobs=jobs), jobs,
+                    on_done=done)
+    except ex.JobFailedError:
+        pass  # every failure is in ``failed``, reported per notebook that needs the run
+    finally:
+        bar.close()
     return failed
 
 
@@ -458,7 +503,7 @@ def run_notebooks(
         check_run(get_run(profile, name))
     failed_runs: dict[str, str] = {}
     if execute_runs:
-        failed_runs = _execute_runs(profile, root, names, show_progress, lock_timeout)
+        failed_runs = _execute_runs(profile, root, names, show_progress, lock_timeout, jobs)
     digest = _package_digest()
     cwd = Path.cwd()
 

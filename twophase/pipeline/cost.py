@@ -41,8 +41,8 @@ from twophase.data.registry import dataset_info, get_spec, load_dataset
 from twophase.models.registry import build_model
 from twophase.pipeline.config import NoiseKind, RunConfig
 
-__all__ = ["SOLVER_SECONDS", "SPLIT_SIZES", "RunCost", "estimate", "estimate_table",
-           "forward_flops", "solver_seconds", "split_sizes"]
+__all__ = ["CORE_FLOPS", "SOLVER_SECONDS", "SPLIT_SIZES", "RunCost", "estimate",
+           "estimate_table", "forward_flops", "longest_first", "solver_seconds", "split_sizes"]
 
 #: Official (train, test) split sizes; ``test`` of SST-2 is its labelled dev set, of
 #: Tiny-ImageNet its labelled val set, of ShapeNet-Part its test list (train = the train list).
@@ -71,6 +71,26 @@ def solver_seconds(n: int) -> float:
         return SOLVER_SECONDS[n]
     ref = min(SOLVER_SECONDS, key=lambda k: abs(k - n))
     return SOLVER_SECONDS[ref] * 2.5 ** (n - ref)
+
+
+#: Sustained FLOP/s of one CPU core on these small networks (one intra-op thread), only to rank
+#: runs by their expected time (:func:`longest_first`), not to promise one.
+CORE_FLOPS = 2e9
+
+
+def longest_first(configs: list[RunConfig]) -> list[RunConfig]:
+    """``configs`` by expected CPU seconds on one core, the longest first (ties: given order):
+    networks' FLOPs over :data:`CORE_FLOPS` plus the solver's CPU seconds. Runs that share a
+    machine end soonest when the longest starts first (longest-processing-time scheduling).
+    Counted without reading data (``count=False``); a run whose FLOPs cannot be counted ranks by
+    its solver time alone."""
+    def seconds(config: RunConfig) -> float:
+        cost = estimate(config, count=False)
+        flop = ((cost.train_pflop or 0.0) + (cost.rewards_pflop or 0.0)) * 1e15
+        return flop / CORE_FLOPS + cost.solver_cpu_hours * 3600
+
+    ranked = sorted(enumerate(configs), key=lambda item: (-seconds(item[1]), item[0]))
+    return [config for _, config in ranked]
 
 
 def _counted(config: RunConfig, data_root: str | Path | None) -> tuple[int, int] | None:

@@ -120,8 +120,10 @@ __all__ = ["STAGES", "VARYING_FILES", "Run", "StageName", "StageError", "fingerp
 VARYING_FILES = ("timing.csv", ".lock.json")
 
 _VERSION = 2  # bump to invalidate every cached stage after an algorithm change; 2: safetensors
-#: version of the interactions stage; 2: exact, certified splits with the tie-break band
-_INTERACTIONS_VERSION = 2
+#: version of the interactions stage; 2: exact, certified splits with the tie-break band;
+#: 3: the solver without ``fastmath``, HiGHS's vertices recomputed from their basis, dense games
+#: routed to HiGHS (a game near a tie can end at another optimal vertex than under 2)
+_INTERACTIONS_VERSION = 3
 #: version of the eval payload; 3: the players are plain data (Players.to_dict)
 _EVAL_VERSION = 3
 #: files of the format before safetensors, removed when a run folder is retrained

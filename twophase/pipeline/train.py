@@ -847,10 +847,13 @@ def _check_runtime(recorded: dict, device: torch.device, path: Path, out: Path) 
             f"retrain on {device.type})")
     threads = recorded.get("threads", torch.get_num_threads())
     if threads != torch.get_num_threads():
+        how = (f"continue it under {cpu_dispatch.MODE_VARIABLE}=native with "
+               f"OMP_NUM_THREADS={threads} (twophase pins one thread per process otherwise)"
+               if cpu_dispatch.mode() == "portable" else f"run with OMP_NUM_THREADS={threads}")
         raise DeterminismError(
             f"{path} was computed with {threads} intra-op thread(s) and this process has "
-            f"{torch.get_num_threads()}; a resume with another count is not bit-identical: run "
-            f"with OMP_NUM_THREADS={threads} (or delete {out} to retrain)")
+            f"{torch.get_num_threads()}; a resume with another count is not bit-identical: "
+            f"{how} (or delete {out} to retrain)")
     dispatch, now = recorded.get("cpu_dispatch"), cpu_dispatch.record()
     if isinstance(dispatch, dict) and dispatch != now:
         changed = ", ".join(f"{k}={dispatch.get(k)!r} (now {now.get(k)!r})"
