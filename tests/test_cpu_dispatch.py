@@ -105,8 +105,8 @@ def test_pin_sets_every_variable_and_native_leaves_them(monkeypatch):
 
 
 def test_one_intra_op_thread_whatever_the_environment_says():
-    """The pin reaches torch when twophase comes first; ``native`` leaves the environment's
-    count; torch imported first keeps its own, and the record says so."""
+    """The pin reaches torch in either import order (torch first: ``set_num_threads`` at the
+    pin); ``native`` leaves the environment's count, and the record says what torch uses."""
     code = ("import {first}, {second}, torch; from twophase import cpu_dispatch; "
             "print(torch.get_num_threads(), cpu_dispatch.record()['torch_threads'])")
 
@@ -118,8 +118,9 @@ def test_one_intra_op_thread_whatever_the_environment_says():
         return done.stdout.strip()
 
     assert threads("twophase", "torch") == "1 1"
+    assert threads("torch", "twophase") == "1 1"
     native = threads("twophase", "torch", **{cpu_dispatch.MODE_VARIABLE: "native"})
-    assert native == threads("torch", "twophase")  # torch's own count (at most the cores)
+    assert native == threads("torch", "twophase", **{cpu_dispatch.MODE_VARIABLE: "native"})
     if (os.cpu_count() or 1) >= 2:
         assert native.split() == [native.split()[0]] * 2 and native != "1 1"
 

@@ -4,10 +4,12 @@ same bits on every x86-64 machine.
 The CPU libraries the runs use pick their kernels by the processor they find: torch's own
 vectorised kernels (``ATEN_CPU_CAPABILITY``: default / avx2 / avx512), oneDNN's convolutions
 (``ONEDNN_MAX_CPU_ISA``), MKL's matrix products (``MKL_CBWR``, conditional numerical
-reproducibility), numba's compiled solver (``NUMBA_CPU_NAME``: the host CPU, or a named one) and
-NumPy's dispatched loops (``NPY_ENABLE_CPU_FEATURES``). Two machines that differ only in AVX2 or
-AVX-512 then sum in a different order and train different weights: measured on this project's
-smoke LeNet, each of the three torch settings alone changes the trained weights.
+reproducibility), numba's compiled solver (``NUMBA_CPU_NAME``: the host CPU, or a named one),
+NumPy's dispatched loops (``NPY_ENABLE_CPU_FEATURES``) and the OpenBLAS that NumPy and SciPy
+bundle (built for every processor and choosing at load: ``OPENBLAS_CORETYPE``). Two machines
+that differ only in AVX2 or AVX-512 then sum in a different order and train different weights:
+measured on this project's smoke LeNet, each of the three torch settings alone changes the
+trained weights.
 
 :func:`pin` sets every one of them to a level that every x86-64-v2 processor (SSE4.2, 2009 on)
 runs identically: :data:`PORTABLE`. It runs when ``twophase`` is imported, before torch, numba or
@@ -51,9 +53,10 @@ PORTABLE = {
     "ONEDNN_MAX_CPU_ISA": "SSE41",  # oneDNN convolutions: SSE4.1 code paths
     "MKL_CBWR": "COMPATIBLE",  # MKL: the same results on all Intel-compatible processors
     "NUMBA_CPU_NAME": "generic",  # numba: code for a generic x86-64, not the host CPU
+    "OPENBLAS_CORETYPE": "Nehalem",  # NumPy's and SciPy's OpenBLAS: SSE4.2 kernels
 }
 #: One intra-op thread per process (module docstring, **Threads**).
-THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 #: NumPy >= 2.4 names its x86-64-v2 baseline ``X86_V2``; enabling only it turns off the
 #: AVX2 / AVX-512 loops. Older NumPy does not know the name (and refuses to import with it).
 NUMPY_VARIABLE, NUMPY_LEVEL, NUMPY_SINCE = "NPY_ENABLE_CPU_FEATURES", "X86_V2", (2, 4)
@@ -89,7 +92,10 @@ def pin() -> str:
     """Set :func:`settings` in ``os.environ`` unless the mode is ``native``; returns the mode.
 
     An unknown mode is treated as ``portable`` here (the import must not fail); :func:`record`
-    then raises with the valid values.
+    then raises with the valid values.  A torch imported before ``twophase`` has read its thread
+    count already: it is set to one here (``torch.set_num_threads``), so a notebook that imports
+    torch first computes the same bits; its kernel level is chosen at its first operation and
+    still follows :data:`PORTABLE` (:func:`record` reports what torch actually uses).
     """
     try:
         chosen = mode()
@@ -97,6 +103,9 @@ def pin() -> str:
         chosen = "portable"
     if chosen == "portable":
         os.environ.update(settings())
+        torch = sys.modules.get("torch")
+        if torch is not None and hasattr(torch, "set_num_threads"):
+            torch.set_num_threads(int(THREADS["OMP_NUM_THREADS"]))
     return chosen
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tests.interactions.conftest import mixed_games
 from twophase.interactions.exact import solve_batch
@@ -63,3 +64,31 @@ def test_a_breakdown_inside_the_simplex_falls_back_to_highs(monkeypatch):
         assert got.engine == 1  # HiGHS
         np.testing.assert_allclose(got.x, ref.x, atol=1e-7)
     assert all(b.engine == 1 for b in band)
+
+
+def test_a_game_far_from_zero_is_split_like_the_same_game_moved():
+    """Rewards with a large offset and a tiny spread (a network at initialisation: a box of about
+    ``3e-7 max |v|``): the split is the moved game's, exact to the box's precision, and two
+    offsets give the same vertex beyond ``a_{}`` (exact._normalised; equal up to the rounding of
+    ``base + offset`` itself)."""
+    from twophase.interactions import decompose_and_or
+    from twophase.interactions.transforms import and_reconstruct, or_reconstruct
+
+    n = 6
+    base = 1e-6 * mixed_games(n, seed=3)[:3]
+    c = costs(n, "low-order")
+    splits = []
+    for offset in (-2.1, -7.3):
+        v = (base + offset).numpy()
+        zeta = 0.02 * np.abs(v[:, -1] - v[:, 0])
+        first, _ = solve_batch(v, zeta, c, workers=1)
+        splits.append(first)
+        res = decompose_and_or(base + offset)
+        assert bool(res.converged.all())
+        recon = and_reconstruct(res.I_and) + or_reconstruct(res.I_or)
+        assert (recon - (base + offset) - res.q).abs().max() <= 1e-6 * zeta.min()
+        assert bool((res.q.abs() <= torch.from_numpy(zeta)[:, None] * (1 + 1e-9)).all())
+    for a, b in zip(*splits, strict=True):
+        assert np.array_equal(a.x[1:] != 0, b.x[1:] != 0)
+        np.testing.assert_allclose(a.x[1:], b.x[1:], rtol=1e-6, atol=1e-15)
+        assert a.x[0] - b.x[0] == pytest.approx(-2.1 + 7.3, abs=1e-12)

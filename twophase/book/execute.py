@@ -57,6 +57,7 @@ from twophase.book.notebooks import NotebookSpec, Scope, generated_dir, notebook
 from twophase.book.page import BOOK_FILES_ENV
 from twophase.book.parameters import check_known
 from twophase.errors import ConfigError, RunLockedError, TwophaseError
+from twophase.pipeline import executor as ex
 from twophase.pipeline import lock
 from twophase.pipeline.config import (
     check_name,
@@ -65,6 +66,7 @@ from twophase.pipeline.config import (
     load_matrix,
     notebook_parameters,
 )
+from twophase.pipeline.cost import longest_first
 from twophase.pipeline.run import Run, run_folder
 from twophase.pipeline.storage import atomic_save_json, inside
 
@@ -293,9 +295,6 @@ def _execute_runs_in_processes(
     at a time, logs in ``<runs root>/.submitit``), the longest first
     (:func:`twophase.pipeline.cost.longest_first`); ``{run name: error}`` of the failed ones."""
     from tqdm.auto import tqdm
-
-    from twophase.pipeline import executor as ex
-    from twophase.pipeline.cost import longest_first
 
     root = paths.runs_root(runs_root)
     order = [cfg.name for cfg in longest_first([get_run(profile, name) for name in names])]

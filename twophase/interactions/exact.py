@@ -20,7 +20,8 @@ row and column with the ``O(n 2**n)`` transforms before it is accepted:
    recovered.
 
 Games are independent: a thread pool solves ``workers`` of them at a time (numba and HiGHS release
-the GIL).  Each game is scaled to ``max |v| = 1`` first, so every tolerance is relative.
+the GIL).  Each game is first moved and scaled (:func:`_normalised`) so that every tolerance is
+relative to the game's own spread, not to a constant offset of its rewards.
 
 **Same bits everywhere.**  A split is a function of its game alone: the simplex's kernels round
 the same way on every processor and compilation (:mod:`twophase.interactions.simplex`), the
@@ -204,14 +205,35 @@ def _reprice_one(v, zeta, c_new, c_old, allowed, first: GameSolution, budget) ->
     return _highs(v, zeta, c_new, allowed, 0)
 
 
-def _scaled(v: np.ndarray, zeta: float) -> tuple[np.ndarray, float, float]:
-    s = float(np.abs(v).max())
+def _normalised(v: np.ndarray, zeta: float) -> tuple[np.ndarray, float, float, float]:
+    r"""The game the solvers see: ``(v - kappa) / s``, box ``zeta / s``; returns
+    ``(v', zeta', s, kappa)``.
+
+    The row of the empty set reads ``|v(\emptyset) - a_\emptyset| <= zeta``, so when
+    ``|v(\emptyset)| > zeta`` the sign of ``a_\emptyset`` is that of ``v(\emptyset)`` on every
+    feasible split and its cost ``c_\emptyset |a_\emptyset|`` is linear there.  Subtracting
+    ``kappa = v(\emptyset) - sign(v(\emptyset)) 2 zeta`` from every reward then maps feasible
+    splits one to one (``a_\emptyset' = a_\emptyset - kappa``, its sign still fixed) and changes
+    every objective by the same constant: the optimal vertices are the same.  A network's
+    rewards often sit far from zero with a spread that is a tiny fraction of their size (measured:
+    a box of ``3e-7 max |v|`` at initialisation), where tolerances relative to ``max |v|`` are
+    coarser than the box itself; after the move, ``s = max |v - kappa|`` is the game's spread
+    (book/methods/decomposition.md (method-decomposition-solver)).
+    """
+    kappa = 0.0
+    if abs(v[0]) > zeta:
+        kappa = float(v[0] - np.copysign(2.0 * zeta, v[0]))
+    moved = v - kappa
+    s = float(np.abs(moved).max())
     s = s if s > 0 else 1.0
-    return v / s, zeta / s, s
+    return moved / s, zeta / s, s, kappa
 
 
-def _unscaled(sol: GameSolution, s: float) -> GameSolution:
-    return GameSolution(sol.x * s, sol.z, sol.engine, sol.pivots, sol.basis)
+def _restored(sol: GameSolution, s: float, kappa: float) -> GameSolution:
+    """A split of the normalised game (:func:`_normalised`) in the game's own units."""
+    x = sol.x * s
+    x[0] += kappa
+    return GameSolution(x, sol.z, sol.engine, sol.pivots, sol.basis)
 
 
 def default_workers() -> int:
@@ -245,12 +267,14 @@ def solve_batch(
     workers = max(1, workers or default_workers())
 
     def one(b: int) -> tuple[GameSolution, GameSolution | None]:
-        vs, zs, s = _scaled(np.ascontiguousarray(v[b], dtype=np.float64), float(zeta[b]))
+        vs, zs, s, kappa = _normalised(np.ascontiguousarray(v[b], dtype=np.float64),
+                                       float(zeta[b]))
         first = _solve_one(vs, zs, c, allowed, work_budget)
         second = None
         if c_band is not None:
-            second = _unscaled(_reprice_one(vs, zs, c_band, c, allowed, first, work_budget), s)
-        return _unscaled(first, s), second
+            second = _restored(_reprice_one(vs, zs, c_band, c, allowed, first, work_budget), s,
+                               kappa)
+        return _restored(first, s, kappa), second
 
     out: list[tuple[GameSolution, GameSolution | None]] = [None] * B  # type: ignore[list-item]
     bar = tqdm(total=B, desc=desc, unit="game", disable=not show_progress)
