@@ -92,3 +92,22 @@ def test_a_game_far_from_zero_is_split_like_the_same_game_moved():
         assert np.array_equal(a.x[1:] != 0, b.x[1:] != 0)
         np.testing.assert_allclose(a.x[1:], b.x[1:], rtol=1e-6, atol=1e-15)
         assert a.x[0] - b.x[0] == pytest.approx(-2.1 + 7.3, abs=1e-12)
+
+
+def test_a_feasible_pair_that_is_not_optimal_is_not_accepted():
+    """The check prices rows and columns and compares the two values: the pure AND split (primal
+    feasible) with ``z = 0`` (dual feasible) passes both feasibility tests but not the gap."""
+    from twophase.interactions import exact
+    from twophase.interactions.lp import allowed_columns
+    from twophase.interactions.transforms import and_interactions
+
+    n = 5
+    v = mixed_games(n, seed=1)[0]
+    v = (v / v.abs().max()).numpy()
+    zeta = 0.02 * abs(v[-1] - v[0])
+    c, allowed = costs(n, "low-order"), allowed_columns(n)
+    x = np.concatenate([and_interactions(torch.from_numpy(v)).numpy(), np.zeros(1 << n)])
+    z = np.zeros(1 << n)
+    assert not exact._verified(v, zeta, c, allowed, x, z)
+    optimal, _ = solve_batch(v[None], np.array([zeta]), c, workers=1)
+    assert exact._verified(v, zeta, c, allowed, optimal[0].x, optimal[0].z)
