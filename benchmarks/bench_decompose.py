@@ -37,6 +37,13 @@ Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
   * a plain dual simplex from ``x = 0`` at the game's own box (the most violated row or sign
     leaves, the same ratio test and updates as the path): 1.5-3.6x the pivots of the parametric
     path on 6 games at k = 285-724 (14,700-26,400 against 4,100-14,700), and slower;
+  * the same dual simplex with a bound-flipping ratio test (an active row whose dual reaches 0
+    jumps to the other side of the box while the dual slope stays positive; Koberstein 2005,
+    3.2.2), since a row's box is only ``2 zeta`` wide: the dual objective rises monotonically
+    but the iterations grow, 4,771 against 1,548 without flips and 411 for the parametric path
+    on a lenet-digits-flip game of epoch 5 (k = 63); on a dense game at initialisation 2,629
+    iterations reached k = 574 before the work budget, no finish (Dantzig's choice of the row
+    that leaves; steepest-edge weights, which cost a BTRAN per candidate row here, not tried);
   * warm starts along the checkpoints of one sample (the previous optimal basis stays dual
     feasible when only v changes): the dual simplex from the neighbour's basis took more pivots
     than a cold start (median about 2x, up to 13,000 pivots) and more often met a singular basis;

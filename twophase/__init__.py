@@ -41,6 +41,7 @@ _EXPORTS = {
     "or_interactions": "interactions.transforms",
     "or_reconstruct": "interactions.transforms",
     "AndOrResult": "interactions.result",
+    "FirstOrderResult": "interactions.result",
     "Polish": "interactions.decompose",
     "decompose_and_or": "interactions.decompose",
     "decompose_and_or_lp": "interactions.decompose",

@@ -28,6 +28,7 @@ def test_engines_agree_and_band_is_repriced(network_games):
         assert (c * np.abs(a.x)).sum() == pytest.approx((c * np.abs(b.x)).sum(), rel=1e-9)
         assert np.abs(a.x).sum() == pytest.approx(np.abs(b.x).sum(), rel=1e-7)
         assert (order * np.abs(a.x)).sum() == pytest.approx((order * np.abs(b.x)).sum(), rel=1e-5)
+    assert all(s.verified for s in simplex_first + simplex_high + highs_first + highs_high)
     again, _ = solve_batch(v, zeta, low, workers=2)  # deterministic
     assert all(np.array_equal(a.x, b.x) for a, b in zip(simplex_first, again, strict=True))
     for s in simplex_high + highs_high:
@@ -111,3 +112,45 @@ def test_a_feasible_pair_that_is_not_optimal_is_not_accepted():
     assert not exact._verified(v, zeta, c, allowed, x, z)
     optimal, _ = solve_batch(v[None], np.array([zeta]), c, workers=1)
     assert exact._verified(v, zeta, c, allowed, optimal[0].x, optimal[0].z)
+
+
+def test_a_split_that_fails_the_check_is_not_reported_converged(monkeypatch):
+    """One check decides certification: a HiGHS vertex that misses its box (here moved by a
+    tenth of the box, with no basis to recompute it from) is stored with ``verified=False`` and
+    reported as not converged, whatever its gap; the untouched game of the batch converges."""
+    from twophase.interactions import decompose_and_or, exact, simplex
+
+    def no_path(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    real = exact.solve_highs
+    def off_the_box(v, zeta, c, **kwargs):
+        x, z, _ = real(v, zeta, c, **kwargs)
+        if v[0] > 0:  # only the first game: its a_{} moves, every row moves with it
+            x = x.copy()
+            x[0] += 1.1 * zeta
+        return x, z, None
+
+    monkeypatch.setattr(simplex, "cold_start", no_path)
+    monkeypatch.setattr(exact, "solve_highs", off_the_box)
+    v = mixed_games(5, seed=2)[:2].clone()
+    v[0] += 10.0 - v[0, 0]  # far from zero: v(empty) > 0 after the move
+    v[1] -= 10.0 + v[1, 0]
+    res = decompose_and_or(v)
+    assert res.converged.tolist() == [False, True]
+    zeta = 0.02 * (v[:, -1] - v[:, 0]).abs().numpy()
+    first, _ = solve_batch(v.numpy(), zeta, costs(5, "low-order"), workers=1)
+    assert [s.verified for s in first] == [False, True]
+
+
+def test_the_reference_split_is_checked_and_certified_far_from_zero():
+    """``decompose_and_or_lp`` (HiGHS alone) solves the normalised game and passes the same check:
+    on rewards with a large offset and a tiny spread every game is certified, with the exact
+    method's objective."""
+    from twophase.interactions import decompose_and_or, decompose_and_or_lp
+
+    v = 1e-6 * mixed_games(6, seed=4)[:3] - 3.7
+    ref = decompose_and_or_lp(v, tie_break="low-order")
+    assert bool(ref.converged.all())
+    assert bool((ref.engine == 2).all())
+    torch.testing.assert_close(ref.objective, decompose_and_or(v).objective, rtol=1e-9, atol=0)

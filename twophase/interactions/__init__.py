@@ -23,7 +23,7 @@ from twophase.interactions.decompose import (
     decompose_band,
     decompose_first_order,
 )
-from twophase.interactions.result import AndOrResult, fold_singletons
+from twophase.interactions.result import AndOrResult, FirstOrderResult, fold_singletons
 from twophase.interactions.subsets import n_players, presence_matrix, subset_orders
 from twophase.interactions.transforms import (
     and_interactions,
@@ -35,6 +35,7 @@ from twophase.interactions.transforms import (
 __all__ = [
     "AndOrBand",
     "AndOrResult",
+    "FirstOrderResult",
     "Polish",
     "and_interactions",
     "and_reconstruct",

@@ -53,21 +53,28 @@ from tqdm.auto import tqdm
 from twophase.choices import parse_choice
 from twophase.interactions.exact import (
     DEFAULT_WORK_BUDGET,
-    VERIFY_TOL,
+    Engine,
     GameSolution,
     default_workers,
     solve_batch,
+    solve_reference,
 )
 from twophase.interactions.lp import (
     TieBreak,
     certificate,
     costs,
     phi,
-    solve_highs,
     zeta_box,
 )
 from twophase.interactions.pdhg import STATE_VECTORS, pdhg_chunk, scale
-from twophase.interactions.result import AndOrResult, assemble, check_rewards, package, relative_gap
+from twophase.interactions.result import (
+    AndOrResult,
+    FirstOrderResult,
+    assemble,
+    check_rewards,
+    package,
+    relative_gap,
+)
 from twophase.interactions.transforms import zeta
 
 __all__ = [
@@ -141,28 +148,18 @@ def _pack(v: torch.Tensor, flat: torch.Tensor, zetas: torch.Tensor, sols: list[G
     upper, lower, _ = certificate(flat, zetas, x, z)
     lower = torch.minimum(lower, upper)
     I_and, I_or = x[:, :L], x[:, L:]
-    # the vertex meets its box up to the solvers' tolerance: clip the rounding.  A vertex that
-    # misses it by more (HiGHS's own, when its basis could not be recomputed) is not certified:
-    # its upper bound is not the objective of a feasible split
+    # a verified vertex meets its box up to the check's tolerance: clip the rounding.  One that
+    # failed the check (exact._verified) is not certified, whatever its gap
     box = zetas[:, None]
-    raw = phi(x) - flat
-    q = torch.maximum(torch.minimum(raw, box), -box)
-    scale = flat.abs().amax(-1, keepdim=True).clamp_min(1e-300)
-    feasible = ((raw - q).abs() <= VERIFY_TOL * box + 1e-11 * scale).all(-1)
+    q = torch.maximum(torch.minimum(phi(x) - flat, box), -box)
+    verified = torch.tensor([s.verified for s in sols], dtype=torch.bool)
     out = {"I_and": I_and, "I_or": I_or, "q": q, "gamma": zeta(I_and) - 0.5 * (flat + q),
            "objective": upper}
     engine = torch.tensor([s.engine for s in sols], dtype=torch.int8)
     pivots = torch.tensor([s.pivots for s in sols], dtype=torch.long)
-    converged = (relative_gap(upper, lower) <= tol) & feasible
-    return package(
-        out, lower, v,
-        {"iterations_per_sample": pivots, "converged": converged,
-         "polished": engine == 1, "engine": engine},
-        loss_trace=torch.zeros(0, *v.shape[:-1], dtype=v.dtype, device=v.device),
-        trace_iterations=[],
-        iterations=int(pivots.max()) if len(sols) else 0,
-        tie_break=tie_break.value,
-    )
+    converged = (relative_gap(upper, lower) <= tol) & verified
+    return package(out, lower, v, {"converged": converged, "engine": engine, "pivots": pivots},
+                   tie_break=tie_break.value)
 
 
 def _exact(v, q_bound, tie_breaks, *, tol, workers, work_budget, memory_budget_bytes,
@@ -238,7 +235,7 @@ def decompose_first_order(
     polish: Polish | str = Polish.NONE,
     memory_budget_bytes: int = 2 << 30,
     show_progress: bool = False,
-) -> AndOrResult:
+) -> FirstOrderResult:
     r"""A near-optimal AND-OR split by the batched first-order method, for games too large for
     :func:`decompose_and_or` (``n > 12``); no profile of the book uses it.
 
@@ -249,13 +246,15 @@ def decompose_first_order(
         v, q_bound: as in :func:`decompose_and_or` (computed in ``v``'s float dtype and device).
         max_iter: iterations at most; ``check_every``: iterations between convergence checks.
         tol: a game stops when its certified relative gap is at most ``tol``.
-        polish: finish games exactly with HiGHS afterwards (:class:`Polish`).
+        polish: finish games with the exact method afterwards (:class:`Polish`).
         memory_budget_bytes, show_progress: as in :func:`decompose_and_or`.
 
     Returns:
-        :class:`AndOrResult` with ``loss_trace``, ``trace_iterations``, ``iterations``,
-        ``iterations_per_sample``, ``polished`` filled and ``engine`` ``-1`` (first order) or ``1``
-        (polished).
+        :class:`~twophase.interactions.result.FirstOrderResult` (``loss_trace``,
+        ``trace_iterations``, ``iterations``, ``iterations_per_sample``, ``polished``), with
+        ``engine`` ``-1`` (first order) or, for a polished game, the exact engine that finished
+        it (:class:`~twophase.interactions.exact.Engine`); a polished game is ``converged`` when
+        its exact split is (checked, gap within ``tol``).
     """
     _check_tol(tol)
     return _pdhg(v, q_bound, max_iter=max_iter, tol=tol, check_every=check_every,
@@ -301,12 +300,7 @@ def decompose_and_or_lp(
     flat = v.detach().reshape(-1, L).to("cpu", torch.float64)
     zetas = zeta_box(flat, float(q_bound))
     c = costs(n, tie_break)
-    sols = []
-    for b in range(flat.shape[0]):
-        vb = flat[b].numpy()
-        s = float(np.abs(vb).max()) or 1.0
-        x, z, _ = solve_highs(vb / s, float(zetas[b]) / s, c)
-        sols.append(GameSolution(x * s, z, 2))
+    sols = [solve_reference(flat[b].numpy(), float(zetas[b]), c) for b in range(flat.shape[0])]
     return _pack(v, flat, zetas, sols, tie_break, tol=1e-3)
 
 
@@ -372,6 +366,7 @@ def _pdhg(v, q_bound, *, max_iter, tol, check_every, polish, memory_budget_bytes
         out = assemble(flat64, zeta(x_all.to(torch.float64) * s64), q64)
         lower = torch.minimum(lo_all.to(torch.float64) * s64[:, 0], out["objective"])
     polished = torch.zeros(B, dtype=torch.bool, device=v.device)
+    engine = torch.full((B,), int(Engine.FIRST_ORDER), dtype=torch.int8)
     todo = {Polish.NONE: torch.zeros_like(conv_all), Polish.UNCONVERGED: ~conv_all,
             Polish.ALL: torch.ones_like(conv_all)}[polish]
     if bool(todo.any()):
@@ -383,11 +378,14 @@ def _pdhg(v, q_bound, *, max_iter, tol, check_every, polish, memory_budget_bytes
             out[key][rows] = getattr(exact, key).to(torch.float64)
         lower[rows] = exact.lower_bound.to(torch.float64)
         polished[rows] = True
-        conv_all = conv_all | todo
+        # a polished game is converged when its exact split is (verified, gap within tol)
+        conv_all[rows] = exact.converged.reshape(-1).to(conv_all.device)
+        engine[rows] = exact.engine.reshape(-1)
     return package(
         out, lower, v,
         {"iterations_per_sample": it_all, "converged": conv_all, "polished": polished,
-         "engine": torch.full((B,), -1, dtype=torch.int8)},
+         "engine": engine},
+        kind=FirstOrderResult,
         loss_trace=trace.to(v.dtype).reshape(n_checks, *lead),
         trace_iterations=trace_iterations,
         iterations=int(it_all.max()) if B else 0,

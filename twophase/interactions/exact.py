@@ -6,7 +6,7 @@ row and column with the ``O(n 2**n)`` transforms, and by its duality gap, before
 
 1. :func:`twophase.interactions.simplex.cold_start` traces the exact solution path from
    ``zeta = max |v|`` (where ``x = 0``) down to the game's ``zeta``.  Its cost grows with the number
-   ``k`` of nonzero coefficients (about ``15-20 k`` pivots of ``O(k^2 + n 2**n)`` each), so it is
+   ``k`` of nonzero coefficients (about ``5-20 k`` pivots of ``O(k^2 + n 2**n)`` each), so it is
    cheap for sparse games and expensive for dense ones, where HiGHS's cost hardly depends on ``k``;
 2. so a game is routed by its *density* ``d = min(||AND(v)||_1, ||OR(v)||_1) / zeta``: the L1 norm
    of the better pure decomposition in units of the box.  On games of trained networks at
@@ -45,7 +45,7 @@ from twophase.interactions import simplex
 from twophase.interactions.butterfly import phi_apply, phi_t_apply
 from twophase.interactions.lp import allowed_columns, solve_highs
 
-__all__ = ["Engine", "GameSolution", "default_workers", "density", "solve_batch"]
+__all__ = ["Engine", "GameSolution", "default_workers", "density", "solve_batch", "solve_reference"]
 
 
 class Engine(enum.IntEnum):
@@ -79,14 +79,18 @@ VERIFY_TOL = 1e-6
 @dataclass
 class GameSolution:
     """One game's exact split: ``x = [a; o]`` ``(2 * 2**n,)``, duals ``z`` ``(2**n,)`` (original
-    units), the engine code (:class:`Engine`), simplex pivots, and the optimal basis (for
-    repricing; ``None`` when it could not be recovered)."""
+    units), the engine code (:class:`Engine`), simplex pivots, the optimal basis (for
+    repricing; ``None`` when it could not be recovered), and ``verified``: whether the vertex
+    passed the one check of a split (:func:`_verified`: every row within its box, every reduced
+    cost within its cost, a duality gap of at most :data:`VERIFY_TOL`).  Only a verified split
+    is reported as converged (:func:`twophase.interactions.decompose_and_or`)."""
 
     x: np.ndarray
     z: np.ndarray
     engine: Engine
     pivots: int = 0
     basis: simplex.Basis | None = field(default=None, repr=False)
+    verified: bool = False
 
 
 def _from_basis(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,28 +158,29 @@ def _certified(v, zeta, c, allowed, res: simplex.PathResult | None, engine: Engi
     x, z = _from_basis(res, v.shape[0])
     if not _verified(v, zeta, c, allowed, x, z):
         return None
-    return GameSolution(x, z, engine, pivots, res.basis)
+    return GameSolution(x, z, engine, pivots, res.basis, verified=True)
 
 
-def _canonical(v, zeta, c, allowed, x, z, basis) -> tuple[np.ndarray, np.ndarray]:
+def _canonical(v, zeta, c, allowed, x, z, basis) -> tuple[np.ndarray, np.ndarray, bool]:
     """A HiGHS vertex recomputed from its basis by the simplex's kernels (a zero-length path: the
     basis sorted, refactorised and checked), so that its bits do not depend on HiGHS's rounding;
-    HiGHS's own values when the basis is not one the simplex can use."""
-    if basis is None:
-        return x, z
-    res = _attempt(simplex.reprice, v, zeta, c, c, allowed, basis, max_steps=1)
-    if res is None or res.status != simplex.Status.OPTIMAL:
-        return x, z
-    xc, zc = _from_basis(res, v.shape[0])
-    return (xc, zc) if _verified(v, zeta, c, allowed, xc, zc) else (x, z)
+    HiGHS's own values when the basis is not one the simplex can use.  The third value says
+    whether the returned vertex passed :func:`_verified`."""
+    if basis is not None:
+        res = _attempt(simplex.reprice, v, zeta, c, c, allowed, basis, max_steps=1)
+        if res is not None and res.status == simplex.Status.OPTIMAL:
+            xc, zc = _from_basis(res, v.shape[0])
+            if _verified(v, zeta, c, allowed, xc, zc):
+                return xc, zc, True
+    return x, z, _verified(v, zeta, c, allowed, x, z)
 
 
 def _highs(v, zeta, c, allowed, pivots: int) -> GameSolution:
     x, z, basis = solve_highs(v, zeta, c)
     if basis is not None:
         basis = simplex.Basis(basis["A"], basis["sig"], basis["J"], basis["sgn"]).sorted()
-    x, z = _canonical(v, zeta, c, allowed, x, z, basis)
-    return GameSolution(x, z, Engine.HIGHS, pivots, basis)
+    x, z, ok = _canonical(v, zeta, c, allowed, x, z, basis)
+    return GameSolution(x, z, Engine.HIGHS, pivots, basis, verified=ok)
 
 
 def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
@@ -239,7 +244,17 @@ def _restored(sol: GameSolution, s: float, kappa: float) -> GameSolution:
     """A split of the normalised game (:func:`_normalised`) in the game's own units."""
     x = sol.x * s
     x[0] += kappa
-    return GameSolution(x, sol.z, sol.engine, sol.pivots, sol.basis)
+    return GameSolution(x, sol.z, sol.engine, sol.pivots, sol.basis, sol.verified)
+
+
+def solve_reference(v: np.ndarray, zeta: float, c: np.ndarray) -> GameSolution:
+    """HiGHS's own vertex of one game ``v`` ``(2**n,)`` with box ``zeta`` and costs ``c``
+    (:data:`Engine.HIGHS_REFERENCE`: no simplex, no recomputation), checked like every other
+    split (``verified``); solved on the normalised game (:func:`_normalised`)."""
+    vs, zs, s, kappa = _normalised(np.ascontiguousarray(v, dtype=np.float64), float(zeta))
+    x, z, _ = solve_highs(vs, zs, c)
+    ok = _verified(vs, zs, c, allowed_columns(vs.shape[0].bit_length() - 1), x, z)
+    return _restored(GameSolution(x, z, Engine.HIGHS_REFERENCE, verified=ok), s, kappa)
 
 
 def default_workers() -> int:

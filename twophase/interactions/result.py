@@ -18,13 +18,13 @@ import torch
 from twophase.interactions.subsets import n_players
 from twophase.interactions.transforms import and_interactions, or_interactions
 
-__all__ = ["AndOrResult", "assemble", "check_rewards", "fold_singletons", "package",
-           "relative_gap"]
+__all__ = ["AndOrResult", "FirstOrderResult", "assemble", "check_rewards", "fold_singletons",
+           "package", "relative_gap"]
 
 
 @dataclass
 class AndOrResult:
-    """Result of :func:`decompose_and_or` / :func:`decompose_and_or_lp`.
+    """Result of :func:`decompose_and_or` / :func:`decompose_band` / :func:`decompose_and_or_lp`.
 
     Attributes:
         I_and: AND interactions ``(..., 2**n)``, with the ``|S| <= 1`` OR coefficients folded in.
@@ -33,21 +33,14 @@ class AndOrResult:
         q: the bounded output correction ``(..., 2**n)``, ``|q| <= q_bound * |v(N) - v({})|``.
         objective: ``sum_S |I_and(S)| + |I_or(S)|`` per sample, ``(...)``.
         lower_bound: certified lower bound on the optimum per sample ``(...)`` (dual value; equals
-            ``objective`` up to LP tolerance for the LP solver and for polished samples).
-        loss_trace: :func:`~twophase.interactions.decompose_first_order` only (empty for the exact
-            method): best objective so far per sample at every convergence check, ``(checks, ...)``;
-            row ``k`` was taken at iteration ``trace_iterations[k]``.
-        trace_iterations: first order only: iteration number of every row of
-            ``loss_trace``.
-        iterations: largest count over the games: simplex pivots (exact method) or first-order
-            iterations (first order).
-        iterations_per_sample: ``(...)`` the same count per game.
-        converged: ``(...)`` bool: certified relative gap ``<= tol`` (or solved exactly).
-        polished: ``(...)`` bool: the game was finished by HiGHS (exact method: the simplex
-            handed it over; first order: the exact finish of ``polish``).
+            ``objective`` up to the check's tolerance for an exact split).
+        converged: ``(...)`` bool: the split passed the solver's check (exact method) and its
+            certified relative gap is ``<= tol``.
         engine: ``(...)`` int8: how each game was solved
             (:class:`twophase.interactions.exact.Engine`: 0 parametric simplex, 1 HiGHS after the
             simplex, 2 HiGHS alone, -1 first order).
+        pivots: ``(...)`` int64: simplex pivots per game (exact method; 0 for a game HiGHS solved
+            from the start).
         tie_break: the tie-break of the split (``"low-order"``, ``"high-order"`` or ``"none"``).
     """
 
@@ -57,13 +50,9 @@ class AndOrResult:
     q: torch.Tensor
     objective: torch.Tensor
     lower_bound: torch.Tensor
-    loss_trace: torch.Tensor
-    trace_iterations: list[int] = field(default_factory=list)
-    iterations: int = 0
-    iterations_per_sample: torch.Tensor | None = None
     converged: torch.Tensor | None = None
-    polished: torch.Tensor | None = None
     engine: torch.Tensor | None = None
+    pivots: torch.Tensor | None = None
     tie_break: str = "none"
 
     @property
@@ -72,6 +61,26 @@ class AndOrResult:
         objective is 0)."""
         return relative_gap(self.objective, self.lower_bound)
 
+
+@dataclass
+class FirstOrderResult(AndOrResult):
+    """Result of :func:`~twophase.interactions.decompose_first_order`: an :class:`AndOrResult`
+    (``pivots`` unused) with the first-order method's own record.
+
+    Attributes:
+        loss_trace: best objective so far per sample at every convergence check,
+            ``(checks, ...)``; row ``k`` was taken at iteration ``trace_iterations[k]``.
+        trace_iterations: iteration number of every row of ``loss_trace``.
+        iterations: largest number of iterations over the games.
+        iterations_per_sample: ``(...)`` iterations per game.
+        polished: ``(...)`` bool: the game was finished exactly afterwards (``polish``).
+    """
+
+    loss_trace: torch.Tensor | None = None
+    trace_iterations: list[int] = field(default_factory=list)
+    iterations: int = 0
+    iterations_per_sample: torch.Tensor | None = None
+    polished: torch.Tensor | None = None
 
 
 def relative_gap(upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
@@ -141,18 +150,18 @@ def assemble(v: torch.Tensor, v_and: torch.Tensor, q: torch.Tensor) -> dict[str,
 
 def package(
     out: dict[str, torch.Tensor], lower: torch.Tensor, like: torch.Tensor,
-    per_sample: dict[str, torch.Tensor], **other,
+    per_sample: dict[str, torch.Tensor], *, kind: type[AndOrResult] = AndOrResult, **other,
 ) -> AndOrResult:
     """Package flat solver outputs (``(B, 2**n)`` per mask, ``(B,)`` per sample, as are ``lower``
-    and the tensors in ``per_sample``) as an :class:`AndOrResult` shaped like ``like``
-    ``(..., 2**n)``, on its device and, for floating tensors, in its dtype; ``other`` fields are
-    passed through unchanged."""
+    and the tensors in ``per_sample``) as a ``kind`` (:class:`AndOrResult` or
+    :class:`FirstOrderResult`) shaped like ``like`` ``(..., 2**n)``, on its device and, for
+    floating tensors, in its dtype; ``other`` fields are passed through unchanged."""
 
     def shaped(t: torch.Tensor) -> torch.Tensor:
         t = t.to(like.device, like.dtype) if t.is_floating_point() else t.to(like.device)
         return t.reshape(like.shape) if t.dim() == 2 else t.reshape(like.shape[:-1])
 
-    return AndOrResult(
+    return kind(
         I_and=shaped(out["I_and"]),
         I_or=shaped(out["I_or"]),
         gamma=shaped(out["gamma"]),

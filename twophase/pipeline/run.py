@@ -122,8 +122,10 @@ VARYING_FILES = ("timing.csv", ".lock.json")
 _VERSION = 2  # bump to invalidate every cached stage after an algorithm change; 2: safetensors
 #: version of the interactions stage; 2: exact, certified splits with the tie-break band;
 #: 3: the solver without ``fastmath``, HiGHS's vertices recomputed from their basis, dense games
-#: routed to HiGHS (a game near a tie can end at another optimal vertex than under 2)
-_INTERACTIONS_VERSION = 3
+#: routed to HiGHS (a game near a tie can end at another optimal vertex than under 2);
+#: 4: each game solved normalised (exact._normalised), a vertex certified by one check (rows,
+#: reduced costs and the duality gap: ``converged`` may differ from 3)
+_INTERACTIONS_VERSION = 4
 #: version of the eval payload; 3: the players are plain data (Players.to_dict)
 _EVAL_VERSION = 3
 #: files of the format before safetensors, removed when a run folder is retrained
@@ -221,14 +223,11 @@ def _finite_floats(*tensors: Any) -> bool:
 
 def _stack_parts(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The per-checkpoint payloads of :func:`~twophase.pipeline.solve.decompose_rewards` joined
-    along a new first axis (checkpoints); plain values are equal across parts, except
-    ``iterations`` (summed)."""
+    along a new first axis (checkpoints); plain values are equal across parts."""
     out: dict[str, Any] = {}
     for key, first in parts[0].items():
         if isinstance(first, torch.Tensor):
             out[key] = torch.stack([p[key] for p in parts])
-        elif key == "iterations":
-            out[key] = int(sum(int(p[key]) for p in parts))
         else:
             out[key] = first
     return out

@@ -45,7 +45,6 @@ def decompose_rewards(v: torch.Tensor, *, q_bound: float, solver: Mapping[str, A
         "lower_bound": low.lower_bound.detach().cpu(),
         "converged": low.converged.detach().cpu(),
         "engine": low.engine.detach().cpu(),
-        "iterations": int(low.iterations),
         "tie_break": low.tie_break,
         "method": method.value,
     }
