@@ -29,7 +29,9 @@ Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
   * other HiGHS settings for the dense games (presolve off, interior-point tolerance 1e-7, dual
     or primal simplex, interior point without crossover): 1.23-8.6 s per LP against 1.30-1.72 s
     for interior point + crossover; none below 1.2 s, which is the floor the dense games pay as
-    long as HiGHS solves them;
+    long as HiGHS solves them; HiGHS 1.16's direct-factorisation interior point (``solver =
+    "hipo"``, with or without crossover) took 2.9-3.8 s on three games at initialisation where
+    IPX took 1.4-1.7 s, and its PDLP 389 s on one;
   * routing the n = 8 games of density above 700 to HiGHS at once (30 of 31 such DGCNN games
     outgrow the basis-size limit after 0.02-0.05 s): network games 1.2-1.4x faster, but planted
     games (sparse optima of high density) 3.7x slower, as they then skip the simplex that ends in
@@ -47,6 +49,10 @@ Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
   * warm starts along the checkpoints of one sample (the previous optimal basis stays dual
     feasible when only v changes): the dual simplex from the neighbour's basis took more pivots
     than a cold start (median about 2x, up to 13,000 pivots) and more often met a singular basis;
+    the parametric path from it (``v + t (v_prev - v)``, dual pivots only) did no better: on 7
+    lenet-digits-flip games of epochs 2-5 (k = 63-376) 1.1-3.2x the pivots of the cold path
+    (1,299-8,382 against 411-5,689), and 3 of them ran out of the work budget where the cold
+    path ended;
   * ``fastmath`` in the numba kernels: about 1.1-1.3x faster per game, removed because its
     reassociation made the tie-break tensors depend on how numba compiled the kernel (cold vs
     warm cache, 1e-4 differences): the same bits everywhere come first.
