@@ -35,7 +35,7 @@ from __future__ import annotations
 import enum
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -244,7 +244,7 @@ def _restored(sol: GameSolution, s: float, kappa: float) -> GameSolution:
     """A split of the normalised game (:func:`_normalised`) in the game's own units."""
     x = sol.x * s
     x[0] += kappa
-    return GameSolution(x, sol.z, sol.engine, sol.pivots, sol.basis, sol.verified)
+    return replace(sol, x=x)
 
 
 def solve_reference(v: np.ndarray, zeta: float, c: np.ndarray) -> GameSolution:
