@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (twophase)" >/dev/null
 	touch $(STAMP)
 
+# one worker per CPU (pytest-xdist); a test file runs whole on one worker, so its module
+# fixtures (the smoke book, a finished smoke run) are computed once
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 book: setup
 	$(PY) -m twophase.book all --profile $(PROFILE) -j 2

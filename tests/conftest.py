@@ -4,6 +4,8 @@ Shared oracles live in ``tests.helpers``."""
 
 import os
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -13,3 +15,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # twophase first, as a user's ``import twophase`` would: its CPU dispatch pin
 # (twophase.cpu_dispatch) then holds for every test module, whichever is collected first
 import twophase  # noqa: F401
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``make test`` runs ``pytest -n auto``: one worker per CPU this process may run on (its
+    affinity set, as the solver's pool counts them), not pytest-xdist's default, psutil's count
+    of physical cores (1 on a machine of 2 hyper-threads) or the host's CPUs inside a container."""
+    from twophase.interactions.exact import default_workers
+
+    return default_workers()
