@@ -56,18 +56,20 @@ Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
   * ``fastmath`` in the numba kernels: about 1.1-1.3x faster per game, removed because its
     reassociation made the tie-break tensors depend on how numba compiled the kernel (cold vs
     warm cache, 1e-4 differences): the same bits everywhere come first;
-  * a structured interior point (Mehrotra predictor-corrector, prototype in NumPy, not
-    committed): the normal matrix ``Phi D Phi^T`` needs no product, since
-    ``(Z D_a Z^T)(S, S') = g_a(S & S')`` and the OR part is
-    ``sum d_o - g_o(~S) - g_o(~S') + g_o(~(S | S'))`` with ``g = zeta(d)`` (checked against the
-    explicit product to 1e-15), so an iteration costs a ``2**n``-square gather (6.5 ms at
-    n = 10) and a dense Cholesky (13.5 ms, LAPACK, 1 thread). On three MLP games at
-    initialisation it took 18-24 iterations, 0.45-0.65 s against HiGHS's 1.2-1.36 s, before
-    any crossover; on three white-noise games (k = 1011-1024) it stalled at 79 iterations
-    (HiGHS: 1.0-1.6 s). About 20 iterations of at least 20 ms bound it to 4x HiGHS per LP at
-    n = 10 even with a free crossover, so it cannot buy the 20x either; as a faster exact path
-    for the dense games (2-3x) it needs a basis identification and the refactorisation that
-    the HiGHS vertices already get (:func:`twophase.interactions.exact._canonical`).
+  * a structured interior point (Mehrotra predictor-corrector, prototype in NumPy, not committed):
+    the normal matrix ``Phi D Phi^T`` needs no product, since ``(Z D_a Z^T)(S, S') = g_a(S & S')``
+    and the OR part is ``sum d_o - g_o(~S) - g_o(~S') + g_o(~(S | S'))`` with ``g = zeta(d)``
+    (checked against the explicit product to 1e-15), so an iteration costs a ``2**n``-square gather
+    (6.5 ms at n = 10) and a dense Cholesky (13.5 ms, LAPACK, 1 thread). On three MLP games at
+    initialisation it took 18-24 iterations, 0.45-0.65 s against HiGHS's 1.2-1.36 s, before any
+    crossover; on six games of the quick lenet-digits run at checkpoints 0-4 (k = 286-937, four of
+    them dense enough for HiGHS) four converged in 17-21 iterations, 0.46-0.57 s against HiGHS's
+    1.17-2.22 s, and two stalled with objectives 4.5e-6 and 1.1e-5 off (59 iterations, 1.5-1.6 s);
+    on three white-noise games (k = 1011-1024) it stalled at 79 iterations (HiGHS: 1.0-1.6 s). About
+    20 iterations of at least 20 ms bound it to 4x HiGHS per LP at n = 10 even with a free
+    crossover, so it cannot buy the 20x either; as a faster exact path for the dense games (2-3x) it
+    needs a basis identification and the refactorisation that the HiGHS vertices already get
+    (:func:`twophase.interactions.exact._canonical`).
 """
 
 from __future__ import annotations
