@@ -60,16 +60,20 @@ Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
     the normal matrix ``Phi D Phi^T`` needs no product, since ``(Z D_a Z^T)(S, S') = g_a(S & S')``
     and the OR part is ``sum d_o - g_o(~S) - g_o(~S') + g_o(~(S | S'))`` with ``g = zeta(d)``
     (checked against the explicit product to 1e-15), so an iteration costs a ``2**n``-square gather
-    (6.5 ms at n = 10) and a dense Cholesky (13.5 ms, LAPACK, 1 thread). On three MLP games at
-    initialisation it took 18-24 iterations, 0.45-0.65 s against HiGHS's 1.2-1.36 s, before any
-    crossover; on six games of the quick lenet-digits run at checkpoints 0-4 (k = 286-937, four of
-    them dense enough for HiGHS) four converged in 17-21 iterations, 0.46-0.57 s against HiGHS's
-    1.17-2.22 s, and two stalled with objectives 4.5e-6 and 1.1e-5 off (59 iterations, 1.5-1.6 s);
-    on three white-noise games (k = 1011-1024) it stalled at 79 iterations (HiGHS: 1.0-1.6 s). About
-    20 iterations of at least 20 ms bound it to 4x HiGHS per LP at n = 10 even with a free
-    crossover, so it cannot buy the 20x either; as a faster exact path for the dense games (2-3x) it
-    needs a basis identification and the refactorisation that the HiGHS vertices already get
-    (:func:`twophase.interactions.exact._canonical`).
+    (6.5 ms at n = 10) and a dense Cholesky (13.5 ms, LAPACK, 1 thread). On 30 of the quick
+    lenet-digits run's games that HiGHS solved (every sixth sample), it reached a relative gap of
+    1e-7 in 17-20 iterations on 27 of them, 0.37-0.49 s (median 0.43 s) against 1.23-1.70 s (median
+    1.42 s) for HiGHS and the recomputation from its basis; the other 3 stalled (59 iterations; in a
+    stalled game traced, the primal residual stopped at about 5e-8 while the complementarity went to
+    0), as did three white-noise games. Totals: 15.3 s against 42.7 s (2.8x), before any crossover,
+    and a basis read off the interior point (a column where ``x_j`` exceeds its reduced cost, a row
+    where the dual exceeds its slack) was square in none of the 30 (rows minus columns from -20 to
+    +336): a crossover with pivots is still to be written. About 20 iterations of at least 20 ms
+    bound it to about 4x HiGHS per LP at n = 10 even with a free crossover, so it cannot buy the
+    20x; as an exact path for the dense games (about 3x on them) it is the best direction measured,
+    its vertex refactorised from the basis by the simplex's kernels as the HiGHS vertices are
+    (:func:`twophase.interactions.exact._canonical`), since LAPACK's rounding depends on the
+    processor.
 """
 
 from __future__ import annotations
