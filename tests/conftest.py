@@ -20,8 +20,9 @@ import twophase  # noqa: F401
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
     """``make test`` runs ``pytest -n auto``: one worker per CPU this process may run on (its
-    affinity set, as the solver's pool counts them), not pytest-xdist's default, psutil's count
-    of physical cores (1 on a machine of 2 hyper-threads) or the host's CPUs inside a container."""
+    affinity set, as the solver's pool counts them: a container's cpuset included, a CPU quota
+    not), not pytest-xdist's default, psutil's count of physical cores (1 on a machine of 2
+    hyper-threads)."""
     from twophase.interactions.exact import default_workers
 
     return default_workers()
