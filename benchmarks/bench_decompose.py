@@ -24,6 +24,12 @@ Gauss-Jordan elimination (``k^3`` multiply-adds instead of ``2 k^3``), HiGHS's b
 its vertex is recomputed, and no second refactorisation of a sorted basis that did not move: on
 the dense games (HiGHS's low-order split, then its recomputation and the repricing to the
 high-order one) the work after HiGHS fell from about 0.8 s to 0.2-0.35 s per game at k = 560-730.
+The repricing to the band's other end starts from the inverse its first split ended with
+(``PathResult.inverse``: the kernels' own inverse of the same sorted basis, so the same bits)
+instead of refactorising it again: ``--ns 10 --games 12``, quiet, totals before -> after: init
+21.2 -> 19.8 s, early 15.7 -> 14.4 s, late 4.2 -> 4.2 s, planted 15.9 -> 12.5 s; every split of
+159 quick-run games (every 7th of lenet-digits, mlp-digits, dgcnn-digits; both tie-breaks, the
+engines) identical to the bit.
 
 Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
   * other HiGHS settings for the dense games (presolve off, interior-point tolerance 1e-7, dual
@@ -56,24 +62,34 @@ Tried and not kept (measured on the quick runs' n = 10 games, 1 thread):
   * ``fastmath`` in the numba kernels: about 1.1-1.3x faster per game, removed because its
     reassociation made the tie-break tensors depend on how numba compiled the kernel (cold vs
     warm cache, 1e-4 differences): the same bits everywhere come first;
-  * a structured interior point (Mehrotra predictor-corrector, prototype in NumPy, not committed):
-    the normal matrix ``Phi D Phi^T`` needs no product, since ``(Z D_a Z^T)(S, S') = g_a(S & S')``
-    and the OR part is ``sum d_o - g_o(~S) - g_o(~S') + g_o(~(S | S'))`` with ``g = zeta(d)``
-    (checked against the explicit product to 1e-15), so an iteration costs a ``2**n``-square gather
-    (6.5 ms at n = 10) and a dense Cholesky (13.5 ms, LAPACK, 1 thread). On 30 of the quick
-    lenet-digits run's games that HiGHS solved (every sixth sample), it reached a relative gap of
-    1e-7 in 17-20 iterations on 27 of them, 0.37-0.49 s (median 0.43 s) against 1.23-1.70 s (median
-    1.42 s) for HiGHS and the recomputation from its basis; the other 3 stalled (59 iterations; in a
-    stalled game traced, the primal residual stopped at about 5e-8 while the complementarity went to
-    0), as did three white-noise games. Totals: 15.3 s against 42.7 s (2.8x), before any crossover,
-    and a basis read off the interior point (a column where ``x_j`` exceeds its reduced cost, a row
-    where the dual exceeds its slack) was square in none of the 30 (rows minus columns from -20 to
-    +336): a crossover with pivots is still to be written. About 20 iterations of at least 20 ms
-    bound it to about 4x HiGHS per LP at n = 10 even with a free crossover, so it cannot buy the
-    20x; as an exact path for the dense games (about 3x on them) it is the best direction measured,
-    its vertex refactorised from the basis by the simplex's kernels as the HiGHS vertices are
-    (:func:`twophase.interactions.exact._canonical`), since LAPACK's rounding depends on the
-    processor.
+  * a structured interior point (Mehrotra predictor-corrector in NumPy) closed by a crossover of
+    our own, as the engine of the dense games. The normal matrix ``Phi D Phi^T`` needs no
+    product: ``(Z D_a Z^T)(S, S') = g_a(S & S')`` and the OR part is ``sum d_o - g_o(~S) -
+    g_o(~S') + g_o(~(S | S'))`` with ``g = zeta(d)`` (checked against the explicit product to
+    1e-13), so an iteration is a ``2**n``-square gather and a dense Cholesky factorisation (LAPACK;
+    20 ms at n = 10). A diagonal regularisation of 1e-12 times the largest weight (as in the first
+    prototype) made the residuals stall near 1e-8 on 8 of 30 planted and white-noise games;
+    1e-15 (raised only when Cholesky fails) made all 30 converge to a relative gap of 1e-9 in
+    9-23 iterations. The crossover read a basis off the interior point (columns with ``x_j`` above
+    their reduced-cost slack, rows with the dual above their slack, made square by an LU
+    factorisation with partial pivoting of the taller side, QR with column pivoting when that was
+    singular), perturbed ``v`` and ``c`` so that this basis was optimal (a wrong-signed basic value
+    moved to a small value of the right sign, a free row pulled into its box, a free column's cost
+    raised to its reduced cost) and let the parametric simplex follow ``v + t dv, c + t dc`` back to
+    ``t = 0`` (Dantzig's self-dual method, the kernel's existing path), starting from LAPACK's
+    inverse of the guessed basis and refactorising the end by the kernels (same bits as any path).
+    On the dense games of the quick lenet-digits run it ended in 3-46 pivots at the vertex HiGHS
+    reaches (the same basis in most, otherwise the same vertex to 1e-11 through another basis of a
+    degenerate vertex), but 1 game in 5 failed: a degenerate optimum with more rows at the box than
+    nonzero coefficients (e.g. 802 rows, 413 nonzeros, a HiGHS basis of k = 641) gave a singular or
+    a poor guess, which then went to HiGHS. Per game it cost about 0.45 s (18-20 iterations) plus
+    0.1-0.9 s of crossover (its two ``k^3`` refactorisations dominate at k = 500-1,000), against
+    1.4 s for HiGHS and its recomputation. ``--ns 10 --games 12``, quiet, totals with HiGHS for the
+    dense games vs with the interior point: init 21.2 vs 19.4 s, early 15.7 vs 17.9 s, late 4.2 vs
+    3.8 s, planted 15.9 vs 14.6 s: no measurable gain, so not kept (the failures and the
+    refactorisations eat the interior point's 3x over HiGHS). A looser interior tolerance (1e-5,
+    1e-6) failed more games. What would make it pay: a crossover for degenerate vertices (adding
+    zero-valued columns to the basis) and a cheaper exact refactorisation.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from numba import njit
 
 from twophase.interactions.butterfly import phi_entry
 
-__all__ = ["Path", "State", "refactor"]
+__all__ = ["Path", "State", "basic_values", "refactor"]
 
 #: The problem family ``v + t dv``, ``zeta + t dzeta``, ``c + t dc`` (``allowed``: the columns
 #: that are variables).
@@ -98,6 +98,14 @@ def refactor(P, B, k):
             W[q, p] = phi_entry(B.A[q], B.J[p], P.size)
     if not invert(W, k, np.empty(k, np.int64)):
         return False
+    basic_values(P, B, k)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def basic_values(P, B, k):
+    """``g = W b`` and ``h = W^T d`` (module docstring) from the inverse ``W`` held in ``B``."""
+    W = B.W
     for p in range(k):
         s0 = 0.0
         s1 = 0.0
@@ -115,7 +123,6 @@ def refactor(P, B, k):
         for q in range(k):
             B.h0[q] += W[p, q] * d0
             B.h1[q] += W[p, q] * d1
-    return True
 
 
 @njit(cache=True, nogil=True)

@@ -91,6 +91,9 @@ class GameSolution:
     pivots: int = 0
     basis: simplex.Basis | None = field(default=None, repr=False)
     verified: bool = False
+    #: the kernels' inverse of ``basis`` (:attr:`twophase.interactions.simplex.PathResult.inverse`)
+    #: while the band's other end is still to be repriced from it; dropped afterwards
+    inverse: np.ndarray | None = field(default=None, repr=False)
 
 
 def _from_basis(res: simplex.PathResult, L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,29 +161,31 @@ def _certified(v, zeta, c, allowed, res: simplex.PathResult | None, engine: Engi
     x, z = _from_basis(res, v.shape[0])
     if not _verified(v, zeta, c, allowed, x, z):
         return None
-    return GameSolution(x, z, engine, pivots, res.basis, verified=True)
+    return GameSolution(x, z, engine, pivots, res.basis, verified=True, inverse=res.inverse)
 
 
-def _canonical(v, zeta, c, allowed, x, z, basis) -> tuple[np.ndarray, np.ndarray, bool]:
+def _canonical(v, zeta, c, allowed, x, z, basis
+               ) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray | None]:
     """A HiGHS vertex recomputed from its basis by the simplex's kernels (a zero-length path: the
     basis sorted, refactorised and checked), so that its bits do not depend on HiGHS's rounding;
     HiGHS's own values when the basis is not one the simplex can use.  The third value says
-    whether the returned vertex passed :func:`_verified`."""
+    whether the returned vertex passed :func:`_verified`, the fourth is the kernels' inverse of
+    the basis (``None`` for HiGHS's own values)."""
     if basis is not None:
         res = _attempt(simplex.reprice, v, zeta, c, c, allowed, basis, max_steps=1)
         if res is not None and res.status == simplex.Status.OPTIMAL:
             xc, zc = _from_basis(res, v.shape[0])
             if _verified(v, zeta, c, allowed, xc, zc):
-                return xc, zc, True
-    return x, z, _verified(v, zeta, c, allowed, x, z)
+                return xc, zc, True, res.inverse
+    return x, z, _verified(v, zeta, c, allowed, x, z), None
 
 
 def _highs(v, zeta, c, allowed, pivots: int) -> GameSolution:
     x, z, basis = solve_highs(v, zeta, c)
     if basis is not None:
         basis = simplex.Basis(basis["A"], basis["sig"], basis["J"], basis["sgn"]).sorted()
-    x, z, ok = _canonical(v, zeta, c, allowed, x, z, basis)
-    return GameSolution(x, z, Engine.HIGHS, pivots, basis, verified=ok)
+    x, z, ok, inverse = _canonical(v, zeta, c, allowed, x, z, basis)
+    return GameSolution(x, z, Engine.HIGHS, pivots, basis, verified=ok, inverse=inverse)
 
 
 def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
@@ -198,8 +203,10 @@ def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
             res = _attempt(simplex.cold_start, v + shift, zeta, c, allowed, budget=budget,
                            max_basis=DENSE_SHARE * L)
             if res is not None and res.status == simplex.Status.OPTIMAL:
-                # the vertex of the shifted game, recomputed for the game itself
-                res = _attempt(simplex.reprice, v, zeta, c, c, allowed, res.basis, max_steps=1)
+                # the vertex of the shifted game, recomputed for the game itself (the basis
+                # matrix, and so its inverse, does not depend on the game)
+                res = _attempt(simplex.reprice, v, zeta, c, c, allowed, res.basis,
+                               inverse=res.inverse, max_steps=1)
     pivots = res.steps if res is not None else 0
     found = _certified(v, zeta, c, allowed, res, Engine.SIMPLEX, pivots)
     return found if found is not None else _highs(v, zeta, c, allowed, pivots)
@@ -208,7 +215,7 @@ def _solve_one(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray,
 def _reprice_one(v, zeta, c_new, c_old, allowed, first: GameSolution, budget) -> GameSolution:
     if first.basis is not None:
         res = _attempt(simplex.reprice, v, zeta, c_new, c_old, allowed, first.basis,
-                       budget=budget)
+                       inverse=first.inverse, budget=budget)
         found = _certified(v, zeta, c_new, allowed, res, first.engine,
                            res.steps if res is not None else 0)
         if found is not None:
@@ -241,10 +248,11 @@ def _normalised(v: np.ndarray, zeta: float) -> tuple[np.ndarray, float, float, f
 
 
 def _restored(sol: GameSolution, s: float, kappa: float) -> GameSolution:
-    """A split of the normalised game (:func:`_normalised`) in the game's own units."""
+    """A split of the normalised game (:func:`_normalised`) in the game's own units (without the
+    basis inverse, which only served the repricing)."""
     x = sol.x * s
     x[0] += kappa
-    return replace(sol, x=x)
+    return replace(sol, x=x, inverse=None)
 
 
 def solve_reference(v: np.ndarray, zeta: float, c: np.ndarray) -> GameSolution:

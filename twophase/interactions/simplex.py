@@ -56,6 +56,7 @@ from twophase.interactions.basis_inverse import (
     Path,
     State,
     add_pair,
+    basic_values,
     refactor,
     remove_pair,
     replace_col,
@@ -136,14 +137,18 @@ class Basis(NamedTuple):
 
 
 class PathResult(NamedTuple):
-    """The end of a path: its basis, pivots, :class:`Status`, and the basic values ``x_J``
-    (``x_basic``) and ``z_A`` (``z_basic``), ``(k,)`` each."""
+    """The end of a path: its basis, pivots, :class:`Status`, the basic values ``x_J``
+    (``x_basic``) and ``z_A`` (``z_basic``), ``(k,)`` each, and on :data:`Status.OPTIMAL` the
+    inverse ``(Phi[A, J])^{-1}`` ``(k, k)`` of the sorted basis that gave them (``inverse``: a
+    path that starts from this basis can skip its first refactorisation, which would compute the
+    same bits again)."""
 
     basis: Basis
     steps: int
     status: Status
     x_basic: np.ndarray
     z_basic: np.ndarray
+    inverse: np.ndarray | None = None
 
     @property
     def k(self) -> int:
@@ -428,10 +433,13 @@ def _sort_basis(B, k):
 
 
 @njit(cache=True, nogil=True)
-def solve(P, B, k, budget, refactor_every, max_steps, max_basis):
+def solve(P, B, k, budget, refactor_every, max_steps, max_basis, have_inverse):
     """Follow ``t: 1 -> 0`` along the path ``P`` from the basis ``B[:k]`` (optimal at ``t = 1``).
 
-    ``budget``: most work units (one unit ~ one multiply-add) before giving up.  Returns
+    ``budget``: most work units (one unit ~ one multiply-add) before giving up;
+    ``have_inverse``: ``B.W`` already holds the inverse that :func:`refactor` would compute for
+    this basis (the end of an earlier path from it), so only the basic values are computed.
+    Returns
     ``(k, steps, status)``; on :data:`Status.OPTIMAL` the basis is sorted and ``B.g0[:k]``
     (``x_J``) and ``B.h0[:k]`` (``z_A``) recomputed from it.
     """
@@ -440,7 +448,9 @@ def solve(P, B, k, budget, refactor_every, max_steps, max_basis):
                 np.zeros(2 * size), np.zeros(2 * size), np.zeros(size), np.zeros(size),
                 np.zeros(2 * size), np.zeros(2 * size), np.zeros(size), np.zeros(size),
                 np.zeros(size), np.zeros(size), np.zeros(size))
-    if not refactor(P, B, k):
+    if have_inverse:
+        basic_values(P, B, k)
+    elif not refactor(P, B, k):
         return k, 0, _NUMERICS
     has_dv = P.dzeta != 0.0 or _any_nonzero(P.dv)
     has_dc = _any_nonzero(P.dc)
@@ -490,7 +500,7 @@ def solve(P, B, k, budget, refactor_every, max_steps, max_basis):
 
 
 def _run(v, zeta, c, allowed, dv, dzeta, dc, start: Basis | None, budget, refactor_every,
-         max_steps, max_basis) -> PathResult:
+         max_steps, max_basis, inverse: np.ndarray | None = None) -> PathResult:
     size = v.shape[0]
     n = size.bit_length() - 1
     P = Path(n, size, v, float(zeta), dv, float(dzeta), c, dc, allowed)
@@ -503,10 +513,14 @@ def _run(v, zeta, c, allowed, dv, dzeta, dc, start: Basis | None, budget, refact
         B.A[:k], B.sig[:k], B.J[:k], B.sgn[:k] = start.A, start.sig, start.J, start.sgn
         B.posA[B.A[:k]] = np.arange(k)
         B.posJ[B.J[:k]] = np.arange(k)
+    have_inverse = inverse is not None and start is not None and inverse.shape == (k, k)
+    if have_inverse:
+        B.W[:k, :k] = inverse
     k, steps, status = solve(P, B, k, float(budget), int(refactor_every), int(max_steps),
-                             int(max_basis))
+                             int(max_basis), have_inverse)
     basis = Basis(B.A[:k].copy(), B.sig[:k].copy(), B.J[:k].copy(), B.sgn[:k].copy())
-    return PathResult(basis, int(steps), Status(status), B.g0[:k].copy(), B.h0[:k].copy())
+    final = B.W[:k, :k].copy() if status == _OPTIMAL else None
+    return PathResult(basis, int(steps), Status(status), B.g0[:k].copy(), B.h0[:k].copy(), final)
 
 
 _NO_LIMIT = 1 << 62
@@ -527,10 +541,12 @@ def cold_start(v: np.ndarray, zeta: float, c: np.ndarray, allowed: np.ndarray, *
 
 
 def reprice(v: np.ndarray, zeta: float, c_new: np.ndarray, c_old: np.ndarray,
-            allowed: np.ndarray, basis: Basis, *, budget: float = np.inf,
-            refactor_every: int = 400, max_steps: int = _NO_LIMIT) -> PathResult:
+            allowed: np.ndarray, basis: Basis, *, inverse: np.ndarray | None = None,
+            budget: float = np.inf, refactor_every: int = 400,
+            max_steps: int = _NO_LIMIT) -> PathResult:
     """From an optimal ``basis`` for costs ``c_old``, the optimal basis for ``c_new`` (primal
-    pivots only)."""
+    pivots only).  ``inverse``: the :attr:`PathResult.inverse` of the path that ended at
+    ``basis`` (saves the first refactorisation; the result is the same to the bit)."""
     size = v.shape[0]
     return _run(v, zeta, c_new, allowed, np.zeros(size), 0.0, c_old - c_new, basis, budget,
-                refactor_every, max_steps, _NO_LIMIT)
+                refactor_every, max_steps, _NO_LIMIT, inverse)
