@@ -142,3 +142,32 @@ def test_wild_bootstrap_of_several_seeds_pools_their_mean_and_widens_with_their_
     assert wide.half_width > 3 * same.half_width
     single = wild_bootstrap(slope, (trend + noise)[:1], trend[:1])
     assert np.array_equal(single.draws, wild_bootstrap(slope, trend[0] + noise[0], trend[0]).draws)
+
+
+def test_recentred_replicates_hold_a_distance_that_resampling_inflates():
+    # theta = sum_k |mean_k(x)| over 40 coordinates whose true means are 0: every replicate's
+    # repeated samples add noise, so the plain percentile interval lies above the observed value;
+    # recentred on it (bias b = mean(theta*) - theta_hat removed) it holds it, equally wide
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.0, 1.0, (30, 40))
+
+    def distance(idx):
+        return float(np.abs(x[idx].mean(0)).sum())
+
+    plain = bootstrap(distance, [np.arange(30)])
+    centred = bootstrap(distance, [np.arange(30)], recentre=True)
+    assert plain.low > plain.value
+    assert centred.contains(centred.value) and centred.value == plain.value
+    bias = plain.draws.mean() - plain.value
+    assert bias > 0
+    assert centred.low == pytest.approx(plain.low - bias, abs=1e-12)
+    assert centred.high == pytest.approx(plain.high - bias, abs=1e-12)
+    assert centred.draws.mean() == pytest.approx(centred.value, abs=1e-12)
+
+
+def test_recentring_leaves_missing_and_infinite_replicates_alone():
+    draws = np.array([1.0, 2.0, np.nan, np.inf, 3.0] * 40)
+    iv = from_draws(1.0, draws, recentre=True)  # finite mean 2 -> shift -1
+    assert np.isnan(iv.draws[2]) and np.isinf(iv.draws[3])
+    assert iv.draws[0] == 0.0 and iv.draws[4] == 2.0
+    assert iv.missing == pytest.approx(0.2)

@@ -6,8 +6,9 @@ The statistic is the mean, over the phase-2 checkpoints, of the L1 error
 ``sum_k |real_k - predicted_k(sigma^2_e)|`` of the non-increasing fit, divided by n. The
 bootstrap redraws the evaluated samples (within each split), recomputes the measured curves from
 their salient strengths and refits ``sigma^2``; the predicted curves (from the final checkpoint's
-salient interactions over all the samples) and the thresholds are held fixed
-(book/methods/checks.md (method-intervals)).
+salient interactions over all the samples) and the thresholds are held fixed. The error is a
+distance, which the repeated samples of a replicate inflate, so its replicates are recentred on
+the observed error (``bootstrap(recentre=True)``; book/methods/checks.md (method-intervals)).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def theory_claims(orders: Orders, sigma2_grid: torch.Tensor | None = None, *,
         fit = fit_sigma2(real, cmp.predicted, grid, monotone=True)
         return float(fit.error.double().mean()) / n
 
-    iv: Interval = bootstrap(error, split_strata(orders.samples), clusters=orders.clusters)
+    iv: Interval = bootstrap(error, split_strata(orders.samples), clusters=orders.clusters,
+                             recentre=True)
     free = cmp.free.error.double()
     return TheoryClaims(judge(THEORY, iv, games=games), cmp,
                         float(free.mean()) / n if len(free) else None)

@@ -145,13 +145,14 @@ def _pack(v: torch.Tensor, flat: torch.Tensor, zetas: torch.Tensor, sols: list[G
     L = flat.shape[-1]
     x = torch.from_numpy(np.stack([s.x for s in sols])) if sols else flat.new_zeros(0, 2 * L)
     z = torch.from_numpy(np.stack([s.z for s in sols])) if sols else flat.new_zeros(0, L)
-    upper, lower, _ = certificate(flat, zetas, x, z)
+    phi_x = phi(x)
+    upper, lower, _ = certificate(flat, zetas, x, z, phi_x)
     lower = torch.minimum(lower, upper)
     I_and, I_or = x[:, :L], x[:, L:]
     # a verified vertex meets its box up to the check's tolerance: clip the rounding.  One that
     # failed the check (exact._verified) is not certified, whatever its gap
     box = zetas[:, None]
-    q = torch.maximum(torch.minimum(phi(x) - flat, box), -box)
+    q = torch.maximum(torch.minimum(phi_x - flat, box), -box)
     verified = torch.tensor([s.verified for s in sols], dtype=torch.bool)
     out = {"I_and": I_and, "I_or": I_or, "q": q, "gamma": zeta(I_and) - 0.5 * (flat + q),
            "objective": upper}

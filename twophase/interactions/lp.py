@@ -126,17 +126,20 @@ def phi_t(z: torch.Tensor) -> torch.Tensor:
     return torch.cat([zeta_transpose(z), z.sum(-1, keepdim=True) - zeta(z).flip(-1)], -1)
 
 
-def certificate(v: torch.Tensor, zeta_: torch.Tensor, x: torch.Tensor, z: torch.Tensor):
+def certificate(v: torch.Tensor, zeta_: torch.Tensor, x: torch.Tensor, z: torch.Tensor,
+                phi_x: torch.Tensor | None = None):
     """Certified bounds of splits ``x`` ``(B, 2 * 2**n)`` with duals ``z`` ``(B, 2**n)``.
 
     Returns ``(upper, lower, infeasibility)``, each ``(B,)``: ``upper = sum |x|`` (unit costs),
     ``lower`` as in the module docstring, ``infeasibility = max_S (|v - Phi x| - zeta)_+ / zeta``
-    (relative violation of the box; 0 for a feasible split).
+    (relative violation of the box; 0 for a feasible split). ``phi_x``: ``Phi x`` ``(B, 2**n)``
+    where the caller has it already (else computed here).
     """
     n = (v.shape[-1]).bit_length() - 1
     allowed = torch.as_tensor(allowed_columns(n), device=v.device)
     upper = x.abs().sum(-1)
-    over = ((v - phi(x)).abs() - zeta_[:, None]).clamp_min(0).amax(-1)
+    phi_x = phi(x) if phi_x is None else phi_x
+    over = ((v - phi_x).abs() - zeta_[:, None]).clamp_min(0).amax(-1)
     infeas = over / zeta_.clamp_min(torch.finfo(v.dtype).tiny)
     dual = phi_t(z).abs().masked_fill(~allowed, 0).amax(-1).clamp_min(1)
     lower = ((v * z).sum(-1) - zeta_ * z.abs().sum(-1)) / dual

@@ -135,6 +135,7 @@ def bootstrap(
     seed: int = SEED,
     confidence: float = CONFIDENCE,
     clusters: np.ndarray | Sequence[int] | None = None,
+    recentre: bool = False,
 ) -> Interval:
     r"""Percentile bootstrap of ``statistic`` over the indices in ``strata``.
 
@@ -156,6 +157,8 @@ def bootstrap(
         seed: seed of the generator (default :data:`SEED`).
         confidence: coverage ``c`` in (0, 1).
         clusters: ``(N,)`` cluster label of every index the strata hold, or ``None``.
+        recentre: shift the replicates by ``value - mean(replicates)`` first (bias removed; see
+            the module's docstring).
     Returns:
         :class:`Interval`.
     """
@@ -177,16 +180,23 @@ def bootstrap(
         draws = np.stack([value_of(resample_clustered(rng, nested)) for _ in range(resamples)])
     else:
         draws = np.stack([value_of(resample(rng, groups)) for _ in range(resamples)])
-    return from_draws(observed, draws, confidence)
+    return from_draws(observed, draws, confidence, recentre=recentre)
 
 
 def from_draws(value: float | np.ndarray, draws: np.ndarray,
-               confidence: float = CONFIDENCE) -> Interval:
+               confidence: float = CONFIDENCE, *, recentre: bool = False) -> Interval:
     """The percentile :class:`Interval` of replicates ``draws`` ``(B, ...)`` (NaN = no value)
     around the observed ``value``; used to combine the replicates of independent sources entry
-    by entry (e.g. the distance between two boundaries bootstrapped separately)."""
+    by entry (e.g. the distance between two boundaries bootstrapped separately). With
+    ``recentre`` the replicates are first shifted by ``value - mean(replicates)`` (the mean over
+    the replicates with a finite value), and :attr:`Interval.draws` holds the shifted ones."""
     draws = np.asarray(draws, dtype=np.float64)
     observed = np.asarray(value, dtype=np.float64)
+    if recentre:
+        found = np.isfinite(draws)
+        count = found.sum(0)
+        mean = np.where(found, draws, 0.0).sum(0) / np.maximum(count, 1)
+        draws = draws + np.where(count > 0, observed - mean, 0.0)
     low, high = _quantiles(draws, confidence)
     missing = np.isnan(draws).mean(0)
     if observed.ndim == 0:
