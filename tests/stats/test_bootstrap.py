@@ -171,3 +171,14 @@ def test_recentring_leaves_missing_and_infinite_replicates_alone():
     assert np.isnan(iv.draws[2]) and np.isinf(iv.draws[3])
     assert iv.draws[0] == 0.0 and iv.draws[4] == 2.0
     assert iv.missing == pytest.approx(0.2)
+
+
+def test_a_floor_keeps_recentred_replicates_inside_the_statistics_range():
+    # replicates far above a small observed distance: shifted down by the bias, some fall below 0
+    draws = np.r_[np.linspace(0.0, 2.0, 199), np.nan]
+    free = from_draws(0.05, draws, recentre=True)
+    floored = from_draws(0.05, draws, recentre=True, floor=0.0)
+    assert free.low < 0
+    assert floored.low == 0.0 and floored.high == free.high
+    assert np.nanmin(floored.draws) == 0.0 and np.isnan(floored.draws[-1])
+    assert floored.contains(0.05)

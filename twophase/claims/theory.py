@@ -8,7 +8,8 @@ bootstrap redraws the evaluated samples (within each split), recomputes the meas
 their salient strengths and refits ``sigma^2``; the predicted curves (from the final checkpoint's
 salient interactions over all the samples) and the thresholds are held fixed. The error is a
 distance, which the repeated samples of a replicate inflate, so its replicates are recentred on
-the observed error (``bootstrap(recentre=True)``; book/methods/checks.md (method-intervals)).
+the observed error and kept at or above 0 (``bootstrap(recentre=True, floor=0)``;
+book/methods/checks.md (method-intervals)).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def theory_claims(orders: Orders, sigma2_grid: torch.Tensor | None = None, *,
         return float(fit.error.double().mean()) / n
 
     iv: Interval = bootstrap(error, split_strata(orders.samples), clusters=orders.clusters,
-                             recentre=True)
+                             recentre=True, floor=0.0)
     free = cmp.free.error.double()
     return TheoryClaims(judge(THEORY, iv, games=games), cmp,
                         float(free.mean()) / n if len(free) else None)

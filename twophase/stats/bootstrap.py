@@ -136,6 +136,7 @@ def bootstrap(
     confidence: float = CONFIDENCE,
     clusters: np.ndarray | Sequence[int] | None = None,
     recentre: bool = False,
+    floor: float | None = None,
 ) -> Interval:
     r"""Percentile bootstrap of ``statistic`` over the indices in ``strata``.
 
@@ -159,6 +160,7 @@ def bootstrap(
         clusters: ``(N,)`` cluster label of every index the strata hold, or ``None``.
         recentre: shift the replicates by ``value - mean(replicates)`` first (bias removed; see
             the module's docstring).
+        floor: with ``recentre``, the statistic's smallest possible value (``None``: none).
     Returns:
         :class:`Interval`.
     """
@@ -180,16 +182,18 @@ def bootstrap(
         draws = np.stack([value_of(resample_clustered(rng, nested)) for _ in range(resamples)])
     else:
         draws = np.stack([value_of(resample(rng, groups)) for _ in range(resamples)])
-    return from_draws(observed, draws, confidence, recentre=recentre)
+    return from_draws(observed, draws, confidence, recentre=recentre, floor=floor)
 
 
 def from_draws(value: float | np.ndarray, draws: np.ndarray,
-               confidence: float = CONFIDENCE, *, recentre: bool = False) -> Interval:
+               confidence: float = CONFIDENCE, *, recentre: bool = False,
+               floor: float | None = None) -> Interval:
     """The percentile :class:`Interval` of replicates ``draws`` ``(B, ...)`` (NaN = no value)
     around the observed ``value``; used to combine the replicates of independent sources entry
     by entry (e.g. the distance between two boundaries bootstrapped separately). With
     ``recentre`` the replicates are first shifted by ``value - mean(replicates)`` (the mean over
-    the replicates with a finite value), and :attr:`Interval.draws` holds the shifted ones."""
+    the replicates with a finite value), raised to ``floor`` where they fall below it, and
+    :attr:`Interval.draws` holds the shifted ones."""
     draws = np.asarray(draws, dtype=np.float64)
     observed = np.asarray(value, dtype=np.float64)
     if recentre:
@@ -197,6 +201,8 @@ def from_draws(value: float | np.ndarray, draws: np.ndarray,
         count = found.sum(0)
         mean = np.where(found, draws, 0.0).sum(0) / np.maximum(count, 1)
         draws = draws + np.where(count > 0, observed - mean, 0.0)
+        if floor is not None:
+            draws = np.where(draws < floor, floor, draws)  # NaN stays NaN
     low, high = _quantiles(draws, confidence)
     missing = np.isnan(draws).mean(0)
     if observed.ndim == 0:
