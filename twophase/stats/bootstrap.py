@@ -202,7 +202,7 @@ def from_draws(value: float | np.ndarray, draws: np.ndarray,
         mean = np.where(found, draws, 0.0).sum(0) / np.maximum(count, 1)
         draws = draws + np.where(count > 0, observed - mean, 0.0)
         if floor is not None:
-            draws = np.where(draws < floor, floor, draws)  # NaN stays NaN
+            draws = np.maximum(draws, floor)  # NaN stays NaN
     low, high = _quantiles(draws, confidence)
     missing = np.isnan(draws).mean(0)
     if observed.ndim == 0:
